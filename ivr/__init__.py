@@ -1,0 +1,71 @@
+"""Complaint hotline: Twilio voice webhooks, complaint tickets and their SMS.
+
+``create_app`` is the application factory; ``wsgi.py`` exposes its result for gunicorn.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from .errors import ConfigError
+from .settings import load_hotline
+from .twilio_auth import local_auth_token
+
+__all__ = ["create_app", "ConfigError"]
+
+
+def _environment_config(instance_path: str) -> dict[str, Any]:
+    env = os.environ
+    return {
+        "ROUTING_FILE": env.get("IVR_ROUTING_FILE", "routing.yaml"),
+        "PROMPTS_DIR": env.get("IVR_PROMPTS_DIR", "prompts"),
+        "DATABASE_URL": env.get("IVR_DATABASE_URL")
+        or f"sqlite:///{Path(instance_path, 'ivr.sqlite3').resolve()}",
+        "PUBLIC_URL": env.get("IVR_PUBLIC_URL"),
+        "TWILIO_ACCOUNT_SID": env.get("TWILIO_ACCOUNT_SID"),
+        "TWILIO_AUTH_TOKEN": env.get("TWILIO_AUTH_TOKEN") or local_auth_token(instance_path),
+        "TWILIO_API_BASE_URL": env.get("TWILIO_API_BASE_URL", "https://api.twilio.com"),
+    }
+
+
+def instance_folder() -> str:
+    """Where the local database and trial token live: $IVR_INSTANCE_DIR or ./instance."""
+    return str(Path(os.environ.get("IVR_INSTANCE_DIR", "instance")).resolve())
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """Build the hotline. Raises ConfigError when routing.yaml or a prompts file is invalid
+    or no Twilio auth token is known, so a bad configuration never starts serving."""
+    app = Flask(__name__, instance_path=instance_folder(), instance_relative_config=True)
+    app.config.from_mapping(_environment_config(app.instance_path))
+    app.config["CLOCK"] = lambda: datetime.now(timezone.utc)
+    if test_config:
+        app.config.update(test_config)
+    if not app.config["TWILIO_AUTH_TOKEN"]:
+        raise ConfigError(["TWILIO_AUTH_TOKEN: not set (ivr serve makes a local one for a trial)"])
+
+    hotline = app.config.get("HOTLINE") or load_hotline(
+        Path(app.config["ROUTING_FILE"]), Path(app.config["PROMPTS_DIR"])
+    )
+    app.extensions["ivr.hotline"] = hotline
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    # Behind a reverse proxy, Twilio signed the public URL: trust X-Forwarded-Proto/Host.
+    app.wsgi_app = ProxyFix(app.wsgi_app, x_proto=1, x_host=1, x_port=1, x_prefix=1)
+
+    from . import voice
+
+    app.register_blueprint(voice.bp)
+
+    @app.get("/health")
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app

@@ -1,0 +1,18 @@
+"""What the delivery layer reads from the running app: the hotline's configuration and the clock."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import current_app
+
+from .settings import HotlineConfig
+
+
+def hotline() -> HotlineConfig:
+    return current_app.extensions["ivr.hotline"]
+
+
+def now() -> datetime:
+    """The current instant, timezone-aware; tests replace the clock through the app config."""
+    return current_app.config["CLOCK"]()

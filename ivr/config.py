@@ -1,0 +1,317 @@
+"""routing.yaml: the contract an administrator edits.
+
+``load_routing(path)`` reads and validates it into a ``Routing``; every fault is
+reported as ``<file>: <key.path>: <what is wrong>`` through ``ConfigError``.
+The prompts files are checked against it by ``ivr.settings.load_hotline``.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import phonenumbers
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from .errors import ConfigError
+from .schedule import DepartmentSchedule, WeeklyHours, parse_days, parse_span
+from .workdays import WorkCalendar, supported_countries
+
+_LANGUAGE = re.compile(r"^[a-z]{2,3}$")
+_ALPHANUMERIC_SENDER = re.compile(r"^(?=.*[A-Za-z])[A-Za-z0-9 ]{1,11}$")
+_CLIENT = re.compile(r"^client:[A-Za-z0-9_.@-]{1,100}$")
+_SIP = re.compile(r"^sip:[^@\s]+@[^@\s]+$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _is_e164(text: str) -> bool:
+    if not text.startswith("+"):
+        return False
+    try:
+        return phonenumbers.is_valid_number(phonenumbers.parse(text, None))
+    except phonenumbers.NumberParseException:
+        return False
+
+
+class DeadlineRule(_Strict):
+    """``{days: N, count: calendar|working}`` or ``{hours: N, within: "09:00-21:00", days: mon-sun}``."""
+
+    days: int | str | None = None
+    count: Literal["calendar", "working"] | None = None
+    hours: int | None = Field(default=None, ge=1, le=10_000)
+    within: str | None = None
+
+    @model_validator(mode="after")
+    def _one_shape(self) -> DeadlineRule:
+        if self.hours is not None:
+            if self.count is not None:
+                raise ValueError("an hours rule takes within and days, not count")
+            if self.within is None:
+                raise ValueError('an hours rule needs within, such as "09:00-21:00"')
+            parse_span(self.within)
+            parse_days(str(self.days or "mon-sun"))
+            return self
+        if self.within is not None:
+            raise ValueError("within belongs to an hours rule: add hours: N")
+        if not isinstance(self.days, int) or self.days < 1:
+            raise ValueError("needs days: a whole number of days, 1 or more")
+        if self.count is None:
+            raise ValueError("needs count: calendar or working")
+        return self
+
+    @property
+    def hours_days(self) -> tuple[int, ...]:
+        return parse_days(str(self.days or "mon-sun"))
+
+    def describe(self) -> str:
+        if self.hours is not None:
+            return f"{self.hours} business hours ({self.within}, {self.days or 'mon-sun'})"
+        return f"{self.days} {self.count} days"
+
+
+class Hotline(_Strict):
+    company: str = Field(min_length=1)
+    timezone: str
+    holidays: str
+    languages: list[str] = Field(min_length=1)
+    ticket_prefix: str = Field(pattern=r"^[A-Z0-9]{1,10}$")
+    sms_sender: str
+    messaging_service_sid: str | None = Field(default=None, pattern=r"^MG[0-9a-fA-F]{32}$")
+    menu_attempts: int = Field(default=3, ge=1, le=10)
+    fallback: str
+    foreign_language: str | None = None
+    language_keys: dict[str, int] | None = None
+    dial_timeout: int = Field(default=20, ge=5, le=120)
+    record_max_seconds: int = Field(default=180, ge=10, le=3600)
+    extra_non_working_days: list[date] = []
+    extra_working_days: list[date] = []
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f'"{value}" is not a timezone such as Europe/Bucharest') from None
+        return value
+
+    @field_validator("holidays")
+    @classmethod
+    def _known_country(cls, value: str) -> str:
+        if value not in supported_countries():
+            raise ValueError(f'"{value}" is not a country code of the holidays package, such as RO')
+        return value
+
+    @field_validator("languages")
+    @classmethod
+    def _language_codes(cls, value: list[str]) -> list[str]:
+        for code in value:
+            if not _LANGUAGE.match(code):
+                raise ValueError(f'"{code}" is not a language code such as ro or en')
+        if len(set(value)) != len(value):
+            raise ValueError("a language is listed twice")
+        return value
+
+    @field_validator("sms_sender")
+    @classmethod
+    def _sender(cls, value: str) -> str:
+        if not (_is_e164(value) or _ALPHANUMERIC_SENDER.match(value)):
+            raise ValueError(
+                f'"{value}" is neither an E.164 number (+40...) nor an alphanumeric sender id '
+                "(1-11 letters, digits or spaces, at least one letter)"
+            )
+        return value
+
+
+class Department(_Strict):
+    digit: int = Field(ge=0, le=9)
+    name: dict[str, str]
+    hours: dict[str, str | list[str]] = {}
+    holidays: Literal["open", "closed"] = "closed"
+    operators: list[str] = []
+    deadline: str
+    keywords: dict[str, list[str]] = {}
+
+    @field_validator("hours")
+    @classmethod
+    def _hours(cls, value: dict[str, Any]) -> dict[str, Any]:
+        try:
+            WeeklyHours.parse(value)
+        except ValueError as exc:
+            key, message = exc.args
+            raise ValueError(f"{key}: {message}") from None
+        return value
+
+    @field_validator("operators")
+    @classmethod
+    def _operators(cls, value: list[str]) -> list[str]:
+        for i, target in enumerate(value):
+            if not (_is_e164(target) or _CLIENT.match(target) or _SIP.match(target)):
+                raise ValueError(
+                    f'[{i}] "{target}" is not an E.164 number (+40...), "client:NAME" or "sip:user@host"'
+                )
+        return value
+
+    @cached_property
+    def weekly_hours(self) -> WeeklyHours:
+        return WeeklyHours.parse(self.hours)
+
+
+class Routing(_Strict):
+    model_config = ConfigDict(extra="forbid", frozen=True, ignored_types=(cached_property,))
+
+    hotline: Hotline
+    deadlines: dict[str, DeadlineRule] = Field(min_length=1)
+    departments: dict[str, Department] = Field(min_length=1)
+
+    @cached_property
+    def calendar(self) -> WorkCalendar:
+        return WorkCalendar(
+            self.hotline.holidays,
+            frozenset(self.hotline.extra_non_working_days),
+            frozenset(self.hotline.extra_working_days),
+        )
+
+    @cached_property
+    def timezone(self) -> ZoneInfo:
+        return ZoneInfo(self.hotline.timezone)
+
+    @property
+    def default_language(self) -> str:
+        return self.hotline.languages[0]
+
+    @property
+    def foreign_language(self) -> str:
+        """What a caller whose number is not from the hotline's country hears."""
+        if self.hotline.foreign_language:
+            return self.hotline.foreign_language
+        return "en" if "en" in self.hotline.languages else self.default_language
+
+    @cached_property
+    def language_keys(self) -> dict[str, int]:
+        """The menu key that switches to each language."""
+        if self.hotline.language_keys is not None:
+            return dict(self.hotline.language_keys)
+        others = self.hotline.languages[1:]
+        keys = {lang: 9 - i for i, lang in enumerate(others)}
+        keys[self.default_language] = 9 - len(others)
+        return keys
+
+    def schedule(self, department: str) -> DepartmentSchedule:
+        dept = self.departments[department]
+        return DepartmentSchedule(
+            dept.weekly_hours, dept.holidays == "closed", self.calendar, self.timezone
+        )
+
+    def department_for_digit(self, digit: int) -> str | None:
+        return next((k for k, d in self.departments.items() if d.digit == digit), None)
+
+    def deadline_rule(self, department: str) -> DeadlineRule:
+        return self.deadlines[self.departments[department].deadline]
+
+
+def _cross_check(routing: Routing) -> list[str]:
+    """Faults that involve more than one key, each as ``key.path: message``."""
+    problems = []
+    hotline, languages = routing.hotline, routing.hotline.languages
+    departments = ", ".join(routing.departments)
+    if hotline.fallback not in routing.departments:
+        problems.append(f'hotline.fallback: "{hotline.fallback}" is not a department ({departments})')
+    if hotline.foreign_language and hotline.foreign_language not in languages:
+        problems.append(f'hotline.foreign_language: "{hotline.foreign_language}" is not in hotline.languages')
+    used: dict[int, str] = {}
+    for key, dept in routing.departments.items():
+        if dept.digit in used:
+            problems.append(f"departments.{key}.digit: {dept.digit} is already used by departments.{used[dept.digit]}")
+        used.setdefault(dept.digit, key)
+        if dept.deadline not in routing.deadlines:
+            problems.append(
+                f'departments.{key}.deadline: "{dept.deadline}" is not a rule under deadlines '
+                f"({', '.join(routing.deadlines)})"
+            )
+        for lang in languages:
+            if not dept.name.get(lang, "").strip():
+                problems.append(f"departments.{key}.name.{lang}: missing (every language in hotline.languages needs a name)")
+        for lang in set(dept.name) | set(dept.keywords):
+            if lang not in languages:
+                problems.append(f"departments.{key}: language {lang} is not in hotline.languages")
+    for lang, digit in routing.language_keys.items():
+        where = "hotline.language_keys" + (f".{lang}" if hotline.language_keys is not None else "")
+        if lang not in languages:
+            problems.append(f"{where}: {lang} is not in hotline.languages")
+        elif not 0 <= digit <= 9:
+            problems.append(f"{where}: {digit} is not a key 0-9")
+        elif digit in used:
+            problems.append(f"{where}: key {digit} is already used by departments.{used[digit]}")
+    return problems
+
+
+def format_location(loc: tuple[Any, ...]) -> str:
+    path = ""
+    for part in loc:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    return path or "(top level)"
+
+
+def _pydantic_problems(error: ValidationError) -> list[str]:
+    problems = []
+    for item in error.errors():
+        loc = tuple(p for p in item["loc"] if not (isinstance(p, str) and p.startswith(("int", "str", "list["))))
+        message = item["msg"].removeprefix("Value error, ")
+        if item["type"] == "extra_forbidden":
+            message = "unknown key"
+        elif item["type"] == "missing":
+            message = "missing"
+        problems.append(f"{format_location(loc)}: {message}")
+    return sorted(set(problems), key=problems.index)
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A YAML loader that refuses a key written twice instead of keeping the last one."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f'key "{key}" is written twice in the same mapping', key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def read_yaml(path: Path) -> Any:
+    """Parse a YAML file; a missing file or bad syntax becomes a ConfigError naming it."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return yaml.load(fh, Loader=_UniqueKeyLoader)
+    except FileNotFoundError:
+        raise ConfigError([f"{path}: file not found"]) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError([f"{path}: not valid YAML: {exc}"]) from None
+
+
+def parse_routing(data: Any, source: str) -> Routing:
+    if not isinstance(data, dict):
+        raise ConfigError([f"{source}: expected a mapping with hotline, deadlines and departments"])
+    try:
+        routing = Routing.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError([f"{source}: {p}" for p in _pydantic_problems(exc)]) from None
+    problems = _cross_check(routing)
+    if problems:
+        raise ConfigError([f"{source}: {p}" for p in problems])
+    return routing
+
+
+def load_routing(path: Path) -> Routing:
+    return parse_routing(read_yaml(path), str(path))

@@ -1,0 +1,154 @@
+"""When a complaint must be answered: the terms of routing.yaml ``deadlines:``.
+
+Pure date arithmetic: the caller passes the registration instant, the work
+calendar and the hotline's timezone; nothing here reads a clock or a database.
+
+* ``{days: N, count: calendar}``: the registration day plus N days.
+* ``{days: N, count: working}``: N working days counted from the day after
+  registration (weekends, public holidays and decreed days off skipped; decreed
+  working Saturdays counted).
+* Either day term whose last day is not a working day ends on the next working day.
+* ``{hours: N, within: "09:00-21:00", days: mon-sun}``: N hours of the daily
+  window, wall clock in the hotline's timezone; see ``_add_business_hours``.
+
+``Deadline.due_at`` is the first instant *after* the term: for day rules the
+start (local midnight) of the day after ``due_on``, so "overdue" is simply
+``now >= due_at``. In every case ``due_on`` is the local date of the last
+moment before ``due_at``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
+
+from .config import DeadlineRule
+from .schedule import parse_span
+from .workdays import WorkCalendar
+
+if TYPE_CHECKING:
+    from .config import Routing
+
+_TICK = timedelta(microseconds=1)
+
+
+@dataclass(frozen=True)
+class Deadline:
+    due_on: date  # last day of the term, in the hotline's timezone
+    due_at: datetime  # aware UTC instant at which the term has expired (exclusive end)
+    rule: str  # the rule's name in routing.yaml, e.g. "fault"
+    description: str  # e.g. "3 working days"
+
+
+def _require_aware(at: datetime) -> None:
+    if at.tzinfo is None or at.utcoffset() is None:
+        raise ValueError("registered_at must be a timezone-aware datetime")
+
+
+def registration_day(registered_at: datetime, tz: ZoneInfo) -> date:
+    """The calendar day of ``registered_at`` on the hotline's wall clock."""
+    _require_aware(registered_at)
+    return registered_at.astimezone(tz).date()
+
+
+def _local_midnight(day: date, tz: ZoneInfo) -> datetime:
+    return datetime.combine(day, time(), tzinfo=tz).astimezone(UTC)
+
+
+def _next_working_day_from(day: date, calendar: WorkCalendar) -> date:
+    """``day`` itself if it is a working day, otherwise the first working day after it."""
+    while not calendar.is_working_day(day):
+        day += timedelta(days=1)
+    return day
+
+
+def _last_day(rule: DeadlineRule, start: date, calendar: WorkCalendar) -> date:
+    """The last day of a day rule for a term that starts running on ``start``."""
+    assert isinstance(rule.days, int)
+    if rule.count == "calendar":
+        day = start + timedelta(days=rule.days)
+    else:
+        # Working days are counted from the day after registration.
+        day, counted = start, 0
+        while counted < rule.days:
+            day += timedelta(days=1)
+            counted += calendar.is_working_day(day)
+    return _next_working_day_from(day, calendar)
+
+
+def _windows(rule: DeadlineRule, first_day: date, tz: ZoneInfo):
+    """The rule's daily windows as (open, close) UTC instants, in order, from ``first_day``."""
+    start, end = parse_span(str(rule.within))
+    weekdays = rule.hours_days
+    day = first_day
+    while True:
+        if day.weekday() in weekdays:
+            # Build each edge from the local wall clock so DST moves the UTC instant, not the hour.
+            close_day = day + timedelta(days=1) if end <= start or end == 24 * 60 else day
+            opens = datetime.combine(day, time(start // 60, start % 60), tzinfo=tz)
+            closes = datetime.combine(close_day, time((end // 60) % 24, end % 60), tzinfo=tz)
+            yield opens.astimezone(UTC), closes.astimezone(UTC)
+        day += timedelta(days=1)
+
+
+def _add_business_hours(rule: DeadlineRule, since: datetime, tz: ZoneInfo) -> datetime:
+    """``since`` plus ``rule.hours`` hours counted only inside the open windows.
+
+    Time outside the window (or on weekdays not listed) does not count, so a
+    registration at night starts counting at the next opening. Public holidays
+    do not stop the clock: to pause on a weekday, leave it out of ``days``.
+    Hours are real elapsed hours, so a window spanning a DST change is an hour
+    shorter or longer that day.
+    """
+    remaining = timedelta(hours=rule.hours or 0)
+    since = since.astimezone(UTC)
+    # Start a day early: an overnight window opened yesterday may still be open.
+    for opens, closes in _windows(rule, since.astimezone(tz).date() - timedelta(days=1), tz):
+        if closes <= since:
+            continue
+        begin = max(opens, since)
+        if remaining <= closes - begin:
+            return begin + remaining
+        remaining -= closes - begin
+    raise AssertionError("unreachable: _windows is endless")
+
+
+def _term(rule_name: str, rule: DeadlineRule, start: date, since: datetime,
+          calendar: WorkCalendar, tz: ZoneInfo, description: str) -> Deadline:
+    """A day rule runs from the date ``start``; an hours rule from the instant ``since``."""
+    if rule.hours is not None:
+        due_at = _add_business_hours(rule, since, tz)
+        due_on = (due_at - _TICK).astimezone(tz).date()
+    else:
+        due_on = _last_day(rule, start, calendar)
+        due_at = _local_midnight(due_on + timedelta(days=1), tz)
+    return Deadline(due_on, due_at, rule_name, description)
+
+
+def compute_deadline(rule_name: str, rule: DeadlineRule, registered_at: datetime,
+                     calendar: WorkCalendar, tz: ZoneInfo) -> Deadline:
+    """The deadline of a complaint registered at ``registered_at`` (timezone-aware)."""
+    start = registration_day(registered_at, tz)
+    return _term(rule_name, rule, start, registered_at, calendar, tz, rule.describe())
+
+
+def extend_deadline(current: Deadline, rule_name: str, rule: DeadlineRule,
+                    calendar: WorkCalendar, tz: ZoneInfo) -> Deadline:
+    """Extend ``current`` once by ``rule``, counted as if registered on its due date.
+
+    The result carries ``rule_name`` (e.g. "extension"), which is how a second
+    extension is refused: a deadline already under that rule cannot take it again.
+    """
+    if current.rule == rule_name:
+        raise ValueError(f'this deadline was already extended by "{rule_name}"')
+    description = f"{current.description} + {rule.describe()}"
+    return _term(rule_name, rule, current.due_on, current.due_at, calendar, tz, description)
+
+
+def deadline_for_department(routing: Routing, department: str, registered_at: datetime) -> Deadline:
+    """The deadline of a complaint for ``department`` under the routing.yaml rules."""
+    rule_name = routing.departments[department].deadline
+    return compute_deadline(rule_name, routing.deadlines[rule_name], registered_at,
+                            routing.calendar, routing.timezone)

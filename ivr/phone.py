@@ -1,0 +1,61 @@
+"""Callers' phone numbers: who is withheld, who can receive an SMS, which country."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import phonenumbers
+from phonenumbers import PhoneNumberType
+
+# What Twilio puts in From when the caller hid their number.
+_WITHHELD = {"", "anonymous", "restricted", "private", "unknown", "unavailable", "+266696687", "266696687"}
+_SMS_CAPABLE = {PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE}
+
+
+@dataclass(frozen=True)
+class Caller:
+    """A caller as the hotline sees them. ``e164`` is None when the number is withheld."""
+
+    e164: str | None
+    region: str | None
+    can_receive_sms: bool
+
+    @property
+    def withheld(self) -> bool:
+        return self.e164 is None
+
+
+def _parse(text: str, region: str | None) -> phonenumbers.PhoneNumber | None:
+    try:
+        number = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException:
+        return None
+    return number if phonenumbers.is_valid_number(number) else None
+
+
+def caller_from(raw: str | None, home_region: str) -> Caller:
+    """Classify Twilio's ``From``; a number without + is read as a home-country number."""
+    text = (raw or "").strip()
+    if text.lower() in _WITHHELD or text.startswith(("client:", "sip:")):
+        return Caller(None, None, False)
+    number = _parse(text, home_region)
+    if number is None:
+        return Caller(None, None, False)
+    return Caller(
+        phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164),
+        phonenumbers.region_code_for_number(number),
+        phonenumbers.number_type(number) in _SMS_CAPABLE,
+    )
+
+
+def keyed_mobile(digits: str | None, home_region: str) -> str | None:
+    """A mobile number the caller keyed in ("0722123456" or "0040722123456"), as E.164, or None."""
+    text = (digits or "").strip().rstrip("#")
+    if not text.isdigit() or len(text) > 17:
+        return None
+    if text.startswith("00"):
+        text = "+" + text[2:]
+    number = _parse(text, home_region)
+    if number is None or phonenumbers.number_type(number) not in _SMS_CAPABLE:
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)

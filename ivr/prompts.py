@@ -1,0 +1,178 @@
+"""prompts/<lang>.yaml: every word a caller hears, per language.
+
+A file holds the Twilio voice and language, the names of the days, and the
+prompts, each a template with named placeholders ({company}, {department},
+{hours}, {ticket}, {deadline}, ...) or an https URL of a recording to play.
+"""
+
+from __future__ import annotations
+
+import string
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .config import read_yaml
+from .errors import ConfigError
+from .schedule import DAYS, WeeklyHours, format_minutes
+
+# Every prompt a prompts file must define, with the placeholders it may use.
+PROMPTS: dict[str, frozenset[str]] = {
+    key: frozenset(fields)
+    for key, fields in {
+        "greeting": {"company"},
+        "recording_notice": {"company"},
+        "menu_option": {"department", "digit"},
+        "language_offer": {"digit"},
+        "menu_invalid": set(),
+        "menu_fallback": {"department"},
+        "connecting": {"department"},
+        "whisper": {"department", "caller"},
+        "operators_unavailable": {"department"},
+        "department_closed": {"department", "hours"},
+        "hours_span": {"days", "start", "end"},
+        "hours_always": set(),
+        "hours_never": set(),
+        "day_range": {"first", "last"},
+        "sms_number_request": set(),
+        "sms_number_invalid": set(),
+        "sms_number_skipped": set(),
+        "voicemail_instructions": {"department"},
+        "voicemail_empty": set(),
+        "ticket_registered": {"ticket", "deadline", "department"},
+        "goodbye": {"company"},
+        "error_apology": set(),
+    }.items()
+}
+_TOP_KEYS = {"voice", "language", "days", "prompts", "sms"}
+
+
+@dataclass(frozen=True)
+class Utterance:
+    """One thing the caller hears: text to <Say> in a voice, or a recording to <Play>."""
+
+    text: str
+    voice: str
+    language: str
+
+    @property
+    def is_recording(self) -> bool:
+        return self.text.startswith("https://")
+
+
+@dataclass(frozen=True)
+class PromptSet:
+    """The prompts of one language."""
+
+    lang: str
+    source: str
+    voice: str
+    language: str
+    days: dict[str, str]
+    prompts: dict[str, str]
+    sms: dict[str, str]
+
+    def say(self, key: str, **values: Any) -> Utterance:
+        template = self.prompts[key]
+        if template.startswith("https://"):
+            return Utterance(template, self.voice, self.language)
+        allowed = {k: v for k, v in values.items() if k in PROMPTS[key]}
+        return Utterance(template.format_map(allowed), self.voice, self.language)
+
+    def describe_hours(self, hours: WeeklyHours) -> str:
+        """Operator hours in words, for telling a caller when a department answers."""
+        if hours.never_staffed:
+            return self.prompts["hours_never"]
+        spans = hours.spans
+        if len(spans) == 1 and len(spans[0].days) == 7 and (spans[0].start, spans[0].end) == (0, 1440):
+            return self.prompts["hours_always"]
+        parts = []
+        for span in spans:
+            names = [self.days[DAYS[d]] for d in span.days]
+            days = names[0] if len(names) == 1 else self.prompts["day_range"].format(first=names[0], last=names[-1])
+            parts.append(
+                self.prompts["hours_span"].format(
+                    days=days, start=format_minutes(span.start), end=format_minutes(span.end % 1440)
+                )
+            )
+        return "; ".join(parts)
+
+
+def _placeholders(template: str) -> set[str]:
+    return {field for _, field, _, _ in string.Formatter().parse(template) if field is not None}
+
+
+def _check_template(where: str, template: Any, allowed: frozenset[str]) -> list[str]:
+    if not isinstance(template, str) or not template.strip():
+        return [f"{where}: must be a non-empty text"]
+    if template.startswith("http://"):
+        return [f"{where}: a recording must be an https:// URL"]
+    if template.startswith("https://"):
+        return []
+    try:
+        fields = _placeholders(template)
+    except ValueError as exc:
+        return [f"{where}: {exc} (write a literal brace as {{{{ or }}}})"]
+    unknown = sorted(f for f in fields if f not in allowed)
+    if unknown:
+        names = ", ".join("{" + f + "}" for f in sorted(allowed)) or "none"
+        return [f"{where}: unknown placeholder {', '.join('{' + f + '}' for f in unknown)} (allowed: {names})"]
+    return []
+
+
+def _check_section(source: str, section: str, data: Any, required: dict[str, frozenset[str]]) -> list[str]:
+    if not isinstance(data, dict):
+        return [f"{source}: {section}: missing (a mapping of texts)"]
+    problems = [f"{source}: {section}.{k}: missing" for k in required if k not in data]
+    problems += [f"{source}: {section}.{k}: unknown key" for k in data if k not in required]
+    for key, allowed in required.items():
+        if key in data:
+            problems += _check_template(f"{source}: {section}.{key}", data[key], allowed)
+    return problems
+
+
+def parse_prompts(
+    lang: str, data: Any, source: str, sms_templates: dict[str, frozenset[str]] | None = None
+) -> PromptSet:
+    """Validate one prompts file. ``sms_templates`` lists the SMS texts it must also define."""
+    if not isinstance(data, dict):
+        raise ConfigError([f"{source}: expected a mapping with voice, language, days and prompts"])
+    problems = [f"{source}: {k}: unknown key" for k in data if k not in _TOP_KEYS]
+    for key in ("voice", "language"):
+        if not isinstance(data.get(key), str) or not data.get(key):
+            problems.append(f"{source}: {key}: missing (such as Polly.Carmen and ro-RO)")
+    days = data.get("days")
+    if not isinstance(days, dict) or set(days) != set(DAYS):
+        problems.append(f"{source}: days: needs a name for each of {', '.join(DAYS)}")
+    problems += _check_section(source, "prompts", data.get("prompts"), PROMPTS)
+    if sms_templates:
+        problems += _check_section(source, "sms", data.get("sms"), sms_templates)
+    if problems:
+        raise ConfigError(problems)
+    return PromptSet(
+        lang=lang,
+        source=source,
+        voice=data["voice"],
+        language=data["language"],
+        days={k: str(v) for k, v in days.items()},
+        prompts={k: str(v) for k, v in data["prompts"].items()},
+        sms={k: str(v) for k, v in (data.get("sms") or {}).items()},
+    )
+
+
+def load_prompts(
+    directory: Path, languages: list[str], sms_templates: dict[str, frozenset[str]] | None = None
+) -> dict[str, PromptSet]:
+    sets, problems = {}, []
+    for lang in languages:
+        path = directory / f"{lang}.yaml"
+        if not path.exists():
+            problems.append(f"{path}: file not found (hotline.languages lists {lang})")
+            continue
+        try:
+            sets[lang] = parse_prompts(lang, read_yaml(path), str(path), sms_templates)
+        except ConfigError as exc:
+            problems += exc.problems
+    if problems:
+        raise ConfigError(problems)
+    return sets

@@ -1,0 +1,38 @@
+"""The whole configuration of a hotline: routing.yaml plus one prompts file per language."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from .config import Routing, load_routing
+from .errors import ConfigError
+from .phone import Caller
+from .prompts import PromptSet, load_prompts
+
+
+@dataclass(frozen=True)
+class HotlineConfig:
+    routing: Routing
+    prompts: dict[str, PromptSet]
+
+    def language_for(self, caller: Caller) -> str:
+        """Romanian (the first language) for home callers and withheld numbers, else the foreign one."""
+        if caller.region is None or caller.region == self.routing.hotline.holidays:
+            return self.routing.default_language
+        return self.routing.foreign_language
+
+    def prompt_set(self, lang: str | None) -> PromptSet:
+        return self.prompts.get(lang or "", self.prompts[self.routing.default_language])
+
+
+def load_hotline(routing_file: Path, prompts_dir: Path) -> HotlineConfig:
+    """Load and validate everything; ConfigError lists every fault found in every file."""
+    from .smstext import SMS_TEMPLATES, check_sms_templates
+
+    routing = load_routing(routing_file)
+    prompts = load_prompts(prompts_dir, routing.hotline.languages, SMS_TEMPLATES)
+    problems = check_sms_templates(routing, prompts)
+    if problems:
+        raise ConfigError(problems)
+    return HotlineConfig(routing, prompts)

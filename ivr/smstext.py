@@ -1,0 +1,84 @@
+"""SMS texts: GSM-7 transliteration and the one-segment limit.
+
+An SMS in the GSM-7 alphabet fits 160 characters in one segment; a single
+character outside it (a Romanian ș, say) turns the whole message into UCS-2
+and cuts a segment to 70. So texts are transliterated before they are sent.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .config import Routing
+    from .prompts import PromptSet
+
+GSM7_BASIC = (
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
+    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
+GSM7_EXTENDED = "^{}\\[~]|€"  # each costs two characters (escape + char)
+SEGMENT = 160
+MULTIPART_SEGMENT = 153  # a concatenated message loses 7 characters per part to its header
+
+_REPLACEMENTS = str.maketrans(
+    {
+        "ș": "s", "ş": "s", "Ș": "S", "Ş": "S", "ț": "t", "ţ": "t", "Ț": "T", "Ţ": "T",
+        "ă": "a", "â": "a", "Ă": "A", "Â": "A", "î": "i", "Î": "I",
+        "„": '"', "”": '"', "“": '"', "’": "'", "‘": "'", "–": "-", "—": "-", "…": "...",
+        "\u00a0": " ",
+    }
+)
+
+# The SMS texts every prompts file defines under ``sms:``, with their placeholders.
+SMS_TEMPLATES: dict[str, frozenset[str]] = {
+    "ticket_registered": frozenset({"ticket", "deadline", "company", "department"}),
+}
+
+
+def to_gsm7(text: str) -> str:
+    """Transliterate to the GSM-7 alphabet: ș->s, ț->t, ă/â->a, î->i; anything else unknown -> '?'."""
+    out = []
+    for char in text.translate(_REPLACEMENTS):
+        if char in GSM7_BASIC or char in GSM7_EXTENDED:
+            out.append(char)
+            continue
+        base = unicodedata.normalize("NFKD", char).encode("ascii", "ignore").decode()
+        out.append(base if base and all(c in GSM7_BASIC for c in base) else "?")
+    return "".join(out)
+
+
+def gsm7_length(text: str) -> int:
+    return sum(2 if c in GSM7_EXTENDED else 1 for c in text)
+
+
+def segments(text: str) -> int:
+    """How many SMS parts a GSM-7 text costs."""
+    length = gsm7_length(text)
+    return 1 if length <= SEGMENT else -(-length // MULTIPART_SEGMENT)
+
+
+def _worst_case_values(routing: Routing, prompts: PromptSet) -> dict[str, str]:
+    names = [d.name.get(prompts.lang, "") for d in routing.departments.values()]
+    return {
+        "ticket": f"{routing.hotline.ticket_prefix}-2026-000000",
+        "deadline": "31.12.2026",
+        "company": routing.hotline.company,
+        "department": max(names, key=len),
+    }
+
+
+def check_sms_templates(routing: Routing, prompts: dict[str, PromptSet]) -> list[str]:
+    """Each one-segment SMS template must fit 160 GSM-7 characters with its longest values."""
+    problems = []
+    for prompt_set in prompts.values():
+        values = _worst_case_values(routing, prompt_set)
+        for key, allowed in SMS_TEMPLATES.items():
+            text = to_gsm7(prompt_set.sms[key].format_map({k: values[k] for k in allowed}))
+            if gsm7_length(text) > SEGMENT:
+                problems.append(
+                    f"{prompt_set.source}: sms.{key}: {gsm7_length(text)} characters with the longest "
+                    f"values, more than one SMS ({SEGMENT})"
+                )
+    return problems

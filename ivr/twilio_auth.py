@@ -1,0 +1,55 @@
+"""Checking that a webhook really comes from Twilio (X-Twilio-Signature)."""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+from pathlib import Path
+
+from flask import abort, current_app, request
+from twilio.request_validator import (
+    SIGNATURE_HEADER,
+    SIGNATURE_SETTINGS_HEADER,
+    RequestValidator,
+    get_signature_algorithm,
+)
+
+log = logging.getLogger(__name__)
+_CALL_SID = re.compile(r"^CA[0-9a-fA-F]{32}$")
+TOKEN_FILE = "twilio_auth_token"
+
+
+def url_twilio_called() -> str:
+    """The URL as Twilio saw it: IVR_PUBLIC_URL when set, else the request's own URL
+    (behind a reverse proxy, ProxyFix has already applied X-Forwarded-Proto and -Host)."""
+    public = current_app.config.get("PUBLIC_URL")
+    if not public:
+        return request.url
+    query = request.query_string.decode("latin-1")
+    return public.rstrip("/") + request.path + (f"?{query}" if query else "")
+
+
+def require_twilio_signature() -> None:
+    """before_request hook: 403 unless the request is signed with our auth token; 400 without a CallSid."""
+    validator = RequestValidator(current_app.config["TWILIO_AUTH_TOKEN"])
+    signature = request.headers.get(SIGNATURE_HEADER, "")
+    algorithm = get_signature_algorithm(request.headers.get(SIGNATURE_SETTINGS_HEADER))
+    if not signature or not validator.validate(url_twilio_called(), request.form, signature, algorithm):
+        log.warning("rejected unsigned or forged request to %s from %s", request.path, request.remote_addr)
+        abort(403)
+    if not _CALL_SID.match(request.form.get("CallSid", "")):
+        abort(400, "a Twilio voice webhook needs a CallSid")
+
+
+def local_auth_token(instance_path: str | Path, *, create: bool = False) -> str | None:
+    """The token of a local trial without Twilio, kept in the instance folder."""
+    path = Path(instance_path) / TOKEN_FILE
+    if path.exists():
+        return path.read_text().strip()
+    if not create:
+        return None
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(secrets.token_hex(16))
+    path.chmod(0o600)
+    return path.read_text().strip()

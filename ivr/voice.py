@@ -1,0 +1,298 @@
+"""The voice webhooks Twilio calls during a call.
+
+The one URL an administrator gives Twilio is ``POST /voice/incoming``; every
+other URL is reached through the TwiML returned here. The state of a call
+(language, department, SMS number, attempt) travels in the query strings of
+those URLs, so any server process can answer any step.
+"""
+
+from __future__ import annotations
+
+import logging
+import unicodedata
+
+from flask import Blueprint, request, url_for
+from twilio.twiml.voice_response import Dial, Gather, VoiceResponse
+from werkzeug.exceptions import HTTPException
+
+from . import appctx
+from .phone import Caller, caller_from, keyed_mobile
+from .prompts import PromptSet
+from .twiml import speak, twiml_response
+from .twilio_auth import require_twilio_signature
+
+log = logging.getLogger(__name__)
+bp = Blueprint("voice", __name__, url_prefix="/voice")
+bp.before_request(require_twilio_signature)
+
+DIAL_ANSWERED = {"completed", "answered"}
+
+
+# -- reading the request ------------------------------------------------------
+
+def _caller() -> Caller:
+    return caller_from(request.form.get("From"), appctx.hotline().routing.hotline.holidays)
+
+
+def _lang() -> str:
+    lang = request.args.get("lang", "")
+    routing = appctx.hotline().routing
+    return lang if lang in routing.hotline.languages else routing.default_language
+
+
+def _department(key: str | None) -> str:
+    routing = appctx.hotline().routing
+    return key if key in routing.departments else routing.hotline.fallback
+
+
+def _int_arg(name: str, default: int) -> int:
+    value = request.args.get(name, "")
+    return int(value) if value.isdigit() and len(value) < 4 else default
+
+
+def _sms_arg() -> str:
+    """The SMS number carried in the URL; only ever one we validated ourselves."""
+    sms = caller_from(request.args.get("sms"), appctx.hotline().routing.hotline.holidays)
+    return sms.e164 or "" if sms.can_receive_sms else ""
+
+
+def _prompts(lang: str) -> PromptSet:
+    return appctx.hotline().prompt_set(lang)
+
+
+def _department_name(key: str, lang: str) -> str:
+    return appctx.hotline().routing.departments[key].name[lang]
+
+
+# -- the menu -----------------------------------------------------------------
+
+@bp.post("/incoming")
+def incoming():
+    hotline = appctx.hotline()
+    lang = hotline.language_for(_caller())
+    prompts, company = _prompts(lang), hotline.routing.hotline.company
+    response = VoiceResponse()
+    speak(response, prompts.say("greeting", company=company))
+    speak(response, prompts.say("recording_notice", company=company))
+    _append_menu(response, lang, attempt=1)
+    return twiml_response(response)
+
+
+def _append_menu(response: VoiceResponse, lang: str, attempt: int) -> None:
+    routing, prompts = appctx.hotline().routing, _prompts(lang)
+    action = url_for(".menu", lang=lang, attempt=attempt)
+    departments = sorted(routing.departments.items(), key=lambda item: item[1].digit)
+    hints = [word for _, d in departments for word in [d.name[lang], *d.keywords.get(lang, [])]]
+    gather = Gather(
+        input="dtmf speech", num_digits=1, timeout=6, action=action, method="POST",
+        language=prompts.language, hints=", ".join(hints), speech_timeout="auto",
+    )
+    for key, dept in departments:
+        speak(gather, prompts.say("menu_option", department=dept.name[lang], digit=dept.digit))
+    for other, digit in routing.language_keys.items():
+        if other != lang:
+            speak(gather, _prompts(other).say("language_offer", digit=digit))
+    response.append(gather)
+    response.redirect(action, method="POST")  # reached only when the caller pressed nothing
+
+
+def _normalise(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text.lower())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def _spoken_department(speech: str, lang: str) -> str | None:
+    heard = _normalise(speech)
+    for key, dept in appctx.hotline().routing.departments.items():
+        words = [dept.name.get(lang, ""), *dept.keywords.get(lang, [])]
+        if any(w and _normalise(w) in heard for w in words):
+            return key
+    return None
+
+
+@bp.post("/menu")
+def menu():
+    routing = appctx.hotline().routing
+    lang, attempt = _lang(), _int_arg("attempt", 1)
+    digits = request.form.get("Digits", "")
+    response = VoiceResponse()
+    if len(digits) == 1 and digits.isdigit():
+        chosen = routing.department_for_digit(int(digits))
+        if chosen:
+            return _route(response, chosen, lang)
+        switch_to = next((l for l, d in routing.language_keys.items() if str(d) == digits), None)
+        if switch_to and switch_to != lang:
+            _append_menu(response, switch_to, attempt)  # switching language is not a miss
+            return twiml_response(response)
+    spoken = _spoken_department(request.form.get("SpeechResult", "")[:500], lang)
+    if spoken:
+        return _route(response, spoken, lang)
+    prompts = _prompts(lang)
+    if attempt >= routing.hotline.menu_attempts:
+        fallback = routing.hotline.fallback
+        speak(response, prompts.say("menu_fallback", department=_department_name(fallback, lang)))
+        return _route(response, fallback, lang)
+    speak(response, prompts.say("menu_invalid"))
+    _append_menu(response, lang, attempt + 1)
+    return twiml_response(response)
+
+
+# -- operators ----------------------------------------------------------------
+
+def _route(response: VoiceResponse, key: str, lang: str):
+    """Dial the department's operators when it is staffed, else take a voicemail."""
+    routing, prompts = appctx.hotline().routing, _prompts(lang)
+    dept, name = routing.departments[key], _department_name(key, lang)
+    if not routing.schedule(key).is_open(appctx.now()):
+        hours = prompts.describe_hours(dept.weekly_hours)
+        speak(response, prompts.say("department_closed", department=name, hours=hours))
+        return _voicemail(response, key, lang)
+    if not dept.operators:
+        speak(response, prompts.say("operators_unavailable", department=name))
+        return _voicemail(response, key, lang)
+    speak(response, prompts.say("connecting", department=name))
+    dial = Dial(
+        action=url_for(".dial_status", department=key, lang=lang), method="POST",
+        timeout=routing.hotline.dial_timeout, caller_id=_caller().e164, answer_on_bridge=True,
+    )
+    whisper = url_for(".whisper", department=key)
+    for target in dept.operators:
+        if target.startswith("client:"):
+            dial.client(target.removeprefix("client:"), url=whisper, method="POST")
+        elif target.startswith("sip:"):
+            dial.sip(target, url=whisper, method="POST")
+        else:
+            dial.number(target, url=whisper, method="POST")
+    response.append(dial)
+    return twiml_response(response)
+
+
+@bp.post("/whisper/<department>")
+def whisper(department: str):
+    """What the operator hears before the caller is put through."""
+    hotline = appctx.hotline()
+    lang, key = hotline.routing.default_language, _department(department)
+    caller = caller_from(request.form.get("ParentCallFrom") or request.form.get("From"), hotline.routing.hotline.holidays)
+    response = VoiceResponse()
+    speak(response, _prompts(lang).say("whisper", department=_department_name(key, lang), caller=caller.e164 or ""))
+    return twiml_response(response)
+
+
+@bp.post("/dial-status/<department>")
+def dial_status(department: str):
+    lang, key = _lang(), _department(department)
+    response = VoiceResponse()
+    if request.form.get("DialCallStatus", "") in DIAL_ANSWERED:
+        response.hangup()
+        return twiml_response(response)
+    speak(response, _prompts(lang).say("operators_unavailable", department=_department_name(key, lang)))
+    return _voicemail(response, key, lang)
+
+
+# -- voicemail ----------------------------------------------------------------
+
+def _voicemail(response: VoiceResponse, key: str, lang: str):
+    caller = _caller()
+    if caller.can_receive_sms:
+        return _append_record(response, key, lang, sms=caller.e164 or "", take=1)
+    _append_sms_request(response, key, lang, asked=1)
+    return twiml_response(response)
+
+
+def _append_sms_request(response: VoiceResponse, key: str, lang: str, asked: int) -> None:
+    action = url_for(".sms_number", department=key, lang=lang, asked=asked)
+    gather = Gather(input="dtmf", finish_on_key="#", timeout=8, num_digits=16, action=action, method="POST")
+    speak(gather, _prompts(lang).say("sms_number_request"))
+    response.append(gather)
+    response.redirect(action, method="POST")  # nothing keyed: go on without an SMS
+
+
+@bp.post("/sms-number/<department>")
+def sms_number(department: str):
+    """The mobile number a caller keyed in for the SMS: re-asked once when invalid, optional."""
+    hotline = appctx.hotline()
+    lang, key, asked = _lang(), _department(department), _int_arg("asked", 1)
+    digits = request.form.get("Digits", "")
+    response, prompts = VoiceResponse(), _prompts(lang)
+    mobile = keyed_mobile(digits, hotline.routing.hotline.holidays)
+    if mobile:
+        return _append_record(response, key, lang, sms=mobile, take=1)
+    if digits and asked < 2:
+        speak(response, prompts.say("sms_number_invalid"))
+        _append_sms_request(response, key, lang, asked=asked + 1)
+        return twiml_response(response)
+    if digits:
+        speak(response, prompts.say("sms_number_invalid"))
+    speak(response, prompts.say("sms_number_skipped"))
+    return _append_record(response, key, lang, sms="", take=1)
+
+
+def _append_record(response: VoiceResponse, key: str, lang: str, sms: str, take: int):
+    routing, prompts = appctx.hotline().routing, _prompts(lang)
+    speak(response, prompts.say("voicemail_instructions", department=_department_name(key, lang)))
+    response.record(
+        action=url_for(".recorded", department=key, lang=lang, sms=sms), method="POST",
+        recording_status_callback=url_for(".recording_status", department=key, lang=lang, sms=sms),
+        recording_status_callback_method="POST",
+        recording_status_callback_event="completed absent failed",
+        play_beep=True, finish_on_key="#", max_length=routing.hotline.record_max_seconds,
+        trim="trim-silence", timeout=10,
+    )
+    # Twilio comes here only when nothing was recorded.
+    speak(response, prompts.say("voicemail_empty"))
+    if take == 1:
+        response.redirect(url_for(".record", department=key, lang=lang, sms=sms, take=2), method="POST")
+    else:
+        speak(response, prompts.say("goodbye", company=routing.hotline.company))
+        response.hangup()
+    return twiml_response(response)
+
+
+@bp.post("/record/<department>")
+def record(department: str):
+    return _append_record(VoiceResponse(), _department(department), _lang(), _sms_arg(), _int_arg("take", 2))
+
+
+@bp.post("/recorded/<department>")
+def recorded(department: str):
+    """The <Record> action: the caller left a complaint."""
+    hotline = appctx.hotline()
+    lang = _lang()
+    prompts = _prompts(lang)
+    response = VoiceResponse()
+    # Placeholder until tickets exist: the next issue puts the real number and deadline here.
+    speak(response, prompts.say("ticket_registered", ticket="-", deadline="-", department=""))
+    speak(response, prompts.say("goodbye", company=hotline.routing.hotline.company))
+    response.hangup()
+    return twiml_response(response)
+
+
+@bp.post("/recording-status/<department>")
+def recording_status(department: str):
+    """Twilio's recordingStatusCallback; its answer is not played to anyone."""
+    return "", 204
+
+
+# -- failure ------------------------------------------------------------------
+
+@bp.errorhandler(Exception)
+def apologise(error: Exception):
+    """No caller ever hears an error: apologise and take the complaint as a voicemail."""
+    if isinstance(error, HTTPException):
+        return error
+    log.exception("voice webhook %s failed for CallSid %s", request.path, request.form.get("CallSid"))
+    response = VoiceResponse()
+    try:
+        lang, key = _lang(), appctx.hotline().routing.hotline.fallback
+        caller = _caller()
+        speak(response, _prompts(lang).say("error_apology"))
+        return _append_record(response, key, lang, sms=caller.e164 if caller.can_receive_sms else "", take=2)
+    except Exception:  # the configuration itself is unusable: record without words
+        log.exception("could not even apologise for CallSid %s", request.form.get("CallSid"))
+        fallback = VoiceResponse()
+        fallback.record(
+            action=url_for(".recorded", department="-"), play_beep=True, finish_on_key="#",
+            max_length=180, timeout=10,
+            recording_status_callback=url_for(".recording_status", department="-"),
+        )
+        return twiml_response(fallback)
