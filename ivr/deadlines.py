@@ -19,6 +19,7 @@ moment before ``due_at``.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING
@@ -78,7 +79,7 @@ def _last_day(rule: DeadlineRule, start: date, calendar: WorkCalendar) -> date:
     return _next_working_day_from(day, calendar)
 
 
-def _windows(rule: DeadlineRule, first_day: date, tz: ZoneInfo):
+def _windows(rule: DeadlineRule, first_day: date, tz: ZoneInfo) -> Iterator[tuple[datetime, datetime]]:
     """The rule's daily windows as (open, close) UTC instants, in order, from ``first_day``."""
     start, end = parse_span(str(rule.within))
     weekdays = rule.hours_days

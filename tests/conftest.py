@@ -1,0 +1,109 @@
+"""Shared fixtures: an app on the shipped configuration, a settable clock, a signed client
+and a softphone that places whole calls through the WSGI stack."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from twilio.request_validator import RequestValidator
+
+from ivr import create_app
+from ivr.softphone import Call, ScriptedCaller, WsgiTransport
+
+ROOT = Path(__file__).resolve().parent.parent
+BUCHAREST = ZoneInfo("Europe/Bucharest")
+AUTH_TOKEN = "test-auth-token-0123456789abcdef"
+BASE_URL = "http://localhost"
+CALL_SID = "CA" + "1" * 32
+
+
+def bucharest(*args: int) -> datetime:
+    """A wall-clock time in the hotline's timezone."""
+    return datetime(*args, tzinfo=BUCHAREST)
+
+
+@dataclass
+class FakeClock:
+    now: datetime
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def config_dir(tmp_path: Path) -> Path:
+    """A copy of the shipped routing.yaml and prompts/ that a test may edit."""
+    shutil.copy(ROOT / "routing.yaml", tmp_path / "routing.yaml")
+    shutil.copytree(ROOT / "prompts", tmp_path / "prompts")
+    return tmp_path
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    """The app's clock, set to Tuesday 24 November 2026 at 10:00 in Bucharest (all open)."""
+    return FakeClock(bucharest(2026, 11, 24, 10, 0))
+
+
+@pytest.fixture
+def app_config(config_dir: Path, clock: FakeClock, tmp_path: Path) -> dict:
+    """The test_config given to create_app; tests may change it before asking for ``app``."""
+    return {
+        "TESTING": True,
+        "ROUTING_FILE": str(config_dir / "routing.yaml"),
+        "PROMPTS_DIR": str(config_dir / "prompts"),
+        "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+        "PUBLIC_URL": None,
+        "CLOCK": clock,
+    }
+
+
+@pytest.fixture
+def app(app_config: dict):
+    """The hotline on a copy of the shipped configuration."""
+    return create_app(app_config)
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner():
+    """Click's runner for the ``ivr`` command."""
+    from click.testing import CliRunner
+
+    return CliRunner()
+
+
+def sign(url: str, data: dict[str, str], token: str = AUTH_TOKEN) -> dict[str, str]:
+    return {"X-Twilio-Signature": RequestValidator(token).compute_signature(url, data)}
+
+
+@pytest.fixture
+def twilio_post(client):
+    """Post a form to a path exactly as Twilio would: signed, with the call's parameters."""
+
+    def post(path: str, caller: str = "+40722123456", **fields: str):
+        data = {"CallSid": CALL_SID, "AccountSid": "AC" + "0" * 32, "From": caller, "To": "+40215894141", **fields}
+        return client.post(path, data=data, headers=sign(BASE_URL + path, data))
+
+    return post
+
+
+@pytest.fixture
+def place_call(app):
+    """Place a whole call through the WSGI stack: ``place_call(keys=[...], dials=[...], records=[...])``
+    returns (caller, log): what the caller heard and what happened on the line."""
+
+    def place(caller: str = "+40722123456", keys=(), dials=(), records=()):
+        ui = ScriptedCaller(list(keys), list(dials), list(records))
+        call = Call(BASE_URL, AUTH_TOKEN, WsgiTransport(app), ui, caller=caller)
+        return ui, call.run()
+
+    return place

@@ -1,0 +1,150 @@
+"""Whole calls, first ring to hang-up, through the WSGI stack with signed requests."""
+
+from __future__ import annotations
+
+import pytest
+
+from ivr import create_app
+from ivr.softphone import Call, ScriptedCaller, WsgiTransport
+
+from conftest import AUTH_TOKEN, BASE_URL, bucharest
+from test_config import edit
+
+LANDLINE = "+40215551234"
+
+
+def test_open_department_dials_operators_with_caller_id_and_whisper(place_call):
+    caller, log = place_call(keys=["1"], dials=["completed"])
+    assert log.dials == [["number:+40215894141"]]
+    assert caller.operator_heard == ["Apel pentru Departamentul Tehnic."]
+    assert "Vă facem legătura cu Departamentul Tehnic" in caller.transcript
+    assert log.recordings == [] and log.ended_by == "hangup"
+    dial_request = next(data for url, data, _ in log.requests if "dial-status" in url)
+    assert dial_request["DialCallStatus"] == "completed"
+
+
+@pytest.mark.parametrize("outcome", ["busy", "no-answer", "failed", "canceled"])
+def test_unanswered_dial_takes_a_voicemail(place_call, outcome):
+    caller, log = place_call(keys=["3"], dials=[outcome], records=[25])
+    assert "operatorii de la Departamentul Relații Clienți sunt ocupați" in caller.transcript
+    assert len(log.recordings) == 1
+    assert "Reclamația a fost înregistrată cu numărul" in caller.transcript
+    assert log.ended_by == "hangup"
+
+
+def test_after_hours_the_caller_hears_the_hours_and_leaves_a_complaint(place_call, clock):
+    clock.now = bucharest(2026, 11, 24, 22, 15)
+    caller, log = place_call(keys=["1"], records=[40])
+    assert log.dials == []
+    assert (
+        "Programul operatorilor de la Departamentul Tehnic este luni - duminică, între orele 09:00 și 21:00. "
+        "Reclamația dumneavoastră este înregistrată automat, non-stop." in caller.heard
+    )
+    assert len(log.recordings) == 1
+
+
+def test_payments_is_closed_on_saturday_and_on_public_holidays(place_call, clock):
+    for closed_at in (bucharest(2026, 11, 28, 11, 0), bucharest(2026, 12, 1, 11, 0)):
+        clock.now = closed_at
+        caller, log = place_call(keys=["2"], records=[10])
+        assert log.dials == [], closed_at
+        assert "luni - vineri, între orele 09:00 și 17:30" in caller.transcript
+
+
+def test_technical_stays_open_on_public_holidays(place_call, clock):
+    clock.now = bucharest(2026, 12, 25, 11, 0)
+    _, log = place_call(keys=["1"], dials=["completed"])
+    assert log.dials == [["number:+40215894141"]]
+
+
+def test_three_misses_reach_the_fallback_department(place_call):
+    caller, log = place_call(keys=["7", None, "say: vremea de maine"], dials=["completed"])
+    assert caller.transcript.count("Nu am înțeles opțiunea dumneavoastră.") == 2
+    assert "Vă îndrumăm către Departamentul Relații Clienți." in caller.heard
+    assert log.dials == [["number:+40215894141"]]
+
+
+def test_menu_by_speech(place_call):
+    _, log = place_call(keys=["say: am o problemă cu factura la plăți"], dials=["completed"])
+    assert any("dial-status/payments" in url for url, _, _ in log.requests)
+
+
+def test_foreign_caller_hears_english_and_can_switch_to_romanian(place_call, clock):
+    clock.now = bucharest(2026, 11, 24, 23, 0)
+    caller, _ = place_call(caller="+4915112345678", keys=["8", "1"], records=[12])
+    assert caller.heard[0] == "Hello, you have reached ProNET Soluții IT."
+    assert "Pentru limba română, apăsați tasta 8." in caller.heard
+    assert "Programul operatorilor de la Departamentul Tehnic" in caller.transcript
+
+
+def test_landline_caller_is_asked_for_a_mobile_number(place_call, clock):
+    clock.now = bucharest(2026, 11, 24, 23, 0)
+    caller, log = place_call(caller=LANDLINE, keys=["1", "0722 123 456#".replace(" ", "")], records=[30])
+    assert any("introduceți un număr de telefon mobil" in line for line in caller.heard)
+    recorded = next(url for url, _, _ in log.requests if "/voice/recorded/" in url)
+    assert "sms=%2B40722123456" in recorded
+
+
+def test_invalid_number_is_asked_again_once_then_the_call_goes_on(place_call, clock):
+    clock.now = bucharest(2026, 11, 24, 23, 0)
+    caller, log = place_call(caller="anonymous", keys=["1", "12345#", "0215551234#"], records=[30])
+    assert caller.transcript.count("Numărul introdus nu este un număr de mobil valid.") == 2
+    assert "Continuăm fără SMS." in caller.heard
+    recorded = next(url for url, _, _ in log.requests if "/voice/recorded/" in url)
+    assert "sms=&" in recorded or recorded.endswith("sms=")
+    assert len(log.recordings) == 1
+
+
+def test_keying_nothing_goes_on_without_sms(place_call, clock):
+    clock.now = bucharest(2026, 11, 24, 23, 0)
+    caller, log = place_call(caller="restricted", keys=["1", None], records=[30])
+    assert "Continuăm fără SMS." in caller.heard
+    assert len(log.recordings) == 1
+
+
+def test_withheld_caller_is_dialled_without_caller_id(place_call):
+    _, log = place_call(caller="anonymous", keys=["1"], dials=["completed"])
+    assert log.dials
+
+
+def test_nothing_recorded_asks_once_more_then_says_goodbye(place_call, clock):
+    clock.now = bucharest(2026, 11, 24, 23, 0)
+    caller, log = place_call(keys=["1"], records=[0, 0])
+    assert caller.transcript.count("Nu am auzit niciun mesaj.") == 2
+    assert caller.heard[-1] == "Vă mulțumim că ați sunat la ProNET Soluții IT. La revedere."
+    assert log.ended_by == "hangup" and log.recordings == []
+
+
+def test_second_take_is_accepted(place_call, clock):
+    clock.now = bucharest(2026, 11, 24, 23, 0)
+    caller, log = place_call(keys=["1"], records=[0, 15])
+    assert len(log.recordings) == 1
+    assert "Reclamația a fost înregistrată" in caller.transcript
+
+
+def test_operators_as_client_and_sip(config_dir, app_config):
+    edit(config_dir / "routing.yaml", 'operators: ["+40215894141"]             #',
+         'operators: ["client:ana", "sip:tehnic@pbx.pronetit.ro", "+40215894141"] #')
+    ui = ScriptedCaller(["1"], ["completed"])
+    log = Call(BASE_URL, AUTH_TOKEN, WsgiTransport(create_app(app_config)), ui).run()
+    assert log.dials == [["client:ana", "sip:sip:tehnic@pbx.pronetit.ro", "number:+40215894141"]]
+    assert ui.operator_heard == ["Apel pentru Departamentul Tehnic."]
+
+
+def test_open_department_without_operators_takes_a_voicemail(config_dir, app_config):
+    edit(config_dir / "routing.yaml", 'operators: ["+40215894141"]             #', "operators: []  #")
+    ui = ScriptedCaller(["1"], [], [20])
+    log = Call(BASE_URL, AUTH_TOKEN, WsgiTransport(create_app(app_config)), ui).run()
+    assert log.dials == [] and len(log.recordings) == 1
+
+
+def test_an_unexpected_error_is_an_apology_and_a_voicemail(app_config):
+    def broken_clock():
+        raise RuntimeError("clock source unavailable")
+
+    app_config["CLOCK"] = broken_clock
+    ui = ScriptedCaller(["1"], [], [20])
+    log = Call(BASE_URL, AUTH_TOKEN, WsgiTransport(create_app(app_config)), ui).run()
+    assert all(status in (200, 204) for _, _, status in log.requests)
+    assert "Ne cerem scuze, a apărut o problemă tehnică." in ui.transcript
+    assert len(log.recordings) == 1

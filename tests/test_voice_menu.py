@@ -1,0 +1,87 @@
+"""The greeting and department menu, as TwiML: keys, speech, language, wrong and missing input."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+import pytest
+
+
+def twiml(reply) -> ET.Element:
+    assert reply.status_code == 200, reply.get_data(as_text=True)
+    return ET.fromstring(reply.get_data(as_text=True))
+
+
+def said(document: ET.Element) -> str:
+    return " ".join((e.text or "") for e in document.iter("Say"))
+
+
+def test_greeting_then_menu_is_the_first_gather(twilio_post):
+    doc = twiml(twilio_post("/voice/incoming"))
+    verbs = [v.tag for v in doc]
+    assert verbs[:2] == ["Say", "Say"] and verbs[2] == "Gather"
+    greeting, notice = doc[0].text, doc[1].text
+    assert "ProNET Soluții IT" in greeting
+    assert "înregistrată" in notice and "nu sunteți de acord" in notice
+    gather = doc.find("Gather")
+    assert gather.get("input") == "dtmf speech" and gather.get("numDigits") == "1"
+    assert gather.get("language") == "ro-RO"
+    options = [s.text for s in gather.findall("Say")]
+    assert "Departamentul Tehnic, apăsați tasta 1" in options[0]
+    assert "Departamentul Plăți, apăsați tasta 2" in options[1]
+    assert "Departamentul Relații Clienți, apăsați tasta 3" in options[2]
+    assert options[3] == "For English, press 9."
+    assert gather.findall("Say")[0].get("voice") == "Polly.Carmen"
+    assert gather.findall("Say")[3].get("voice") == "Polly.Amy"
+
+
+@pytest.mark.parametrize("caller, lang", [("+40722123456", "ro"), ("+4915112345678", "en"), ("+447911123456", "en"), ("anonymous", "ro"), ("", "ro")])
+def test_language_follows_the_callers_country(twilio_post, caller, lang):
+    doc = twiml(twilio_post("/voice/incoming", caller=caller))
+    assert doc.find("Gather").get("action") == f"/voice/menu?lang={lang}&attempt=1"
+
+
+def test_a_key_switches_language_without_counting_a_miss(twilio_post):
+    doc = twiml(twilio_post("/voice/menu?lang=ro&attempt=2", Digits="9"))
+    gather = doc.find("Gather")
+    assert gather.get("action") == "/voice/menu?lang=en&attempt=2"
+    assert "Technical support" in said(gather)
+    assert "Pentru limba română, apăsați tasta 8." in said(gather)
+
+
+@pytest.mark.parametrize("digits, department", [("1", "technical"), ("2", "payments"), ("3", "customer_relations")])
+def test_key_chooses_department(twilio_post, digits, department):
+    doc = twiml(twilio_post("/voice/menu?lang=ro&attempt=1", Digits=digits))
+    assert doc.find("Dial").get("action") == f"/voice/dial-status/{department}?lang=ro"
+
+
+@pytest.mark.parametrize("speech, department", [("Tehnic", "technical"), ("plăți vă rog", "payments"), ("plati", "payments"), ("relatii clienti", "customer_relations")])
+def test_speech_chooses_department(twilio_post, speech, department):
+    doc = twiml(twilio_post("/voice/menu?lang=ro&attempt=1", SpeechResult=speech))
+    assert doc.find("Dial").get("action") == f"/voice/dial-status/{department}?lang=ro"
+
+
+def test_english_speech(twilio_post):
+    doc = twiml(twilio_post("/voice/menu?lang=en&attempt=1", SpeechResult="I have a problem with my bill"))
+    assert doc.find("Dial").get("action") == "/voice/dial-status/payments?lang=en"
+
+
+@pytest.mark.parametrize("fields", [{"Digits": "7"}, {"Digits": "abc"}, {"Digits": "1" * 5000}, {}, {"SpeechResult": "vremea"}, {"Digits": "12"}])
+def test_wrong_or_missing_input_repeats_the_menu(twilio_post, fields):
+    doc = twiml(twilio_post("/voice/menu?lang=ro&attempt=1", **fields, Unknown="x"))
+    assert "Nu am înțeles" in doc[0].text
+    assert doc.find("Gather").get("action") == "/voice/menu?lang=ro&attempt=2"
+    assert doc.find("Redirect").text == "/voice/menu?lang=ro&attempt=2"
+
+
+def test_last_miss_goes_to_the_fallback_department(twilio_post):
+    doc = twiml(twilio_post("/voice/menu?lang=ro&attempt=3", Digits="7"))
+    assert "Vă îndrumăm către Departamentul Relații Clienți" in said(doc)
+    assert doc.find("Dial").get("action") == "/voice/dial-status/customer_relations?lang=ro"
+    assert doc.find("Gather") is None
+
+
+@pytest.mark.parametrize("query", ["lang=xx&attempt=abc", "lang=&attempt=99999999", ""])
+def test_garbage_in_the_url_still_gets_a_menu_answer(twilio_post, query):
+    doc = twiml(twilio_post("/voice/menu" + (f"?{query}" if query else ""), Digits="1"))
+    assert doc.find("Dial") is not None
