@@ -15,6 +15,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .errors import ConfigError
+from .dispatcher import make_gateway
 from .settings import load_hotline
 from .twilio_auth import local_auth_token
 
@@ -31,6 +32,7 @@ def _environment_config(instance_path: str) -> dict[str, Any]:
         "PUBLIC_URL": env.get("IVR_PUBLIC_URL"),
         "TWILIO_ACCOUNT_SID": env.get("TWILIO_ACCOUNT_SID"),
         "TWILIO_AUTH_TOKEN": env.get("TWILIO_AUTH_TOKEN") or local_auth_token(instance_path),
+        "LOCAL_TRIAL_TOKEN": not env.get("TWILIO_AUTH_TOKEN"),
         "TWILIO_API_BASE_URL": env.get("TWILIO_API_BASE_URL", "https://api.twilio.com"),
     }
 
@@ -60,9 +62,12 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     # Behind a reverse proxy, Twilio signed the public URL: trust X-Forwarded-Proto/Host.
     app.wsgi_app = ProxyFix(app.wsgi_app, x_proto=1, x_host=1, x_port=1, x_prefix=1)
 
-    from . import voice
+    from . import db, sms_status, voice
 
+    db.init_app(app)
+    app.extensions["ivr.sms_gateway"] = app.config.get("SMS_GATEWAY") or make_gateway(app.config)
     app.register_blueprint(voice.bp)
+    app.register_blueprint(sms_status.bp)
 
     @app.get("/health")
     def health() -> dict[str, str]:

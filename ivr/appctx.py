@@ -6,6 +6,7 @@ from datetime import datetime
 
 from flask import current_app
 
+from .db import Database
 from .settings import HotlineConfig
 
 
@@ -16,3 +17,7 @@ def hotline() -> HotlineConfig:
 def now() -> datetime:
     """The current instant, timezone-aware; tests replace the clock through the app config."""
     return current_app.config["CLOCK"]()
+
+
+def database() -> Database:
+    return current_app.extensions["ivr.db"]

@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
+import signal
 import sys
+import threading
+import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 import click
+from flask import Flask
+from sqlalchemy import select
 
 from . import create_app, instance_folder
+from .deadlines import deadline_for_department
+from .dispatcher import Dispatcher
 from .errors import ConfigError
+from .models import Ticket
 from .settings import load_hotline
 from .softphone import DIAL_OUTCOMES, Call, HttpTransport, TerminalCaller
 from .twilio_auth import local_auth_token
@@ -18,6 +28,32 @@ from .twilio_auth import local_auth_token
 def _fail(error: ConfigError) -> None:
     click.echo(str(error), err=True)
     sys.exit(1)
+
+
+def _app() -> Flask:
+    try:
+        return create_app()
+    except ConfigError as exc:
+        _fail(exc)
+        raise
+
+
+def _dispatcher(app: Flask) -> Dispatcher:
+    public = app.config.get("PUBLIC_URL")
+    return Dispatcher(
+        app.extensions["ivr.db"], app.extensions["ivr.sms_gateway"], app.config["CLOCK"],
+        status_callback=f"{public.rstrip('/')}/sms/status" if public else None,
+    )
+
+
+def _run_dispatcher() -> None:
+    """The body of the dispatcher process that ``ivr serve`` starts."""
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        _dispatcher(create_app()).run_forever(stop)
+    except KeyboardInterrupt:
+        pass
 
 
 @click.group()
@@ -55,12 +91,67 @@ def serve(host: str, port: int) -> None:
             f"TWILIO_AUTH_TOKEN is not set: using a local trial token kept in {instance_folder()}/ "
             "(ivr call uses it; real Twilio calls need your account's token)"
         )
+    app = _app()
+    worker = multiprocessing.get_context("spawn").Process(target=_run_dispatcher, name="ivr-sms", daemon=True)
+    worker.start()
+    click.echo(f"Hotline answering on http://{host}:{port}/voice/incoming  (try: ivr call --url http://{host}:{port})")
     try:
-        app = create_app()
+        waitress.serve(app, host=host, port=port, threads=8, ident="ivr")
+    finally:
+        worker.terminate()
+
+
+@main.command()
+@click.option("--once", is_flag=True, help="send what is due, then exit")
+def worker(once: bool) -> None:
+    """Deliver the SMS outbox (several workers may run at once)."""
+    dispatcher = _dispatcher(_app())
+    if once:
+        click.echo(f"{dispatcher.drain()} SMS handled")
+        return
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        dispatcher.run_forever(stop)
+    except KeyboardInterrupt:
+        pass
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Apply the migrations to IVR_DATABASE_URL (or the embedded SQLite)."""
+    app = _app()
+    app.extensions["ivr.db"].upgrade()
+    click.echo(f"database at the latest schema: {app.extensions['ivr.db'].engine.url.render_as_string(hide_password=True)}")
+
+
+@main.command()
+@click.option("--department", required=True, help="a department of routing.yaml")
+@click.option("--registered", default=None, help="ISO time, e.g. 2026-11-27T10:00 (hotline's timezone if naive); default now")
+def deadline(department: str, registered: str | None) -> None:
+    """Print the resolution deadline of a complaint registered at a given time."""
+    routing_file = Path(os.environ.get("IVR_ROUTING_FILE", "routing.yaml"))
+    prompts_dir = Path(os.environ.get("IVR_PROMPTS_DIR", "prompts"))
+    try:
+        routing = load_hotline(routing_file, prompts_dir).routing
     except ConfigError as exc:
         _fail(exc)
-    click.echo(f"Hotline answering on http://{host}:{port}/voice/incoming  (try: ivr call --url http://{host}:{port})")
-    waitress.serve(app, host=host, port=port, threads=8, ident="ivr")
+    if department not in routing.departments:
+        raise click.BadParameter(f"not a department of {routing_file}: {', '.join(routing.departments)}", param_hint="--department")
+    try:
+        at = datetime.fromisoformat(registered) if registered else datetime.now(timezone.utc)
+    except ValueError:
+        raise click.BadParameter("an ISO date and time such as 2026-11-27T10:00", param_hint="--registered") from None
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=routing.timezone)
+    due = deadline_for_department(routing, department, at)
+    click.echo(due.due_on.isoformat())
+    click.echo(f"{due.description} ({due.rule}), registered {at.astimezone(routing.timezone):%Y-%m-%d %H:%M %Z}")
 
 
 @main.command()
@@ -81,3 +172,27 @@ def call(url: str, caller: str, called: str, keys: str | None, dial: str | None,
     click.echo(f"Calling {url} from {caller} (CallSid {phone.log.call_sid})")
     log = phone.run()
     click.echo(f"Call ended ({log.ended_by}).")
+    if log.recordings:
+        _show_ticket(log.call_sid)
+
+
+def _show_ticket(call_sid: str, wait_seconds: float = 8.0) -> None:
+    """The ticket and SMS of this call, when the hotline shares our database (a local trial)."""
+    try:
+        database = create_app().extensions["ivr.db"]
+    except Exception:
+        return
+    deadline_at = time.monotonic() + wait_seconds
+    while True:
+        with database.session() as session:
+            ticket = session.scalar(select(Ticket).where(Ticket.call_sid == call_sid))
+            if ticket is None:
+                return
+            pending = [m for m in ticket.messages if m.status in ("queued", "sending")]
+            if not pending or time.monotonic() > deadline_at:
+                click.echo(f"Ticket {ticket.number}, {ticket.department}, due {ticket.deadline_on:%d.%m.%Y}")
+                for message in ticket.messages:
+                    marker = " (local trial: written to the log, not sent)" if message.status == "logged" else ""
+                    click.echo(f"  SMS to {message.to} [{message.status}{marker}]: {message.body}")
+                return
+        time.sleep(0.3)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import string
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -40,11 +41,13 @@ PROMPTS: dict[str, frozenset[str]] = {
         "voicemail_instructions": {"department"},
         "voicemail_empty": set(),
         "ticket_registered": {"ticket", "deadline", "department"},
+        "ticket_pending": set(),
+        "date": {"day", "month", "year"},
         "goodbye": {"company"},
         "error_apology": set(),
     }.items()
 }
-_TOP_KEYS = {"voice", "language", "days", "prompts", "sms"}
+_TOP_KEYS = {"voice", "language", "days", "months", "prompts", "sms"}
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,7 @@ class PromptSet:
     voice: str
     language: str
     days: dict[str, str]
+    months: tuple[str, ...]
     prompts: dict[str, str]
     sms: dict[str, str]
 
@@ -78,6 +82,15 @@ class PromptSet:
             return Utterance(template, self.voice, self.language)
         allowed = {k: v for k, v in values.items() if k in PROMPTS[key]}
         return Utterance(template.format_map(allowed), self.voice, self.language)
+
+    def spoken_date(self, day: date) -> str:
+        """A date as a caller hears it: "22 decembrie 2026"."""
+        return self.prompts["date"].format(day=day.day, month=self.months[day.month - 1], year=day.year)
+
+    @staticmethod
+    def spelled(code: str) -> str:
+        """A ticket number read character by character: "R C, 2 0 2 6, 0 0 0 1 2 3"."""
+        return ", ".join(" ".join(part) for part in code.split("-"))
 
     def describe_hours(self, hours: WeeklyHours) -> str:
         """Operator hours in words, for telling a caller when a department answers."""
@@ -144,6 +157,9 @@ def parse_prompts(
     days = data.get("days")
     if not isinstance(days, dict) or set(days) != set(DAYS):
         problems.append(f"{source}: days: needs a name for each of {', '.join(DAYS)}")
+    months = data.get("months")
+    if not isinstance(months, list) or len(months) != 12:
+        problems.append(f"{source}: months: needs the 12 names of the months, January first")
     problems += _check_section(source, "prompts", data.get("prompts"), PROMPTS)
     if sms_templates:
         problems += _check_section(source, "sms", data.get("sms"), sms_templates)
@@ -155,6 +171,7 @@ def parse_prompts(
         voice=data["voice"],
         language=data["language"],
         days={k: str(v) for k, v in days.items()},
+        months=tuple(str(m) for m in data["months"]),
         prompts={k: str(v) for k, v in data["prompts"].items()},
         sms={k: str(v) for k, v in (data.get("sms") or {}).items()},
     )

@@ -31,13 +31,17 @@ def url_twilio_called() -> str:
 
 
 def require_twilio_signature() -> None:
-    """before_request hook: 403 unless the request is signed with our auth token; 400 without a CallSid."""
+    """before_request hook: 403 unless the request is signed with our auth token."""
     validator = RequestValidator(current_app.config["TWILIO_AUTH_TOKEN"])
     signature = request.headers.get(SIGNATURE_HEADER, "")
     algorithm = get_signature_algorithm(request.headers.get(SIGNATURE_SETTINGS_HEADER))
     if not signature or not validator.validate(url_twilio_called(), request.form, signature, algorithm):
         log.warning("rejected unsigned or forged request to %s from %s", request.path, request.remote_addr)
         abort(403)
+
+
+def require_call_sid() -> None:
+    """before_request hook of the voice webhooks: 400 without a well-formed CallSid."""
     if not _CALL_SID.match(request.form.get("CallSid", "")):
         abort(400, "a Twilio voice webhook needs a CallSid")
 

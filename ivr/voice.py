@@ -19,11 +19,13 @@ from . import appctx
 from .phone import Caller, caller_from, keyed_mobile
 from .prompts import PromptSet
 from .twiml import speak, twiml_response
-from .twilio_auth import require_twilio_signature
+from .tickets import RECORDING_STATUSES, VoicemailReport, register_voicemail
+from .twilio_auth import require_call_sid, require_twilio_signature
 
 log = logging.getLogger(__name__)
 bp = Blueprint("voice", __name__, url_prefix="/voice")
 bp.before_request(require_twilio_signature)
+bp.before_request(require_call_sid)
 
 DIAL_ANSWERED = {"completed", "answered"}
 
@@ -253,15 +255,40 @@ def record(department: str):
     return _append_record(VoiceResponse(), _department(department), _lang(), _sms_arg(), _int_arg("take", 2))
 
 
+def _voicemail_report(department: str, source: str) -> VoicemailReport:
+    form = request.form
+    status = form.get("RecordingStatus", "completed")
+    duration = form.get("RecordingDuration", "")
+    return VoicemailReport(
+        call_sid=form["CallSid"], department=_department(department), language=_lang(),
+        caller=_caller().e164, sms_to=_sms_arg() or None,
+        recording_sid=form.get("RecordingSid", "")[:34] or None,
+        recording_url=form.get("RecordingUrl", "")[:300] or None,
+        recording_duration=int(duration) if duration.isdigit() and len(duration) < 6 else None,
+        recording_status=status if status in RECORDING_STATUSES else "failed",
+        source=source,
+    )
+
+
 @bp.post("/recorded/<department>")
 def recorded(department: str):
-    """The <Record> action: the caller left a complaint."""
+    """The <Record> action: the caller left a complaint; tell them its number and deadline."""
     hotline = appctx.hotline()
-    lang = _lang()
-    prompts = _prompts(lang)
-    response = VoiceResponse()
-    # Placeholder until tickets exist: the next issue puts the real number and deadline here.
-    speak(response, prompts.say("ticket_registered", ticket="-", deadline="-", department=""))
+    report = _voicemail_report(department, "record action")
+    prompts, response = _prompts(report.language), VoiceResponse()
+    try:
+        with appctx.database().session() as session, session.begin():
+            ticket = register_voicemail(session, hotline, report, appctx.now())
+            number, due_on = ticket.number, ticket.deadline_on
+    except Exception:
+        # The recording is safe at Twilio and its status callback will register it.
+        log.exception("could not register the voicemail of CallSid %s", report.call_sid)
+        speak(response, prompts.say("ticket_pending"))
+    else:
+        speak(response, prompts.say(
+            "ticket_registered", ticket=prompts.spelled(number), deadline=prompts.spoken_date(due_on),
+            department=_department_name(report.department, report.language),
+        ))
     speak(response, prompts.say("goodbye", company=hotline.routing.hotline.company))
     response.hangup()
     return twiml_response(response)
@@ -269,7 +296,10 @@ def recorded(department: str):
 
 @bp.post("/recording-status/<department>")
 def recording_status(department: str):
-    """Twilio's recordingStatusCallback; its answer is not played to anyone."""
+    """Twilio's recordingStatusCallback: registers the complaint if the action did not."""
+    report = _voicemail_report(department, "recording callback")
+    with appctx.database().session() as session, session.begin():
+        register_voicemail(session, appctx.hotline(), report, appctx.now())
     return "", 204
 
 
@@ -280,6 +310,10 @@ def apologise(error: Exception):
     """No caller ever hears an error: apologise and take the complaint as a voicemail."""
     if isinstance(error, HTTPException):
         return error
+    if request.endpoint == "voice.recording_status":
+        # Nobody is on the line: say it failed, without a 500, so Twilio's debugger shows it.
+        log.exception("recording callback failed for CallSid %s: %s", request.form.get("CallSid"), request.form.get("RecordingUrl"))
+        return "temporarily unavailable", 503
     log.exception("voice webhook %s failed for CallSid %s", request.path, request.form.get("CallSid"))
     response = VoiceResponse()
     try:

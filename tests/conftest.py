@@ -3,6 +3,8 @@ and a softphone that places whole calls through the WSGI stack."""
 
 from __future__ import annotations
 
+import os
+import secrets
 import shutil
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,6 +22,8 @@ BUCHAREST = ZoneInfo("Europe/Bucharest")
 AUTH_TOKEN = "test-auth-token-0123456789abcdef"
 BASE_URL = "http://localhost"
 CALL_SID = "CA" + "1" * 32
+POSTGRES_URL = os.environ.get("IVR_TEST_DATABASE_URL")
+DATABASES = ["sqlite"] + (["postgresql"] if POSTGRES_URL else [])
 
 
 def bucharest(*args: int) -> datetime:
@@ -49,8 +53,49 @@ def clock() -> FakeClock:
     return FakeClock(bucharest(2026, 11, 24, 10, 0))
 
 
+def _postgres_schema_url(schema: str) -> str:
+    separator = "&" if "?" in POSTGRES_URL else "?"
+    return f"{POSTGRES_URL}{separator}options=-csearch_path%3D{schema}"
+
+
+def _postgres_admin(sql: str) -> None:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(POSTGRES_URL)
+    with engine.begin() as connection:
+        connection.execute(text(sql))
+    engine.dispose()
+
+
+def database_url_for(kind: str, tmp_path: Path):
+    """A fresh, empty database of ``kind``: a SQLite file, or a PostgreSQL schema of its own.
+    A generator: the PostgreSQL schema is dropped when it resumes."""
+    if kind == "sqlite":
+        yield f"sqlite:///{tmp_path / 'ivr-test.sqlite3'}"
+        return
+    schema = "ivr_test_" + secrets.token_hex(6)
+    _postgres_admin(f"CREATE SCHEMA {schema}")
+    try:
+        yield _postgres_schema_url(schema)
+    finally:
+        _postgres_admin(f"DROP SCHEMA {schema} CASCADE")
+
+
 @pytest.fixture
-def app_config(config_dir: Path, clock: FakeClock, tmp_path: Path) -> dict:
+def database_url(tmp_path: Path):
+    """An empty SQLite database file. Test modules about persistence override this fixture
+    with ``any_database_url`` to run on PostgreSQL too."""
+    yield from database_url_for("sqlite", tmp_path)
+
+
+@pytest.fixture(params=DATABASES)
+def any_database_url(request, tmp_path: Path):
+    """An empty database: SQLite, and PostgreSQL when IVR_TEST_DATABASE_URL is set."""
+    yield from database_url_for(request.param, tmp_path)
+
+
+@pytest.fixture
+def app_config(config_dir: Path, clock: FakeClock, tmp_path: Path, database_url: str) -> dict:
     """The test_config given to create_app; tests may change it before asking for ``app``."""
     return {
         "TESTING": True,
@@ -59,6 +104,8 @@ def app_config(config_dir: Path, clock: FakeClock, tmp_path: Path) -> dict:
         "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
         "PUBLIC_URL": None,
         "CLOCK": clock,
+        "DATABASE_URL": database_url,
+        "DATABASE_AUTO_UPGRADE": True,
     }
 
 

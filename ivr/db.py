@@ -1,0 +1,88 @@
+"""Database setup: the engine, sessions, and the migrations that shape the schema.
+
+Nothing here commits on its own: callers open ``with db.session() as s, s.begin():``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+def make_engine(url: str, **options: Any) -> Engine:
+    """An engine tuned for the hotline: SQLite waits for its lock instead of failing."""
+    if not url.startswith("sqlite"):
+        return create_engine(url, pool_pre_ping=True, **options)
+    if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, connect_args={"timeout": 30}, **options)
+
+    @event.listens_for(engine, "connect")
+    def _sqlite_connect(dbapi_connection, _record) -> None:
+        # Let SQLAlchemy, not the driver, decide when a transaction starts.
+        dbapi_connection.isolation_level = None
+        dbapi_connection.execute("PRAGMA journal_mode=WAL")
+        dbapi_connection.execute("PRAGMA foreign_keys=ON")
+        dbapi_connection.execute("PRAGMA busy_timeout=30000")
+
+    @event.listens_for(engine, "begin")
+    def _sqlite_begin(connection) -> None:
+        # Take the write lock up front: two processes that read then write would otherwise
+        # deadlock on the lock upgrade and one would fail with "database is locked".
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+@dataclass
+class Database:
+    engine: Engine
+    sessions: sessionmaker[Session]
+
+    @classmethod
+    def connect(cls, url: str, **options: Any) -> Database:
+        engine = make_engine(url, **options)
+        return cls(engine, sessionmaker(engine, expire_on_commit=False))
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        with self.sessions() as session:
+            yield session
+
+    def upgrade(self) -> None:
+        """Bring the schema to the latest migration."""
+        upgrade_schema(self.engine)
+
+
+def alembic_config(engine: Engine):
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", "ivr:migrations")
+    config.attributes["engine"] = engine
+    return config
+
+
+def upgrade_schema(engine: Engine, revision: str = "head") -> None:
+    from alembic import command
+
+    command.upgrade(alembic_config(engine), revision)
+
+
+def init_app(app) -> Database:
+    """Wire the database into a Flask app; the embedded SQLite is upgraded on start."""
+    database = Database.connect(app.config["DATABASE_URL"], **app.config.get("DATABASE_OPTIONS", {}))
+    if app.config.get("DATABASE_AUTO_UPGRADE", app.config["DATABASE_URL"].startswith("sqlite")):
+        database.upgrade()
+    app.extensions["ivr.db"] = database
+    return database

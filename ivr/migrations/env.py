@@ -1,0 +1,18 @@
+"""Alembic environment: runs against the engine handed over by ``ivr.db``, or IVR_DATABASE_URL."""
+
+from __future__ import annotations
+
+import os
+
+from alembic import context
+
+from ivr import models  # noqa: F401  (registers the tables on Base.metadata)
+from ivr.db import Base, make_engine
+
+engine = context.config.attributes.get("engine") or make_engine(os.environ["IVR_DATABASE_URL"])
+
+with engine.connect() as connection:
+    context.configure(connection=connection, target_metadata=Base.metadata, render_as_batch=True)
+    with context.begin_transaction():
+        context.run_migrations()
+    connection.commit()

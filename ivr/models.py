@@ -1,0 +1,132 @@
+"""The tables: complaint tickets, their history, their yearly number sequence, and the SMS outbox."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from datetime import timezone
+
+from sqlalchemy import DateTime, ForeignKey, Integer, String, Text, TypeDecorator, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .db import Base
+
+
+class UtcDateTime(TypeDecorator):
+    """Stored as UTC on every database (SQLite has no time zones) and read back timezone-aware."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("timestamps must be timezone-aware")
+        utc = value.astimezone(timezone.utc)
+        return utc.replace(tzinfo=None) if dialect.name == "sqlite" else utc
+
+    def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+class TicketStatus:
+    REGISTERED = "registered"
+    IN_PROGRESS = "in_progress"
+    RESOLVED = "resolved"
+    REJECTED = "rejected"
+    OPEN = (REGISTERED, IN_PROGRESS)
+
+
+class TicketSequence(Base):
+    """The last ticket number given in a year; its row lock makes numbers gapless."""
+
+    __tablename__ = "ticket_sequences"
+
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    last: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Ticket(Base):
+    __tablename__ = "tickets"
+    __table_args__ = (UniqueConstraint("year", "sequence"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(32), unique=True)
+    year: Mapped[int]
+    sequence: Mapped[int]
+    department: Mapped[str] = mapped_column(String(64), index=True)
+    caller: Mapped[str | None] = mapped_column(String(20))  # E.164; None when withheld
+    sms_to: Mapped[str | None] = mapped_column(String(20))
+    language: Mapped[str] = mapped_column(String(8))
+    call_sid: Mapped[str] = mapped_column(String(34), unique=True)
+    recording_sid: Mapped[str | None] = mapped_column(String(34))
+    recording_url: Mapped[str | None] = mapped_column(String(300))
+    recording_duration: Mapped[int | None]
+    recording_status: Mapped[str | None] = mapped_column(String(16))
+    registered_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+    deadline_on: Mapped[date]
+    deadline_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+    deadline_rule: Mapped[str] = mapped_column(String(64))
+    deadline_description: Mapped[str] = mapped_column(String(200))
+    extended: Mapped[bool] = mapped_column(default=False)
+    status: Mapped[str] = mapped_column(String(16), default=TicketStatus.REGISTERED, index=True)
+
+    events: Mapped[list[TicketEvent]] = relationship(
+        back_populates="ticket", order_by="TicketEvent.id", cascade="all, delete-orphan"
+    )
+    messages: Mapped[list[SmsMessage]] = relationship(back_populates="ticket", order_by="SmsMessage.id")
+
+
+class TicketEvent(Base):
+    """One line of a ticket's history; rows are only ever added."""
+
+    __tablename__ = "ticket_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime())
+    actor: Mapped[str] = mapped_column(String(64))  # "caller", "twilio", "system", "operator:ana"
+    kind: Mapped[str] = mapped_column(String(32))
+    detail: Mapped[str] = mapped_column(Text, default="")
+
+    ticket: Mapped[Ticket] = relationship(back_populates="events")
+
+
+class SmsStatus:
+    QUEUED = "queued"        # waiting in the outbox (also between retries)
+    SENDING = "sending"      # claimed by a dispatcher; lease until locked_until
+    SENT = "sent"            # accepted by Twilio
+    DELIVERED = "delivered"
+    UNDELIVERED = "undelivered"
+    FAILED = "failed"
+    LOGGED = "logged"        # local trial: written to the log, not sent
+
+
+class SmsMessage(Base):
+    """The SMS outbox: written in the same transaction as the event it tells the customer of."""
+
+    __tablename__ = "sms_messages"
+    __table_args__ = (UniqueConstraint("ticket_id", "purpose"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), index=True)
+    purpose: Mapped[str] = mapped_column(String(64))
+    to: Mapped[str] = mapped_column(String(20))
+    sender: Mapped[str | None] = mapped_column(String(20))
+    messaging_service_sid: Mapped[str | None] = mapped_column(String(34))
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default=SmsStatus.QUEUED, index=True)
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+    locked_until: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    twilio_sid: Mapped[str | None] = mapped_column(String(34), unique=True)
+    error_code: Mapped[int | None]
+    error_message: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+    ticket: Mapped[Ticket | None] = relationship(back_populates="messages")

@@ -1,0 +1,52 @@
+"""The SMS outbox: queueing a customer SMS in the caller's transaction, and recording what
+Twilio later says about it. Sending is the dispatcher's job (``ivr.dispatcher``)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from .models import SmsMessage, SmsStatus, Ticket, TicketEvent
+from .settings import HotlineConfig
+from .smstext import to_gsm7
+
+# Twilio's statuses in the order a message goes through them; a late callback never moves back.
+_PROGRESS = {"queued": 0, "accepted": 0, "sending": 1, "sent": 2, "delivered": 3, "undelivered": 3, "failed": 3}
+CALLBACK_STATUSES = {"sent", "delivered", "undelivered", "failed"}
+
+
+def queue_sms(
+    session: Session, hotline: HotlineConfig, ticket: Ticket, purpose: str, text: str, now: datetime
+) -> SmsMessage | None:
+    """Queue ``text`` (transliterated to GSM-7) for the ticket's SMS number; None when it has none."""
+    if not ticket.sms_to:
+        return None
+    hotline_section = hotline.routing.hotline
+    message = SmsMessage(
+        ticket=ticket, purpose=purpose, to=ticket.sms_to, body=to_gsm7(text),
+        sender=None if hotline_section.messaging_service_sid else hotline_section.sms_sender,
+        messaging_service_sid=hotline_section.messaging_service_sid,
+        status=SmsStatus.QUEUED, next_attempt_at=now, created_at=now, updated_at=now,
+    )
+    session.add(message)
+    return message
+
+
+def record_status_callback(
+    session: Session, message_sid: str, status: str, error_code: int | None, now: datetime
+) -> SmsMessage | None:
+    """Twilio's status callback for an SMS: sent, delivered, undelivered or failed (with its code)."""
+    message = session.scalar(select(SmsMessage).where(SmsMessage.twilio_sid == message_sid).with_for_update())
+    if message is None or status not in CALLBACK_STATUSES:
+        return message
+    if _PROGRESS[status] < _PROGRESS.get(message.status, 0):
+        return message
+    message.status, message.updated_at = status, now
+    if error_code:
+        message.error_code = error_code
+    if message.ticket_id is not None:
+        detail = f"SMS {message.purpose} to {message.to}: {status}" + (f" (error {error_code})" if error_code else "")
+        session.add(TicketEvent(ticket_id=message.ticket_id, at=now, actor="twilio", kind="sms_status", detail=detail))
+    return message

@@ -1,0 +1,120 @@
+"""Complaint tickets: registering a voicemail exactly once, with its number, deadline and SMS."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from .deadlines import deadline_for_department
+from .models import Ticket, TicketEvent, TicketSequence
+from .outbox import queue_sms
+from .settings import HotlineConfig
+
+RECORDING_STATUSES = {"completed", "absent", "failed"}
+
+
+@dataclass(frozen=True)
+class VoicemailReport:
+    """What Twilio told us about a voicemail, from the <Record> action or the recordingStatusCallback."""
+
+    call_sid: str
+    department: str
+    language: str
+    caller: str | None
+    sms_to: str | None
+    recording_sid: str | None
+    recording_url: str | None
+    recording_duration: int | None
+    recording_status: str  # completed | absent | failed
+    source: str            # "record action" | "recording callback"
+
+
+def find_by_call(session: Session, call_sid: str) -> Ticket | None:
+    return session.scalar(select(Ticket).where(Ticket.call_sid == call_sid))
+
+
+def register_voicemail(
+    session: Session, hotline: HotlineConfig, report: VoicemailReport, now: datetime
+) -> Ticket | None:
+    """The ticket for this call, created on the first report and completed by later ones.
+
+    Safe against repeats and against the action and the callback arriving together: the
+    CallSid is unique, and a loser of that race rolls back its savepoint (number included)
+    and reads the winner's ticket. An ``absent`` recording alone creates nothing.
+    """
+    ticket = find_by_call(session, report.call_sid)
+    if ticket is None and report.recording_status == "absent":
+        return None
+    if ticket is None:
+        try:
+            with session.begin_nested():
+                ticket = _create(session, hotline, report, now)
+        except IntegrityError:
+            ticket = find_by_call(session, report.call_sid)
+            if ticket is None:
+                raise
+    _merge_recording(session, ticket, report, now)
+    return ticket
+
+
+def format_number(prefix: str, year: int, sequence: int) -> str:
+    return f"{prefix}-{year}-{sequence:06d}"
+
+
+def _next_sequence(session: Session, year: int) -> int:
+    """Increment the year's counter; its row lock serialises writers, and a rollback undoes it."""
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    session.execute(dialect.insert(TicketSequence).values(year=year, last=0).on_conflict_do_nothing())
+    bump = (
+        update(TicketSequence).where(TicketSequence.year == year)
+        .values(last=TicketSequence.last + 1).returning(TicketSequence.last)
+    )
+    return session.execute(bump).scalar_one()
+
+
+def _create(session: Session, hotline: HotlineConfig, report: VoicemailReport, now: datetime) -> Ticket:
+    routing = hotline.routing
+    year = now.astimezone(routing.timezone).year
+    sequence = _next_sequence(session, year)
+    deadline = deadline_for_department(routing, report.department, now)
+    ticket = Ticket(
+        number=format_number(routing.hotline.ticket_prefix, year, sequence), year=year, sequence=sequence,
+        department=report.department, caller=report.caller, sms_to=report.sms_to, language=report.language,
+        call_sid=report.call_sid, registered_at=now, deadline_on=deadline.due_on, deadline_at=deadline.due_at,
+        deadline_rule=deadline.rule, deadline_description=deadline.description,
+    )
+    session.add(ticket)
+    session.add(TicketEvent(
+        ticket=ticket, at=now, actor="caller", kind="registered",
+        detail=f"voicemail ({report.source}); deadline {deadline.due_on.isoformat()}: {deadline.description} ({deadline.rule})",
+    ))
+    prompts = hotline.prompt_set(report.language)
+    text = prompts.sms["ticket_registered"].format(
+        ticket=ticket.number, deadline=deadline.due_on.strftime("%d.%m.%Y"),
+        company=routing.hotline.company, department=routing.departments[report.department].name[prompts.lang],
+    )
+    queue_sms(session, hotline, ticket, "ticket_registered", text, now)
+    session.flush()
+    return ticket
+
+
+def _merge_recording(session: Session, ticket: Ticket, report: VoicemailReport, now: datetime) -> None:
+    """Fill in what this report knows that the ticket does not; note a recording that failed."""
+    if ticket.recording_sid not in (None, report.recording_sid) and report.recording_status == "absent":
+        return  # the empty first take of a caller who spoke at the second
+    ticket.recording_sid = ticket.recording_sid or report.recording_sid
+    ticket.recording_url = ticket.recording_url or report.recording_url
+    ticket.recording_duration = ticket.recording_duration or report.recording_duration
+    if report.source == "recording callback" and report.recording_status != ticket.recording_status:
+        ticket.recording_status = report.recording_status
+        session.add(TicketEvent(
+            ticket=ticket, at=now, actor="twilio", kind="recording",
+            detail=f"recording {report.recording_sid or ''} {report.recording_status}".replace("  ", " "),
+        ))
+    elif ticket.recording_status is None and report.recording_url:
+        ticket.recording_status = "completed"

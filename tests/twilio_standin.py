@@ -1,0 +1,284 @@
+"""A local HTTP stand-in for Twilio's Messages API, for tests that use the real twilio client.
+
+What it imitates (the 2010-04-01 REST API, as twilio-python reads it):
+
+* ``POST /2010-04-01/Accounts/{AccountSid}/Messages.json`` with form fields To, From or
+  MessagingServiceSid, Body and StatusCallback. HTTP Basic auth must be the account SID
+  and auth token given at construction, else 401 with Twilio's error 20003. A missing To,
+  sender or Body gets Twilio's 400 (21604, 21603, 21602). Success is 201 with a Message
+  resource: sid "SM" + 32 hex, status "queued" ("accepted" with a messaging service, when
+  Twilio also leaves ``from`` null), date_sent null, dates in RFC 2822.
+* ``GET`` on the same path: the list shape (``messages``, ``page``, ``page_size``,
+  ``next_page_uri``...), newest first, filtered by To, From, DateSent, DateSent< and
+  DateSent> (inclusive, like Twilio's ``DateSent>=``; a bare date means midnight UTC).
+* Errors in Twilio's JSON shape: ``{"code", "message", "more_info", "status"}``.
+* Faults scripted in order, consumed one per request before normal behaviour:
+  ``fail_next(status, code, message)``, ``drop_next()`` (close the connection without an
+  answer) and ``accept_then_drop_next()`` (store the message, then close without an answer).
+
+What it does not imitate: delivery (a stored message turns "sent" at once, with date_sent =
+date_created, and no status callback is ever made), other resources, media, paging beyond
+the first page (``PageSize`` newest messages, ``next_page_uri`` always null), number
+validation, opt-outs, rate limits and the RFC 9457 error shape of newer Twilio APIs.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import secrets
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from email.utils import format_datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+_MESSAGES_PATH = re.compile(r"^/2010-04-01/Accounts/(?P<account>[^/]+)/Messages\.json$")
+
+# Twilio's own code and message for the statuses a test is likely to script.
+_DEFAULT_ERRORS = {
+    401: (20003, "Authenticate"),
+    404: (20404, "The requested resource was not found"),
+    429: (20429, "Too Many Requests"),
+    500: (20500, "An internal server error has occurred"),
+    503: (20503, "Service unavailable"),
+}
+
+
+@dataclass(frozen=True)
+class _Fault:
+    kind: str  # "fail", "drop" or "accept_then_drop"
+    status: int = 0
+    code: int | None = None
+    message: str | None = None
+    body: str | None = None
+
+
+class TwilioStandin:
+    """The stand-in server. Use as a context manager: ``with TwilioStandin() as twilio: ...``.
+
+    ``messages`` holds what was accepted (dicts with sid, to, from, messaging_service_sid,
+    body, status_callback, status, date_created); ``requests`` counts every request received.
+    """
+
+    def __init__(self, account_sid: str = "AC" + "5" * 32, auth_token: str = "standin-auth-token") -> None:
+        self.account_sid = account_sid
+        self.auth_token = auth_token
+        self.messages: list[dict] = []
+        self.requests = 0
+        self._faults: list[_Fault] = []
+        self._lock = threading.Lock()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle ---------------------------------------------------------
+
+    def start(self) -> TwilioStandin:
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        # A short poll interval keeps stop() fast; the default would add half a second per test.
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.01,), daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> TwilioStandin:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    @property
+    def base_url(self) -> str:
+        assert self._server is not None, "start the stand-in first"
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    # -- scripted faults ---------------------------------------------------
+
+    def fail_next(self, status: int, code: int | None = None, message: str | None = None, body: str | None = None) -> None:
+        """Answer the next request with an error; ``body`` replaces Twilio's JSON (say, a proxy's HTML page)."""
+        default_code, default_message = _DEFAULT_ERRORS.get(status, (None, f"HTTP {status}"))
+        code = default_code if code is None else code
+        self._push(_Fault("fail", status, code, message or default_message, body))
+
+    def drop_next(self) -> None:
+        """Close the next connection without answering and without storing anything."""
+        self._push(_Fault("drop"))
+
+    def accept_then_drop_next(self) -> None:
+        """Handle the next request normally (store the message) but close without answering."""
+        self._push(_Fault("accept_then_drop"))
+
+    def _push(self, fault: _Fault) -> None:
+        with self._lock:
+            self._faults.append(fault)
+
+    def _next_fault(self) -> _Fault | None:
+        with self._lock:
+            self.requests += 1
+            return self._faults.pop(0) if self._faults else None
+
+    # -- the API -----------------------------------------------------------
+
+    def _authorised(self, header: str | None) -> bool:
+        expected = base64.b64encode(f"{self.account_sid}:{self.auth_token}".encode()).decode()
+        return header == f"Basic {expected}"
+
+    def _create(self, form: dict[str, str]) -> tuple[int, dict]:
+        if not form.get("To"):
+            return _error(400, 21604, "A 'To' phone number is required.")
+        if not form.get("From") and not form.get("MessagingServiceSid"):
+            return _error(400, 21603, "A 'From' phone number is required.")
+        if not form.get("Body"):
+            return _error(400, 21602, "Message body is required.")
+        service = form.get("MessagingServiceSid")
+        stored = {
+            "sid": "SM" + secrets.token_hex(16),
+            "to": form["To"],
+            "from": None if service else form["From"],
+            "messaging_service_sid": service,
+            "body": form["Body"],
+            "status_callback": form.get("StatusCallback"),
+            "status": "accepted" if service else "queued",
+            "date_created": datetime.now(timezone.utc),
+        }
+        answer = self._resource(stored, date_sent=None)
+        with self._lock:
+            self.messages.append(stored)
+        return 201, answer
+
+    def _list(self, query: dict[str, str]) -> tuple[int, dict]:
+        page_size = int(query.get("PageSize", "50"))
+        with self._lock:
+            found = [m for m in reversed(self.messages) if _matches(m, query)]
+        path = f"/2010-04-01/Accounts/{self.account_sid}/Messages.json"
+        first = f"{path}?PageSize={page_size}&Page=0"
+        return 200, {
+            "messages": [self._resource({**m, "status": "sent"}, m["date_created"]) for m in found[:page_size]],
+            "end": max(0, min(len(found), page_size) - 1),
+            "first_page_uri": first,
+            "next_page_uri": None,
+            "page": 0,
+            "page_size": page_size,
+            "previous_page_uri": None,
+            "start": 0,
+            "uri": first,
+        }
+
+    def _resource(self, m: dict, date_sent: datetime | None) -> dict:
+        created = format_datetime(m["date_created"])
+        uri = f"/2010-04-01/Accounts/{self.account_sid}/Messages/{m['sid']}"
+        return {
+            "account_sid": self.account_sid,
+            "api_version": "2010-04-01",
+            "body": m["body"],
+            "date_created": created,
+            "date_sent": format_datetime(date_sent) if date_sent else None,
+            "date_updated": created,
+            "direction": "outbound-api",
+            "error_code": None,
+            "error_message": None,
+            "from": m["from"],
+            "messaging_service_sid": m["messaging_service_sid"],
+            "num_media": "0",
+            "num_segments": "1",
+            "price": None,
+            "price_unit": "USD",
+            "sid": m["sid"],
+            "status": m["status"],
+            "subresource_uris": {"media": f"{uri}/Media.json"},
+            "to": m["to"],
+            "uri": f"{uri}.json",
+        }
+
+
+def _error(status: int, code: int | None, message: str) -> tuple[int, dict]:
+    if code is None:  # an error Twilio gives no code for: twilio-python then reports the HTTP status
+        return status, {"message": message, "status": status}
+    return status, {
+        "code": code,
+        "message": message,
+        "more_info": f"https://www.twilio.com/docs/errors/{code}",
+        "status": status,
+    }
+
+
+def _matches(message: dict, query: dict[str, str]) -> bool:
+    sent = message["date_created"]  # the stand-in "sends" at once
+    checks = [
+        "To" not in query or message["to"] == query["To"],
+        "From" not in query or message["from"] == query["From"],
+        "DateSent>" not in query or sent >= _moment(query["DateSent>"]),
+        "DateSent<" not in query or sent <= _moment(query["DateSent<"]),
+        "DateSent" not in query or sent.date() == _moment(query["DateSent"]).date(),
+    ]
+    return all(checks)
+
+
+def _moment(text: str) -> datetime:
+    """twilio-python sends ``2026-11-24T08:00:00Z``; Twilio's docs speak of ``2026-11-24``."""
+    value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+def _handler_for(standin: TwilioStandin) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self._serve()
+
+        def do_POST(self) -> None:
+            self._serve()
+
+        def _serve(self) -> None:
+            url = urlsplit(self.path)
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length).decode() if length else ""
+            fault = standin._next_fault()
+            if fault is not None and fault.kind == "drop":
+                self.close_connection = True
+                return
+            if fault is not None and fault.kind == "fail":
+                self._answer(*_error(fault.status, fault.code, fault.message), raw_body=fault.body)
+                return
+            status, payload = self._route(url.path, url.query, raw)
+            if fault is not None and fault.kind == "accept_then_drop":
+                self.close_connection = True
+                return
+            self._answer(status, payload)
+
+        def _route(self, path: str, query: str, raw: str) -> tuple[int, dict]:
+            match = _MESSAGES_PATH.match(path)
+            if not standin._authorised(self.headers.get("Authorization")):
+                return _error(401, 20003, "Authenticate")
+            if match is None or match["account"] != standin.account_sid:
+                return _error(404, 20404, f"The requested resource {path} was not found")
+            if self.command == "POST":
+                return standin._create(_single_values(raw))
+            return standin._list(_single_values(query))
+
+        def _answer(self, status: int, payload: dict, raw_body: str | None = None) -> None:
+            data = (raw_body if raw_body is not None else json.dumps(payload)).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json; charset=utf-8" if raw_body is None else "text/html")
+            self.send_header("Content-Length", str(len(data)))
+            if status == 401:
+                self.send_header("WWW-Authenticate", 'Basic realm="Twilio API"')
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass  # keep pytest's output to the test's own
+
+    return Handler
+
+
+def _single_values(encoded: str) -> dict[str, str]:
+    # Twilio's Messages fields are single-valued (MediaUrl aside, which the stand-in ignores).
+    return {key: values[0] for key, values in parse_qs(encoded, keep_blank_values=True).items()}
