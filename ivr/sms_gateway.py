@@ -193,7 +193,7 @@ class LogGateway:
     """For a local trial without Twilio credentials: logs each SMS instead of sending it."""
 
     def send(self, sms: OutgoingSms) -> SentSms:
-        sid = "LOG" + uuid.uuid4().hex
+        sid = "LG" + uuid.uuid4().hex  # 34 characters, like a Twilio SID
         sender = sms.messaging_service_sid or sms.sender
         log.warning("SMS not sent: no Twilio credentials. %s to %s from %s: %r", sid, sms.to, sender, sms.body)
         return SentSms(sid=sid, status="logged")

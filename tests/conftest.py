@@ -49,8 +49,9 @@ def config_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def clock() -> FakeClock:
-    """The app's clock, set to Tuesday 24 November 2026 at 10:00 in Bucharest (all open)."""
-    return FakeClock(bucharest(2026, 11, 24, 10, 0))
+    """The app's clock, set to Tuesday 17 November 2026 at 10:00 in Bucharest (all open; in the
+    past, so that an SMS queued at that time is due for a worker running on the real clock)."""
+    return FakeClock(bucharest(2026, 11, 17, 10, 0))
 
 
 def _postgres_schema_url(schema: str) -> str:

@@ -238,7 +238,7 @@ def test_the_log_gateway_only_logs(caplog):
         sent = gateway.send(sms())
 
     assert sent.status == "logged"
-    assert sent.sid.startswith("LOG")
+    assert sent.sid.startswith("LG") and len(sent.sid) == 34
     [record] = [r for r in caplog.records if r.name == "ivr.sms"]
     assert "not sent: no Twilio credentials" in record.getMessage()
     assert MOBILE in record.getMessage() and sms().body in record.getMessage()
