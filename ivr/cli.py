@@ -179,7 +179,7 @@ def call(url: str, caller: str, called: str, keys: str | None, dial: str | None,
 def _show_ticket(call_sid: str, wait_seconds: float = 8.0) -> None:
     """The ticket and SMS of this call, when the hotline shares our database (a local trial)."""
     try:
-        database = create_app().extensions["ivr.db"]
+        database = create_app({"DATABASE_AUTO_UPGRADE": False}).extensions["ivr.db"]
     except Exception:
         return
     deadline_at = time.monotonic() + wait_seconds
