@@ -55,7 +55,7 @@ def _int_arg(name: str, default: int) -> int:
 def _sms_arg() -> str:
     """The SMS number carried in the URL; only ever one we validated ourselves."""
     sms = caller_from(request.args.get("sms"), appctx.hotline().routing.hotline.holidays)
-    return sms.e164 or "" if sms.can_receive_sms else ""
+    return (sms.e164 or "") if sms.can_receive_sms else ""
 
 
 def _prompts(lang: str) -> PromptSet:

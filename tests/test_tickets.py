@@ -151,7 +151,7 @@ def test_caller_without_sms_number_gets_a_ticket_but_no_sms(twilio_post, db):
 
 
 def test_forged_sms_number_in_the_url_is_ignored(twilio_post, db):
-    recorded(twilio_post, "/voice/recorded/payments?lang=ro&sms=0215551234", caller="anonymous")
+    recorded(twilio_post, "/voice/recorded/payments?lang=ro&sms=%2B40215551234", caller="anonymous")
     assert only_ticket(db).sms_to is None
 
 
