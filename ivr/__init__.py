@@ -7,17 +7,19 @@ from __future__ import annotations
 
 import logging
 import os
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from flask import Flask
+from flask import Flask, redirect, url_for
+from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .errors import ConfigError
 from .dispatcher import make_gateway
+from .recordings import RecordingStore
 from .settings import load_hotline
-from .twilio_auth import local_auth_token
+from .twilio_auth import instance_secret, local_auth_token
 
 __all__ = ["create_app", "ConfigError"]
 
@@ -34,7 +36,19 @@ def _environment_config(instance_path: str) -> dict[str, Any]:
         "TWILIO_AUTH_TOKEN": env.get("TWILIO_AUTH_TOKEN") or local_auth_token(instance_path),
         "LOCAL_TRIAL_TOKEN": not env.get("TWILIO_AUTH_TOKEN"),
         "TWILIO_API_BASE_URL": env.get("TWILIO_API_BASE_URL", "https://api.twilio.com"),
+        "SECRET_KEY": env.get("IVR_SECRET_KEY") or instance_secret(instance_path, "secret_key", create=True),
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": (env.get("IVR_PUBLIC_URL") or "").startswith("https://"),
+        "PERMANENT_SESSION_LIFETIME": timedelta(hours=12),
     }
+
+
+def make_recording_store(config: dict[str, Any]) -> RecordingStore | None:
+    """Recordings can be played only with the account's real credentials."""
+    sid, token = config.get("TWILIO_ACCOUNT_SID"), config.get("TWILIO_AUTH_TOKEN")
+    if not sid or not token or config.get("LOCAL_TRIAL_TOKEN"):
+        return None
+    return RecordingStore(sid, token, base_url=config.get("TWILIO_API_BASE_URL") or "https://api.twilio.com")
 
 
 def instance_folder() -> str:
@@ -63,12 +77,21 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     # Behind a reverse proxy, Twilio signed the public URL: trust X-Forwarded-Proto/Host.
     app.wsgi_app = ProxyFix(app.wsgi_app, x_proto=1, x_host=1, x_port=1, x_prefix=1)
 
-    from . import db, sms_status, voice
+    from . import console, db, sms_status, voice
 
     db.init_app(app)
     app.extensions["ivr.sms_gateway"] = app.config.get("SMS_GATEWAY") or make_gateway(app.config)
+    app.extensions["ivr.recordings"] = app.config.get("RECORDING_STORE") or make_recording_store(app.config)
+    csrf = CSRFProtect(app)
+    csrf.exempt(voice.bp)  # Twilio's webhooks are authenticated by their signature instead
+    csrf.exempt(sms_status.bp)
     app.register_blueprint(voice.bp)
     app.register_blueprint(sms_status.bp)
+    app.register_blueprint(console.bp)
+
+    @app.get("/")
+    def home():
+        return redirect(url_for("console.tickets"))
 
     @app.get("/health")
     def health() -> dict[str, str]:

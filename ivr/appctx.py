@@ -7,6 +7,7 @@ from datetime import datetime
 from flask import current_app
 
 from .db import Database
+from .recordings import RecordingStore
 from .settings import HotlineConfig
 
 
@@ -21,3 +22,8 @@ def now() -> datetime:
 
 def database() -> Database:
     return current_app.extensions["ivr.db"]
+
+
+def recording_store() -> RecordingStore | None:
+    """None in a local trial without Twilio credentials."""
+    return current_app.extensions.get("ivr.recordings")

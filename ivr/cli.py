@@ -19,8 +19,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from . import create_app, instance_folder
 from .deadlines import deadline_for_department
 from .dispatcher import Dispatcher
-from .errors import ConfigError
-from .models import Ticket
+from .errors import AccountError, ConfigError
+from .models import Role, Ticket
+from .users import add_user
 from .settings import load_hotline
 from .softphone import DIAL_OUTCOMES, Call, HttpTransport, TerminalCaller
 from .twilio_auth import local_auth_token
@@ -32,6 +33,8 @@ def _fail(error: ConfigError) -> None:
 
 
 def _app() -> Flask:
+    if not os.environ.get("TWILIO_AUTH_TOKEN"):
+        local_auth_token(instance_folder(), create=True)  # a local trial: see `ivr serve`
     try:
         return create_app()
     except ConfigError as exc:
@@ -116,6 +119,27 @@ def worker(once: bool) -> None:
         dispatcher.run_forever(stop)
     except KeyboardInterrupt:
         pass
+
+
+@main.group()
+def user() -> None:
+    """Operator console users."""
+
+
+@user.command("add")
+@click.argument("name")
+@click.option("--role", type=click.Choice(Role.ALL), default=Role.OPERATOR, show_default=True)
+@click.password_option(help="asked for when not given (IVR_USER_PASSWORD also works)", envvar="IVR_USER_PASSWORD")
+def user_add(name: str, role: str, password: str) -> None:
+    """Add a console user who signs in with NAME and a password."""
+    app = _app()
+    try:
+        with app.extensions["ivr.db"].session() as session, session.begin():
+            add_user(session, name, password, role, datetime.now(timezone.utc))
+    except AccountError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(1)
+    click.echo(f"user {name} added as {role}")
 
 
 @main.group()

@@ -4,6 +4,10 @@
     ├── ConfigError          routing.yaml or a prompts file is invalid; the message
     │                        names the file, the key path and what is wrong
     ├── TicketError          a ticket action that the ticket's state does not allow
+    ├── AccountError         a console user cannot be added as asked
+    ├── SignInThrottled      too many wrong passwords: the next try must wait
+    ├── RecordingUnavailable a voicemail recording cannot be played: not this account's,
+    │                        deleted at Twilio, or Twilio refused or could not be reached
     └── SmsError             the SMS API refused or could not be reached
         ├── SmsTemporaryError    worth retrying later (network, 5xx, 429)
         └── SmsPermanentError    never retried (invalid number, unsubscribed, ...)
@@ -26,6 +30,29 @@ class ConfigError(IvrError):
 
 class TicketError(IvrError):
     """A ticket action that the ticket's current state does not allow."""
+
+
+class RecordingUnavailable(IvrError):
+    """A voicemail recording cannot be fetched; the message is meant for the operator.
+
+    ``status`` is Twilio's HTTP answer (404: deleted), or None when Twilio was not asked
+    (the URL is not this account's recording) or did not answer."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        self.status = status
+        super().__init__(message)
+
+
+class AccountError(IvrError):
+    """A console user cannot be added as asked (name taken, unknown role, short password)."""
+
+
+class SignInThrottled(IvrError):
+    """Too many wrong passwords for a user: sign-in is refused for ``wait_seconds``."""
+
+    def __init__(self, wait_seconds: int) -> None:
+        self.wait_seconds = wait_seconds
+        super().__init__(f"too many failed sign-ins: try again in {wait_seconds} s")
 
 
 class SmsError(IvrError):

@@ -40,6 +40,31 @@ class TicketStatus:
     OPEN = (REGISTERED, IN_PROGRESS)
 
 
+class Role:
+    OPERATOR = "operator"
+    SUPERVISOR = "supervisor"
+    ALL = (OPERATOR, SUPERVISOR)
+
+
+class User(Base):
+    """Someone who signs in to the operator console."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(16), default=Role.OPERATOR)
+    active: Mapped[bool] = mapped_column(default=True)
+    failed_logins: Mapped[int] = mapped_column(default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+    @property
+    def is_supervisor(self) -> bool:
+        return self.role == Role.SUPERVISOR
+
+
 class TicketSequence(Base):
     """The last ticket number given in a year; its row lock makes numbers gapless."""
 
@@ -73,7 +98,12 @@ class Ticket(Base):
     deadline_description: Mapped[str] = mapped_column(String(200))
     extended: Mapped[bool] = mapped_column(default=False)
     status: Mapped[str] = mapped_column(String(16), default=TicketStatus.REGISTERED, index=True)
+    client_code: Mapped[str | None] = mapped_column(String(32))
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    outcome: Mapped[str | None] = mapped_column(Text)  # what the customer was told on resolving or rejecting
+    closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
+    assignee: Mapped[User | None] = relationship()
     events: Mapped[list[TicketEvent]] = relationship(
         back_populates="ticket", order_by="TicketEvent.id", cascade="all, delete-orphan"
     )

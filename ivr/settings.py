@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .config import Routing, load_routing
+from .console_labels import load_labels
 from .errors import ConfigError
 from .phone import Caller
 from .prompts import PromptSet, load_prompts
+from .smstext import SMS_TEMPLATES, check_sms_templates
 
 
 @dataclass(frozen=True)
 class HotlineConfig:
     routing: Routing
     prompts: dict[str, PromptSet]
+    console_labels: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def language_for(self, caller: Caller) -> str:
         """Romanian (the first language) for home callers and withheld numbers, else the foreign one."""
@@ -28,11 +31,9 @@ class HotlineConfig:
 
 def load_hotline(routing_file: Path, prompts_dir: Path) -> HotlineConfig:
     """Load and validate everything; ConfigError lists every fault found in every file."""
-    from .smstext import SMS_TEMPLATES, check_sms_templates
-
     routing = load_routing(routing_file)
     prompts = load_prompts(prompts_dir, routing.hotline.languages, SMS_TEMPLATES)
     problems = check_sms_templates(routing, prompts)
     if problems:
         raise ConfigError(problems)
-    return HotlineConfig(routing, prompts)
+    return HotlineConfig(routing, prompts, load_labels(prompts_dir, routing.hotline.languages))

@@ -34,7 +34,13 @@ _REPLACEMENTS = str.maketrans(
 # The SMS texts every prompts file defines under ``sms:``, with their placeholders.
 SMS_TEMPLATES: dict[str, frozenset[str]] = {
     "ticket_registered": frozenset({"ticket", "deadline", "company", "department"}),
+    "ticket_resolved": frozenset({"ticket", "company", "message"}),
+    "ticket_rejected": frozenset({"ticket", "company", "message"}),
+    "ticket_extended": frozenset({"ticket", "deadline", "company"}),
 }
+# Texts that carry an operator's free text: only their fixed part must fit one segment;
+# a longer message goes out in several parts, and the operator sees how many first.
+WITH_OPERATOR_TEXT = {"ticket_resolved", "ticket_rejected"}
 
 
 def to_gsm7(text: str) -> str:
@@ -66,6 +72,7 @@ def _worst_case_values(routing: Routing, prompts: PromptSet) -> dict[str, str]:
         "deadline": "31.12.2026",
         "company": routing.hotline.company,
         "department": max(names, key=len),
+        "message": "",
     }
 
 

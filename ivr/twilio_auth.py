@@ -46,14 +46,20 @@ def require_call_sid() -> None:
         abort(400, "a Twilio voice webhook needs a CallSid")
 
 
+def instance_secret(instance_path: str | Path, filename: str, *, create: bool = False) -> str | None:
+    """A random secret kept in the instance folder, made once on first use when ``create``."""
+    path = Path(instance_path) / filename
+    if not path.exists() and create:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:  # several server processes may start at once: the first one writes it
+            with open(path, "x") as fh:
+                fh.write(secrets.token_hex(16 if filename == TOKEN_FILE else 32))
+            path.chmod(0o600)
+        except FileExistsError:
+            pass
+    return path.read_text().strip() if path.exists() else None
+
+
 def local_auth_token(instance_path: str | Path, *, create: bool = False) -> str | None:
     """The token of a local trial without Twilio, kept in the instance folder."""
-    path = Path(instance_path) / TOKEN_FILE
-    if path.exists():
-        return path.read_text().strip()
-    if not create:
-        return None
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(secrets.token_hex(16))
-    path.chmod(0o600)
-    return path.read_text().strip()
+    return instance_secret(instance_path, TOKEN_FILE, create=create)

@@ -1,4 +1,4 @@
-"""A local HTTP stand-in for Twilio's Messages API, for tests that use the real twilio client.
+"""A local HTTP stand-in for Twilio's Messages API and recording media, for tests over real HTTP.
 
 What it imitates (the 2010-04-01 REST API, as twilio-python reads it):
 
@@ -11,24 +11,39 @@ What it imitates (the 2010-04-01 REST API, as twilio-python reads it):
 * ``GET`` on the same path: the list shape (``messages``, ``page``, ``page_size``,
   ``next_page_uri``...), newest first, filtered by To, From, DateSent, DateSent< and
   DateSent> (inclusive, like Twilio's ``DateSent>=``; a bare date means midnight UTC).
+* ``GET /2010-04-01/Accounts/{AccountSid}/Recordings/{RecordingSid}.wav`` (and ``.mp3``):
+  the audio of a recording registered with ``add_recording(sid)``, a 1-second 8 kHz mono
+  16-bit WAV, Content-Type ``audio/x-wav``. ``.mp3`` serves the same WAV bytes labelled
+  ``audio/mpeg``: enough to test that the format reaches the URL, not a real MP3. Same
+  Basic auth as Messages; an unknown SID is Twilio's 404 (20404), as for a deleted one.
+  ``redirect_recordings_to(host)`` makes it answer 302 to ``http://{host}:{port}/media/...``
+  instead (Twilio's hand-off to its media storage), served without auth; the Authorization
+  header each media request carried is kept in ``media_authorizations``.
 * Errors in Twilio's JSON shape: ``{"code", "message", "more_info", "status"}``.
 * Faults scripted in order, consumed one per request before normal behaviour:
   ``fail_next(status, code, message)``, ``drop_next()`` (close the connection without an
   answer) and ``accept_then_drop_next()`` (store the message, then close without an answer).
+  They apply to every request, recordings and media included.
 
 What it does not imitate: delivery (a stored message turns "sent" at once, with date_sent =
 date_created, and no status callback is ever made), other resources, media, paging beyond
-the first page (``PageSize`` newest messages, ``next_page_uri`` always null), number
+the first page (``PageSize`` newest messages, ``next_page_uri`` always null), recording
+metadata (``.json``) and the extension-less recording URL, number
 validation, opt-outs, rate limits and the RFC 9457 error shape of newer Twilio APIs.
 """
 
 from __future__ import annotations
 
 import base64
+import io
 import json
+import math
 import re
 import secrets
+import struct
 import threading
+import wave
+import zlib
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from email.utils import format_datetime
@@ -36,6 +51,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 _MESSAGES_PATH = re.compile(r"^/2010-04-01/Accounts/(?P<account>[^/]+)/Messages\.json$")
+_RECORDING_PATH = re.compile(r"^/2010-04-01/Accounts/(?P<account>[^/]+)/Recordings/(?P<sid>[^/.]+)\.(?P<ext>wav|mp3)$")
+_MEDIA_PATH = re.compile(r"^/media/(?P<sid>[^/.]+)\.(?P<ext>wav|mp3)$")
+_AUDIO_TYPES = {"wav": "audio/x-wav", "mp3": "audio/mpeg"}
 
 # Twilio's own code and message for the statuses a test is likely to script.
 _DEFAULT_ERRORS = {
@@ -56,18 +74,31 @@ class _Fault:
     body: str | None = None
 
 
+@dataclass(frozen=True)
+class _Media:
+    """A non-JSON answer: audio bytes, or a redirect when ``location`` is set."""
+
+    data: bytes = b""
+    content_type: str = ""
+    location: str | None = None
+
+
 class TwilioStandin:
     """The stand-in server. Use as a context manager: ``with TwilioStandin() as twilio: ...``.
 
     ``messages`` holds what was accepted (dicts with sid, to, from, messaging_service_sid,
-    body, status_callback, status, date_created); ``requests`` counts every request received.
+    body, status_callback, status, date_created); ``requests`` counts every request received;
+    ``recordings`` maps a recording SID to its WAV bytes (delete one to imitate a deletion).
     """
 
     def __init__(self, account_sid: str = "AC" + "5" * 32, auth_token: str = "standin-auth-token") -> None:
         self.account_sid = account_sid
         self.auth_token = auth_token
         self.messages: list[dict] = []
+        self.recordings: dict[str, bytes] = {}
+        self.media_authorizations: list[str | None] = []
         self.requests = 0
+        self._media_host: str | None = None
         self._faults: list[_Fault] = []
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
@@ -99,6 +130,20 @@ class TwilioStandin:
         assert self._server is not None, "start the stand-in first"
         host, port = self._server.server_address[:2]
         return f"http://{host}:{port}"
+
+    # -- recordings --------------------------------------------------------
+
+    def add_recording(self, sid: str) -> bytes:
+        """Register a recording (a quiet tone whose pitch depends on ``sid``) and return its WAV bytes."""
+        audio = _wav_tone(200 + zlib.crc32(sid.encode()) % 600)
+        with self._lock:
+            self.recordings[sid] = audio
+        return audio
+
+    def redirect_recordings_to(self, host: str) -> None:
+        """Answer recording requests with a 302 to ``host`` (say, "localhost" for a host other
+        than 127.0.0.1 on this same server), as Twilio hands off to its media storage."""
+        self._media_host = host
 
     # -- scripted faults ---------------------------------------------------
 
@@ -199,6 +244,21 @@ class TwilioStandin:
         }
 
 
+def _wav_tone(frequency: int, seconds: float = 1.0, rate: int = 8000, amplitude: int = 1000) -> bytes:
+    """A valid WAV file: mono, 16-bit, ``rate`` Hz, a sine at ``frequency`` Hz, quiet (3% of full scale)."""
+    frames = b"".join(
+        struct.pack("<h", round(amplitude * math.sin(2 * math.pi * frequency * i / rate)))
+        for i in range(int(seconds * rate))
+    )
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(frames)
+    return buffer.getvalue()
+
+
 def _error(status: int, code: int | None, message: str) -> tuple[int, dict]:
     if code is None:  # an error Twilio gives no code for: twilio-python then reports the HTTP status
         return status, {"message": message, "status": status}
@@ -253,21 +313,45 @@ def _handler_for(standin: TwilioStandin) -> type[BaseHTTPRequestHandler]:
                 return
             self._answer(status, payload)
 
-        def _route(self, path: str, query: str, raw: str) -> tuple[int, dict]:
-            match = _MESSAGES_PATH.match(path)
+        def _route(self, path: str, query: str, raw: str) -> tuple[int, dict | _Media]:
+            media = _MEDIA_PATH.match(path)
+            if media is not None and self.command == "GET":  # the media store: no auth, like a presigned URL
+                standin.media_authorizations.append(self.headers.get("Authorization"))
+                return self._recording(media["sid"], media["ext"], path)
             if not standin._authorised(self.headers.get("Authorization")):
                 return _error(401, 20003, "Authenticate")
+            recording = _RECORDING_PATH.match(path)
+            if recording is not None and recording["account"] == standin.account_sid and self.command == "GET":
+                if standin._media_host is not None and recording["sid"] in standin.recordings:
+                    port = standin._server.server_address[1]
+                    location = f"http://{standin._media_host}:{port}/media/{recording['sid']}.{recording['ext']}"
+                    return 302, _Media(location=location)
+                return self._recording(recording["sid"], recording["ext"], path)
+            match = _MESSAGES_PATH.match(path)
             if match is None or match["account"] != standin.account_sid:
                 return _error(404, 20404, f"The requested resource {path} was not found")
             if self.command == "POST":
                 return standin._create(_single_values(raw))
             return standin._list(_single_values(query))
 
-        def _answer(self, status: int, payload: dict, raw_body: str | None = None) -> None:
-            data = (raw_body if raw_body is not None else json.dumps(payload)).encode()
+        def _recording(self, sid: str, ext: str, path: str) -> tuple[int, dict | _Media]:
+            with standin._lock:
+                audio = standin.recordings.get(sid)
+            if audio is None:
+                return _error(404, 20404, f"The requested resource {path} was not found")
+            return 200, _Media(audio, _AUDIO_TYPES[ext])
+
+        def _answer(self, status: int, payload: dict | _Media, raw_body: str | None = None) -> None:
+            if isinstance(payload, _Media):
+                data, content_type = payload.data, payload.content_type or "text/plain"
+            else:
+                data = (raw_body if raw_body is not None else json.dumps(payload)).encode()
+                content_type = "application/json; charset=utf-8" if raw_body is None else "text/html"
             self.send_response(status)
-            self.send_header("Content-Type", "application/json; charset=utf-8" if raw_body is None else "text/html")
+            self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(data)))
+            if isinstance(payload, _Media) and payload.location:
+                self.send_header("Location", payload.location)
             if status == 401:
                 self.send_header("WWW-Authenticate", 'Basic realm="Twilio API"')
             self.end_headers()

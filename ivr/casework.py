@@ -1,0 +1,130 @@
+"""What operators do to a ticket. Every action is checked against the ticket's state and
+the operator's rights, recorded in the history with who and when, and, where the customer
+must be told, queues an SMS in the same transaction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from .deadlines import Deadline, extend_deadline
+from .errors import TicketError
+from .models import SmsMessage, Ticket, TicketEvent, TicketStatus, User
+from .outbox import queue_sms
+from .settings import HotlineConfig
+from .smstext import segments, to_gsm7
+
+EXTENSION_RULE = "extension"
+MAX_TEXT = 1000
+
+
+class NotYourTicket(TicketError):
+    """An operator acting on a ticket another operator has taken."""
+
+
+@dataclass(frozen=True)
+class SmsPreview:
+    text: str
+    parts: int
+
+
+def can_act(user: User, ticket: Ticket) -> bool:
+    """Supervisors act on every ticket; operators on their own and on untaken ones."""
+    return user.is_supervisor or ticket.assignee_id in (None, user.id)
+
+
+def _actor(user: User) -> str:
+    return f"{user.role}:{user.name}"
+
+
+def _record(session: Session, ticket: Ticket, user: User, kind: str, detail: str, now: datetime) -> None:
+    session.add(TicketEvent(ticket=ticket, at=now, actor=_actor(user), kind=kind, detail=detail))
+
+
+def _check(user: User, ticket: Ticket, *, open_only: bool = True) -> None:
+    if not can_act(user, ticket):
+        raise NotYourTicket(f"{ticket.number} is taken by {ticket.assignee.name if ticket.assignee else 'someone else'}")
+    if open_only and ticket.status not in TicketStatus.OPEN:
+        raise TicketError(f"{ticket.number} is {ticket.status}: re-open it first")
+
+
+def _text(value: str, what: str) -> str:
+    value = (value or "").strip()
+    if not value:
+        raise TicketError(f"{what} is empty")
+    if len(value) > MAX_TEXT:
+        raise TicketError(f"{what} is longer than {MAX_TEXT} characters")
+    return value
+
+
+def sms_text(hotline: HotlineConfig, ticket: Ticket, template: str, **values: str) -> SmsPreview:
+    """The SMS a customer would get, as sent (GSM-7), and how many parts it costs."""
+    prompts = hotline.prompt_set(ticket.language)
+    text = to_gsm7(prompts.sms[template].format(ticket=ticket.number, company=hotline.routing.hotline.company, **values))
+    return SmsPreview(text, segments(text))
+
+
+def _notify(session: Session, hotline: HotlineConfig, ticket: Ticket, template: str, now: datetime, **values: str) -> SmsMessage | None:
+    sent_before = sum(1 for m in ticket.messages if m.purpose.split("#")[0] == template)
+    text = sms_text(hotline, ticket, template, **values).text
+    return queue_sms(session, hotline, ticket, f"{template}#{sent_before + 1}", text, now)
+
+
+def take(session: Session, ticket: Ticket, user: User, now: datetime) -> None:
+    _check(user, ticket)
+    previous = ticket.assignee.name if ticket.assignee else None
+    ticket.assignee, ticket.status = user, TicketStatus.IN_PROGRESS
+    _record(session, ticket, user, "taken", f"taken from {previous}" if previous and previous != user.name else "taken", now)
+
+
+def add_note(session: Session, ticket: Ticket, user: User, note: str, now: datetime) -> None:
+    _check(user, ticket, open_only=False)
+    _record(session, ticket, user, "note", _text(note, "the note"), now)
+
+
+def _close(session, hotline, ticket, user, status, template, text, now) -> SmsMessage | None:
+    _check(user, ticket)
+    ticket.status, ticket.outcome, ticket.closed_at = status, text, now
+    ticket.assignee = ticket.assignee or user
+    message = _notify(session, hotline, ticket, template, now, message=text)
+    told = f"SMS queued to {ticket.sms_to}" if message else "no SMS number: tell the customer by phone"
+    _record(session, ticket, user, status, f"{text} ({told})", now)
+    return message
+
+
+def resolve(session: Session, hotline: HotlineConfig, ticket: Ticket, user: User, message: str, now: datetime) -> SmsMessage | None:
+    return _close(session, hotline, ticket, user, TicketStatus.RESOLVED, "ticket_resolved", _text(message, "the message to the customer"), now)
+
+
+def reject(session: Session, hotline: HotlineConfig, ticket: Ticket, user: User, explanation: str, now: datetime) -> SmsMessage | None:
+    return _close(session, hotline, ticket, user, TicketStatus.REJECTED, "ticket_rejected", _text(explanation, "the explanation"), now)
+
+
+def extend(session: Session, hotline: HotlineConfig, ticket: Ticket, user: User, now: datetime) -> Deadline:
+    """Extend the deadline once by the ``extension`` rule; only before it has passed."""
+    _check(user, ticket)
+    routing = hotline.routing
+    if EXTENSION_RULE not in routing.deadlines:
+        raise TicketError("routing.yaml has no deadlines.extension rule")
+    if ticket.extended:
+        raise TicketError(f"{ticket.number} was already extended once")
+    if now >= ticket.deadline_at:
+        raise TicketError(f"the deadline of {ticket.number} has passed: it can no longer be extended")
+    current = Deadline(ticket.deadline_on, ticket.deadline_at, ticket.deadline_rule, ticket.deadline_description)
+    new = extend_deadline(current, EXTENSION_RULE, routing.deadlines[EXTENSION_RULE], routing.calendar, routing.timezone)
+    ticket.deadline_on, ticket.deadline_at, ticket.extended = new.due_on, new.due_at, True
+    ticket.deadline_description = new.description
+    _notify(session, hotline, ticket, "ticket_extended", now, deadline=new.due_on.strftime("%d.%m.%Y"))
+    _record(session, ticket, user, "extended", f"deadline {current.due_on.isoformat()} -> {new.due_on.isoformat()} ({new.description})", now)
+    return new
+
+
+def reopen(session: Session, ticket: Ticket, user: User, now: datetime) -> None:
+    _check(user, ticket, open_only=False)
+    if ticket.status in TicketStatus.OPEN:
+        raise TicketError(f"{ticket.number} is already open")
+    was = ticket.status
+    ticket.status, ticket.closed_at = TicketStatus.IN_PROGRESS, None
+    _record(session, ticket, user, "reopened", f"was {was}", now)

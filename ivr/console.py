@@ -1,0 +1,246 @@
+"""The operator console: sign in, work the complaint tickets, tell the customer the result.
+
+Server-rendered pages; every change goes through ``ivr.casework`` (the ticket service) and
+every form carries a CSRF token (Flask-WTF).
+"""
+
+from __future__ import annotations
+
+import functools
+from datetime import datetime
+
+from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, session, url_for
+
+from . import appctx, casework
+from .errors import RecordingUnavailable, SignInThrottled, TicketError
+from .models import TicketStatus, User
+from .smstext import gsm7_length
+from .ticket_queries import TicketFilter, counts, get_ticket, list_tickets, overview, visible_to
+from .users import sign_in
+
+bp = Blueprint("console", __name__, url_prefix="/console")
+ACTIONS = ("take", "note", "resolve", "reject", "extend", "reopen")
+
+
+# -- who is here, in which language ---------------------------------------------
+
+@bp.before_request
+def load_user():
+    g.lang = session.get("lang") or appctx.hotline().routing.default_language
+    g.labels = appctx.hotline().console_labels[g.lang]
+    g.user = None
+    if "user_id" in session:
+        with appctx.database().session() as db:
+            user = db.get(User, session["user_id"])
+            g.user = user if user is not None and user.active else None
+    if g.user is None and request.endpoint not in ("console.login", "console.language"):
+        return redirect(url_for("console.login", next=request.full_path if request.method == "GET" else None))
+    return None
+
+
+@bp.context_processor
+def page_context() -> dict:
+    hotline = appctx.hotline()
+    return {
+        "now": appctx.now(), "config_company": hotline.routing.hotline.company,
+        "languages": hotline.routing.hotline.languages,
+        "language_names": {code: labels["language_name"] for code, labels in hotline.console_labels.items()},
+    }
+
+
+@bp.app_template_filter("local")
+def local_time(moment: datetime | None) -> str:
+    if moment is None:
+        return ""
+    return moment.astimezone(appctx.hotline().routing.timezone).strftime("%d.%m.%Y %H:%M")
+
+
+@bp.app_template_global()
+def label(key: str, **values) -> str:
+    return g.labels[key].format(**values)
+
+
+@bp.app_template_global()
+def time_left(ticket) -> str:
+    """Plain words: due today, due tomorrow, 3 days left, overdue by 2 days."""
+    if ticket.status not in TicketStatus.OPEN:
+        return label(f"status_{ticket.status}")
+    now = appctx.now()
+    if now >= ticket.deadline_at:
+        days = max((now.astimezone(appctx.hotline().routing.timezone).date() - ticket.deadline_on).days, 1)
+        return label("overdue_by_one") if days == 1 else label("overdue_by", days=days)
+    days = (ticket.deadline_on - now.astimezone(appctx.hotline().routing.timezone).date()).days
+    return label("due_today") if days <= 0 else label("due_tomorrow") if days == 1 else label("days_left", days=days)
+
+
+@bp.app_template_global()
+def department_name(key: str) -> str:
+    department = appctx.hotline().routing.departments.get(key)
+    return department.name[g.lang] if department else key
+
+
+@bp.get("/language/<lang>")
+def language(lang: str):
+    if lang in appctx.hotline().routing.hotline.languages:
+        session["lang"] = lang
+    return redirect(request.referrer or url_for("console.tickets"))
+
+
+# -- signing in ---------------------------------------------------------------------
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    if request.method == "GET":
+        return render_template("console/login.html")
+    name, password = request.form.get("name", ""), request.form.get("password", "")
+    try:
+        with appctx.database().session() as db, db.begin():
+            user = sign_in(db, name, password, appctx.now(), source=request.remote_addr or "")
+            user_id = user.id if user else None
+    except SignInThrottled as exc:
+        flash(label("throttled", seconds=exc.wait_seconds), "error")
+        return render_template("console/login.html"), 429
+    if user_id is None:
+        flash(label("wrong_password"), "error")
+        return render_template("console/login.html"), 401
+    session.clear()
+    session.permanent = True
+    session["user_id"], session["lang"] = user_id, g.lang
+    target = request.args.get("next", "")
+    return redirect(target if target.startswith("/console") else url_for("console.tickets"))
+
+
+@bp.post("/logout")
+def logout():
+    lang = g.lang
+    session.clear()
+    session["lang"] = lang
+    return redirect(url_for("console.login"))
+
+
+def supervisor_only(view):
+    @functools.wraps(view)
+    def wrapped(*args, **kwargs):
+        if not g.user.is_supervisor:
+            abort(403)
+        return view(*args, **kwargs)
+    return wrapped
+
+
+# -- the work list --------------------------------------------------------------------
+
+@bp.get("/")
+def tickets():
+    args = request.args
+    page = args.get("page", "1")
+    wanted = TicketFilter(
+        department=args.get("department", "") if args.get("department") in appctx.hotline().routing.departments else "",
+        status=args.get("status", "") if args.get("status") in ("open", *TicketStatus.OPEN, TicketStatus.RESOLVED, TicketStatus.REJECTED) else "",
+        overdue=args.get("overdue") == "1", search=args.get("q", "")[:64],
+        page=int(page) if page.isdigit() and len(page) < 6 else 1,
+    )
+    with appctx.database().session() as db:
+        found = list_tickets(db, g.user, wanted, appctx.now())
+        per_department, per_status = counts(db, g.user)
+        return render_template("console/tickets.html", found=found, wanted=wanted,
+                               per_department=per_department, per_status=per_status,
+                               departments=appctx.hotline().routing.departments)
+
+
+# -- one ticket -------------------------------------------------------------------------
+
+def _visible_ticket(db, number: str):
+    ticket = get_ticket(db, number)
+    if ticket is None:
+        abort(404)
+    if not casework.can_act(g.user, ticket):
+        abort(403)
+    return ticket
+
+
+def _render_ticket(ticket, preview=None, status: int = 200):
+    store = appctx.recording_store()
+    return render_template(
+        "console/ticket.html", ticket=ticket, preview=preview, can_play=store is not None,
+        can_extend=casework.EXTENSION_RULE in appctx.hotline().routing.deadlines and not ticket.extended
+        and ticket.status in TicketStatus.OPEN and appctx.now() < ticket.deadline_at,
+    ), status
+
+
+@bp.get("/tickets/<number>")
+def ticket(number: str):
+    with appctx.database().session() as db:
+        return _render_ticket(_visible_ticket(db, number))
+
+
+@bp.post("/tickets/<number>/<action>")
+def act(number: str, action: str):
+    if action not in ACTIONS:
+        abort(404)
+    form, hotline, now = request.form, appctx.hotline(), appctx.now()
+    with appctx.database().session() as db, db.begin():
+        ticket = _visible_ticket(db, number)
+        try:
+            if action in ("resolve", "reject") and form.get("confirm") != "1":
+                return _preview(ticket, action, form.get("text", ""))
+            if action == "take":
+                casework.take(db, ticket, g.user, now)
+            elif action == "note":
+                casework.add_note(db, ticket, g.user, form.get("text", ""), now)
+            elif action == "resolve":
+                casework.resolve(db, hotline, ticket, g.user, form.get("text", ""), now)
+            elif action == "reject":
+                casework.reject(db, hotline, ticket, g.user, form.get("text", ""), now)
+            elif action == "extend":
+                casework.extend(db, hotline, ticket, g.user, now)
+            else:
+                casework.reopen(db, ticket, g.user, now)
+        except casework.NotYourTicket:
+            abort(403)
+        except TicketError as exc:
+            db.rollback()
+            flash(str(exc), "error")
+            return redirect(url_for("console.ticket", number=number)), 303
+    flash(label("done"), "ok")
+    return redirect(url_for("console.ticket", number=number), 303)
+
+
+def _preview(ticket, action: str, text: str):
+    """Show the operator the exact SMS and what it costs before it is sent."""
+    template = "ticket_resolved" if action == "resolve" else "ticket_rejected"
+    text = text.strip()
+    if not text:
+        flash(str(TicketError("the message to the customer is empty")), "error")
+        return _render_ticket(ticket, status=422)
+    sms = casework.sms_text(appctx.hotline(), ticket, template, message=text)
+    preview = {"action": action, "text": text, "sms": sms.text, "parts": sms.parts, "characters": gsm7_length(sms.text)}
+    return _render_ticket(ticket, preview)
+
+
+@bp.get("/tickets/<number>/recording")
+def recording(number: str):
+    """The voicemail's audio, fetched from Twilio with the account's credentials."""
+    with appctx.database().session() as db:
+        url = _visible_ticket(db, number).recording_url
+    store = appctx.recording_store()
+    if store is None or not url:
+        abort(404)
+    try:
+        audio = store.fetch(url)
+    except RecordingUnavailable as exc:
+        return Response(str(exc), status=502, mimetype="text/plain")
+    return Response(audio.audio, mimetype=audio.content_type, headers={"Cache-Control": "private, max-age=3600"})
+
+
+# -- the supervisor's view -------------------------------------------------------------
+
+@bp.get("/overview")
+@supervisor_only
+def overview_page():
+    routing = appctx.hotline().routing
+    with appctx.database().session() as db:
+        summary = overview(db, appctx.now(), routing.timezone)
+        return render_template("console/overview.html", summary=summary, departments=routing.departments)
+
+
+__all__ = ["bp", "visible_to"]

@@ -1,0 +1,124 @@
+"""Finding tickets for the console: the worklist, its counts, one ticket, the supervisor's overview."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import ColumnElement, case, func, or_, select, true
+from sqlalchemy.orm import Session, selectinload
+
+from .models import Ticket, TicketStatus, User
+
+PER_PAGE = 25
+
+
+@dataclass(frozen=True)
+class TicketFilter:
+    department: str = ""
+    status: str = ""       # "" = all, "open", or one status
+    overdue: bool = False
+    search: str = ""
+    page: int = 1
+
+
+@dataclass
+class TicketPage:
+    tickets: list[Ticket]
+    total: int
+    page: int
+    pages: int
+
+
+def visible_to(user: User) -> ColumnElement[bool]:
+    """Supervisors see every ticket; operators the untaken ones and their own."""
+    if user.is_supervisor:
+        return true()
+    return or_(Ticket.assignee_id.is_(None), Ticket.assignee_id == user.id)
+
+
+def _conditions(user: User, wanted: TicketFilter, now: datetime) -> list[ColumnElement[bool]]:
+    conditions = [visible_to(user)]
+    if wanted.department:
+        conditions.append(Ticket.department == wanted.department)
+    if wanted.status == "open":
+        conditions.append(Ticket.status.in_(TicketStatus.OPEN))
+    elif wanted.status:
+        conditions.append(Ticket.status == wanted.status)
+    if wanted.overdue:
+        conditions += [Ticket.status.in_(TicketStatus.OPEN), Ticket.deadline_at <= now]
+    text = wanted.search.strip()
+    if text:
+        digits = "".join(c for c in text if c.isdigit()).lstrip("0")
+        matches = [Ticket.number.ilike(f"%{text}%")]
+        if len(digits) >= 4:
+            matches += [Ticket.caller.like(f"%{digits}%"), Ticket.sms_to.like(f"%{digits}%")]
+        conditions.append(or_(*matches))
+    return conditions
+
+
+def list_tickets(session: Session, user: User, wanted: TicketFilter, now: datetime) -> TicketPage:
+    """Open tickets first, the nearest deadline first."""
+    conditions = _conditions(user, wanted, now)
+    total = session.scalar(select(func.count()).select_from(Ticket).where(*conditions)) or 0
+    pages = max(1, -(-total // PER_PAGE))
+    page = min(max(wanted.page, 1), pages)
+    open_first = case((Ticket.status.in_(TicketStatus.OPEN), 0), else_=1)
+    query = (
+        select(Ticket).where(*conditions).options(selectinload(Ticket.assignee))
+        .order_by(open_first, Ticket.deadline_at, Ticket.id).offset((page - 1) * PER_PAGE).limit(PER_PAGE)
+    )
+    return TicketPage(list(session.scalars(query)), total, page, pages)
+
+
+def counts(session: Session, user: User) -> tuple[dict[str, int], dict[str, int]]:
+    """Open tickets per department, and all tickets per status, that ``user`` can see."""
+    per_department = dict(session.execute(
+        select(Ticket.department, func.count()).where(visible_to(user), Ticket.status.in_(TicketStatus.OPEN))
+        .group_by(Ticket.department)
+    ).all())
+    per_status = dict(session.execute(
+        select(Ticket.status, func.count()).where(visible_to(user)).group_by(Ticket.status)
+    ).all())
+    return per_department, per_status
+
+
+def get_ticket(session: Session, number: str) -> Ticket | None:
+    return session.scalar(
+        select(Ticket).where(Ticket.number == number)
+        .options(selectinload(Ticket.events), selectinload(Ticket.messages), selectinload(Ticket.assignee))
+    )
+
+
+@dataclass
+class Overview:
+    days: list[date]
+    registered: dict[str, Counter] = field(default_factory=dict)   # department -> local day -> count
+    closed: int = 0
+    closed_in_time: int = 0
+    overdue: list[Ticket] = field(default_factory=list)
+
+    @property
+    def share_in_time(self) -> float | None:
+        return self.closed_in_time / self.closed if self.closed else None
+
+
+def overview(session: Session, now: datetime, timezone: ZoneInfo, days: int = 14) -> Overview:
+    """Tickets registered per day and department, share closed within the deadline, the overdue."""
+    today = now.astimezone(timezone).date()
+    result = Overview([today - timedelta(days=n) for n in range(days - 1, -1, -1)])
+    since = datetime.combine(result.days[0], datetime.min.time(), timezone)
+    registered: dict[str, Counter] = defaultdict(Counter)
+    for department, at in session.execute(select(Ticket.department, Ticket.registered_at).where(Ticket.registered_at >= since)):
+        registered[department][at.astimezone(timezone).date()] += 1
+    result.registered = dict(registered)
+    closed = session.execute(select(Ticket.closed_at, Ticket.deadline_at).where(Ticket.closed_at.is_not(None))).all()
+    result.closed = len(closed)
+    result.closed_in_time = sum(1 for closed_at, deadline_at in closed if closed_at < deadline_at)
+    result.overdue = list(session.scalars(
+        select(Ticket).where(Ticket.status.in_(TicketStatus.OPEN), Ticket.deadline_at <= now)
+        .options(selectinload(Ticket.assignee)).order_by(Ticket.deadline_at)
+    ))
+    return result
