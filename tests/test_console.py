@@ -1,0 +1,331 @@
+"""The operator console over HTTP: signing in, the work list, a ticket's page, every action,
+and who may see and do what."""
+
+from __future__ import annotations
+
+import itertools
+import re
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import select
+
+from ivr.cli import main
+from ivr.models import SmsMessage, Ticket
+from ivr.tickets import VoicemailReport, register_voicemail
+from ivr.users import add_user
+
+from conftest import AUTH_TOKEN, bucharest
+from twilio_standin import TwilioStandin
+
+PASSWORD = "correct horse battery"
+CALLS = itertools.count(1)
+
+
+@pytest.fixture
+def db(app):
+    """The app's database."""
+    return app.extensions["ivr.db"]
+
+
+@pytest.fixture
+def users(db, clock):
+    """Operators ana and ion, supervisor maria."""
+    with db.session() as session, session.begin():
+        for name, role in (("ana", "operator"), ("ion", "operator"), ("maria", "supervisor")):
+            add_user(session, name, PASSWORD, role, clock())
+
+
+def voicemail(app, db, clock, n: int = 1, department: str = "technical", caller: str | None = "+40722123456", at=None) -> list[str]:
+    """Register ``n`` voicemails; returns their ticket numbers."""
+    numbers = []
+    for i in range(n):
+        report = VoicemailReport(f"CA{next(CALLS):032d}", department, "ro",
+                                 caller, caller, "RE" + "7" * 32, f"https://api.twilio.com/2010-04-01/Accounts/AC{'0' * 32}/Recordings/RE{'7' * 32}",
+                                 25, "completed", "record action")
+        with db.session() as session, session.begin():
+            numbers.append(register_voicemail(session, app.extensions["ivr.hotline"], report, at or clock()).number)
+    return numbers
+
+
+def csrf(page) -> str:
+    return re.search(r'name="csrf_token" value="([^"]+)"', page.get_data(as_text=True)).group(1)
+
+
+def sign_in(client, name: str, password: str = PASSWORD):
+    token = csrf(client.get("/console/login"))
+    return client.post("/console/login", data={"csrf_token": token, "name": name, "password": password})
+
+
+@pytest.fixture
+def as_user(app, users):
+    """A test client signed in as the given user."""
+
+    def signed_in(name: str):
+        client = app.test_client()
+        assert sign_in(client, name).status_code == 302
+        return client
+
+    return signed_in
+
+
+def act(client, number: str, action: str, **form):
+    token = csrf(client.get(f"/console/tickets/{number}"))
+    return client.post(f"/console/tickets/{number}/{action}", data={"csrf_token": token, **form})
+
+
+def ticket(db, number: str) -> Ticket:
+    with db.session() as session:
+        found = session.scalar(select(Ticket).where(Ticket.number == number))
+        found.events, found.messages, found.assignee
+        return found
+
+
+# -- signing in -------------------------------------------------------------------
+
+def test_everything_needs_a_signed_in_user(client):
+    for path in ("/console/", "/console/tickets/RC-2026-000001", "/console/overview", "/console/tickets/RC-2026-000001/recording"):
+        reply = client.get(path)
+        assert reply.status_code == 302 and "/console/login" in reply.location
+
+
+def test_sign_in_and_out(app, users):
+    client = app.test_client()
+    reply = sign_in(client, "ana")
+    assert reply.status_code == 302 and reply.location.endswith("/console/")
+    assert "ana (operator)" in client.get("/console/").get_data(as_text=True)
+    client.post("/console/logout", data={"csrf_token": csrf(client.get("/console/"))})
+    assert client.get("/console/").status_code == 302
+
+
+def test_wrong_password_is_refused_then_slowed_down_and_logged(app, users, caplog):
+    client = app.test_client()
+    for _ in range(3):
+        assert sign_in(client, "ana", "wrong password").status_code == 401
+    reply = sign_in(client, "ana", PASSWORD)  # even the right password must wait now
+    assert reply.status_code == 429
+    assert "Prea multe încercări greșite" in reply.get_data(as_text=True)
+    assert "failed sign-in for 'ana'" in caplog.text and "throttled" in caplog.text
+
+
+def test_throttle_expires(app, users, clock):
+    client = app.test_client()
+    for _ in range(3):
+        sign_in(client, "ana", "wrong password")
+    clock.now += timedelta(seconds=2)
+    assert sign_in(client, "ana").status_code == 302
+
+
+def test_unknown_user_is_refused_like_a_wrong_password(app, users):
+    assert sign_in(app.test_client(), "nobody").status_code == 401
+
+
+def test_forms_need_their_csrf_token(app, db, clock, as_user):
+    [number] = voicemail(app, db, clock)
+    client = as_user("ana")
+    assert client.post(f"/console/tickets/{number}/take").status_code == 400
+    assert ticket(db, number).assignee is None
+
+
+def test_session_cookie_is_http_only_and_same_site(app, users):
+    reply = sign_in(app.test_client(), "ana")
+    cookie = reply.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+
+
+# -- the work list ------------------------------------------------------------------------
+
+def test_list_puts_open_tickets_first_by_deadline_with_time_left(app, db, clock, as_user):
+    clock.now = bucharest(2026, 11, 2, 10, 0)  # Monday
+    [complaint] = voicemail(app, db, clock, department="payments")          # 30 days: 2 December
+    [fault] = voicemail(app, db, clock, department="technical")             # 3 working days: 5 November
+    clock.now = bucharest(2026, 11, 5, 12, 0)
+    page = as_user("ana").get("/console/?status=open").get_data(as_text=True)
+    assert page.index(fault) < page.index(complaint)
+    assert "scadentă azi" in page and "27 zile rămase" in page
+    clock.now = bucharest(2026, 11, 7, 12, 0)
+    page = as_user("ion").get("/console/").get_data(as_text=True)
+    assert "depășită cu 2 zile" in page
+
+
+def test_filters_search_and_counts(app, db, clock, as_user):
+    voicemail(app, db, clock, n=2, department="payments", caller="+40733000111")
+    [fault] = voicemail(app, db, clock, department="technical", caller="+40744999888")
+    client = as_user("ana")
+    page = client.get("/console/?department=payments").get_data(as_text=True)
+    assert fault not in page and rows(page) == 2
+    page = client.get("/console/?q=0744999888").get_data(as_text=True)
+    assert fault in page and rows(page) == 1
+    page = client.get(f"/console/?q={fault}").get_data(as_text=True)
+    assert rows(page) == 1
+    counts = re.sub(r"\s+", " ", client.get("/console/").get_data(as_text=True))
+    assert "<strong>2</strong> Departamentul Plăți" in counts and "<strong>3</strong> înregistrată" in counts
+    clock.now += timedelta(days=5)
+    page = client.get("/console/?overdue=1").get_data(as_text=True)
+    assert fault in page and rows(page) == 1
+
+
+def rows(page: str) -> int:
+    return page.count('href="/console/tickets/')
+
+
+def test_large_lists_are_paginated(app, db, clock, as_user):
+    voicemail(app, db, clock, n=30)
+    client = as_user("ana")
+    first = client.get("/console/").get_data(as_text=True)
+    assert rows(first) == 25 and "Pagina 1 din 2" in first
+    assert rows(client.get("/console/?page=2").get_data(as_text=True)) == 5
+
+
+def test_english_labels(app, db, clock, as_user):
+    client = as_user("ana")
+    client.get("/console/language/en")
+    assert "Search ticket number or phone" in client.get("/console/").get_data(as_text=True)
+
+
+# -- a ticket and its actions ----------------------------------------------------------------
+
+def test_ticket_page_shows_what_an_operator_needs(app, db, clock, as_user):
+    clock.now = datetime(2026, 11, 26, 23, 30, tzinfo=timezone.utc)
+    [number] = voicemail(app, db, clock)
+    page = re.sub(r"\s+", " ", as_user("ana").get(f"/console/tickets/{number}").get_data(as_text=True))
+    for expected in ("+40722123456", "Departamentul Tehnic", "27.11.2026 01:30", "04.12.2026", "regula fault",
+                     "queued", "registered", "Probă locală fără cont Twilio"):
+        assert expected in page, expected
+
+
+def test_take_note_resolve_with_preview(app, db, clock, as_user):
+    [number] = voicemail(app, db, clock)
+    client = as_user("ana")
+    assert act(client, number, "take").status_code == 303
+    assert ticket(db, number).assignee.name == "ana" and ticket(db, number).status == "in_progress"
+    act(client, number, "note", text="Called back, router reset scheduled.")
+    preview = act(client, number, "resolve", text="Routerul a fost înlocuit, conexiunea funcționează.")
+    text = preview.get_data(as_text=True)
+    assert preview.status_code == 200 and "Routerul a fost inlocuit, conexiunea functioneaza." in text
+    assert "SMS-ul are o parte" in text and ticket(db, number).status == "in_progress"
+    act(client, number, "resolve", text="Routerul a fost înlocuit, conexiunea funcționează.", confirm="1")
+    done = ticket(db, number)
+    assert done.status == "resolved" and done.outcome.startswith("Routerul")
+    assert [e.kind for e in done.events] == ["registered", "taken", "note", "resolved"]
+    assert all(e.actor == "operator:ana" for e in done.events[1:])
+    sms = next(m for m in done.messages if m.purpose.startswith("ticket_resolved"))
+    assert sms.status == "queued" and sms.body.endswith("a fost solutionata. Routerul a fost inlocuit, conexiunea functioneaza.")
+
+
+def test_reject_with_a_long_explanation_shows_the_parts_it_costs(app, db, clock, as_user):
+    [number] = voicemail(app, db, clock)
+    client = as_user("ana")
+    explanation = "Verificarile arata ca serviciul a functionat normal in perioada reclamata. " * 3
+    text = act(client, number, "reject", text=explanation).get_data(as_text=True)
+    assert re.search(r"SMS-ul are [2-9] părți", text)
+    act(client, number, "reject", text=explanation, confirm="1")
+    rejected = ticket(db, number)
+    assert rejected.status == "rejected"
+    sms = next(m for m in rejected.messages if m.purpose.startswith("ticket_rejected"))
+    assert "respinsa ca neintemeiata. Motiv: Verificarile" in sms.body and "ANCOM" in sms.body
+
+
+def test_extend_once_with_sms_and_never_after_the_deadline(app, db, clock, as_user):
+    clock.now = bucharest(2026, 11, 27, 10, 0)
+    [number] = voicemail(app, db, clock)
+    client = as_user("ana")
+    act(client, number, "extend")
+    extended = ticket(db, number)
+    assert extended.extended and extended.deadline_on > datetime(2026, 12, 4).date()
+    sms = next(m for m in extended.messages if m.purpose.startswith("ticket_extended"))
+    assert extended.deadline_on.strftime("%d.%m.%Y") in sms.body
+    reply = act(client, number, "extend")
+    assert "already extended" in client.get(reply.location).get_data(as_text=True)
+    [late] = voicemail(app, db, clock, department="payments", caller="+40733000222")
+    clock.now += timedelta(days=40)
+    act(client, late, "extend")
+    assert not ticket(db, late).extended
+    assert any("has passed" in m for m in [client.get(f"/console/tickets/{late}").get_data(as_text=True)])
+
+
+def test_reopen_a_resolved_ticket(app, db, clock, as_user):
+    [number] = voicemail(app, db, clock)
+    client = as_user("ana")
+    act(client, number, "resolve", text="Rezolvat.", confirm="1")
+    act(client, number, "reopen")
+    reopened = ticket(db, number)
+    assert reopened.status == "in_progress" and reopened.events[-1].detail == "was resolved"
+
+
+def test_a_customer_without_sms_number_is_not_sent_anything(app, db, clock, as_user):
+    [number] = voicemail(app, db, clock, caller=None)
+    client = as_user("ana")
+    assert "anunțați-l telefonic" in act(client, number, "resolve", text="Rezolvat.").get_data(as_text=True)
+    act(client, number, "resolve", text="Rezolvat.", confirm="1")
+    assert ticket(db, number).messages == [] and "tell the customer by phone" in ticket(db, number).events[-1].detail
+
+
+# -- who may see and do what ------------------------------------------------------------------
+
+def test_operator_cannot_see_or_work_another_operators_ticket(app, db, clock, as_user):
+    [number] = voicemail(app, db, clock)
+    act(as_user("ana"), number, "take")
+    ion = as_user("ion")
+    assert ion.get(f"/console/tickets/{number}").status_code == 403
+    assert number not in ion.get("/console/").get_data(as_text=True)
+    token = csrf(ion.get("/console/"))
+    assert ion.post(f"/console/tickets/{number}/resolve", data={"csrf_token": token, "text": "x", "confirm": "1"}).status_code == 403
+    assert ticket(db, number).status == "in_progress"
+
+
+def test_supervisor_sees_and_works_every_ticket(app, db, clock, as_user):
+    [number] = voicemail(app, db, clock)
+    act(as_user("ana"), number, "take")
+    maria = as_user("maria")
+    assert number in maria.get("/console/").get_data(as_text=True)
+    act(maria, number, "resolve", text="Rezolvat de supervizor.", confirm="1")
+    assert ticket(db, number).status == "resolved" and ticket(db, number).events[-1].actor == "supervisor:maria"
+
+
+def test_overview_is_for_supervisors(app, db, clock, as_user):
+    clock.now = bucharest(2026, 11, 2, 10, 0)
+    [late, on_time] = voicemail(app, db, clock, n=2)
+    act(as_user("ana"), on_time, "resolve", text="Rezolvat.", confirm="1")
+    clock.now = bucharest(2026, 11, 10, 10, 0)
+    assert as_user("ana").get("/console/overview").status_code == 403
+    page = re.sub(r"\s+", " ", as_user("maria").get("/console/overview").get_data(as_text=True))
+    assert "100% (1 / 1)" in page and late in page and on_time not in page.split('id="overdue"')[1]
+    assert "02.11" in page
+
+
+def test_recording_is_played_through_the_server_with_the_account_credentials(app_config, clock):
+    from ivr import create_app
+
+    with TwilioStandin(auth_token=AUTH_TOKEN) as twilio:
+        app = create_app({**app_config, "TWILIO_ACCOUNT_SID": twilio.account_sid, "TWILIO_API_BASE_URL": twilio.base_url,
+                          "LOCAL_TRIAL_TOKEN": False})
+        db = app.extensions["ivr.db"]
+        with db.session() as session, session.begin():
+            add_user(session, "ana", PASSWORD, "operator", clock())
+        sid = "RE" + "8" * 32
+        audio = twilio.add_recording(sid)
+        report = VoicemailReport("CA" + "8" * 32, "technical", "ro", "+40722123456", "+40722123456", sid,
+                                 f"https://api.twilio.com/2010-04-01/Accounts/{twilio.account_sid}/Recordings/{sid}",
+                                 1, "completed", "record action")
+        with db.session() as session, session.begin():
+            number = register_voicemail(session, app.extensions["ivr.hotline"], report, clock()).number
+        client = app.test_client()
+        sign_in(client, "ana")
+        assert "<audio" in client.get(f"/console/tickets/{number}").get_data(as_text=True)
+        reply = client.get(f"/console/tickets/{number}/recording")
+        assert reply.status_code == 200 and reply.mimetype.startswith("audio/") and reply.data == audio
+        assert AUTH_TOKEN not in client.get(f"/console/tickets/{number}").get_data(as_text=True)
+
+
+def test_ivr_user_add(runner, monkeypatch, config_dir, database_url):
+    monkeypatch.chdir(config_dir)
+    monkeypatch.setenv("TWILIO_AUTH_TOKEN", AUTH_TOKEN)
+    monkeypatch.setenv("IVR_DATABASE_URL", database_url)
+    result = runner.invoke(main, ["user", "add", "elena", "--role", "supervisor"], input=f"{PASSWORD}\n{PASSWORD}\n")
+    assert result.exit_code == 0, result.output
+    assert "user elena added as supervisor" in result.output
+    again = runner.invoke(main, ["user", "add", "elena"], input=f"{PASSWORD}\n{PASSWORD}\n")
+    assert again.exit_code == 1 and 'already a user "elena"' in again.output
+    short = runner.invoke(main, ["user", "add", "dan"], input="short\nshort\n")
+    assert short.exit_code == 1 and "at least 8 characters" in short.output
