@@ -32,7 +32,9 @@ class SmsPreview:
 
 def can_act(user: User, ticket: Ticket) -> bool:
     """Supervisors act on every ticket; operators on their own and on untaken ones."""
-    return user.is_supervisor or ticket.assignee_id in (None, user.id)
+    # The relationship, not the column: it is current even before the session flushes.
+    assignee = ticket.assignee
+    return user.is_supervisor or assignee is None or assignee.id == user.id
 
 
 def _actor(user: User) -> str:

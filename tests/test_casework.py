@@ -1,0 +1,95 @@
+"""The ticket service behind the console: state rules, rights and the history, without HTTP."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+
+from ivr import casework
+from ivr.db import Database
+from ivr.errors import TicketError
+from ivr.settings import load_hotline
+from ivr.tickets import VoicemailReport, register_voicemail
+from ivr.users import add_user
+
+from conftest import ROOT, bucharest
+
+NOW = bucharest(2026, 11, 27, 10, 0)
+
+
+@pytest.fixture
+def work(any_database_url):
+    """(session, hotline, ticket, ana, ion, maria): one fresh technical ticket and three users,
+    on SQLite and, when IVR_TEST_DATABASE_URL is set, on PostgreSQL."""
+    database = Database.connect(any_database_url)
+    database.upgrade()
+    hotline = load_hotline(ROOT / "routing.yaml", ROOT / "prompts")
+    with database.session() as session:
+        ana = add_user(session, "ana", "password-1", "operator", NOW)
+        ion = add_user(session, "ion", "password-2", "operator", NOW)
+        maria = add_user(session, "maria", "password-3", "supervisor", NOW)
+        report = VoicemailReport("CA" + "5" * 32, "technical", "ro", "+40722123456", "+40722123456",
+                                 None, None, None, "completed", "record action")
+        ticket = register_voicemail(session, hotline, report, NOW)
+        session.flush()
+        yield session, hotline, ticket, ana, ion, maria
+        session.rollback()
+    database.engine.dispose()
+
+
+def test_take_then_only_the_taker_or_a_supervisor_acts(work):
+    session, hotline, ticket, ana, ion, maria = work
+    casework.take(session, ticket, ana, NOW)
+    assert ticket.assignee is ana and ticket.status == "in_progress"
+    with pytest.raises(casework.NotYourTicket):
+        casework.add_note(session, ticket, ion, "mine now", NOW)
+    with pytest.raises(casework.NotYourTicket):
+        casework.take(session, ticket, ion, NOW)
+    casework.take(session, ticket, maria, NOW)
+    assert ticket.assignee is maria and ticket.events[-1].detail == "taken from ana"
+
+
+def test_resolve_and_reject_need_text_and_an_open_ticket(work):
+    session, hotline, ticket, ana, *_ = work
+    with pytest.raises(TicketError, match="empty"):
+        casework.resolve(session, hotline, ticket, ana, "   ", NOW)
+    casework.resolve(session, hotline, ticket, ana, "Gata.", NOW)
+    assert ticket.status == "resolved" and ticket.closed_at == NOW
+    with pytest.raises(TicketError, match="re-open it first"):
+        casework.reject(session, hotline, ticket, ana, "Nefondat.", NOW)
+    casework.reopen(session, ticket, ana, NOW)
+    casework.reject(session, hotline, ticket, ana, "Nefondat.", NOW)
+    assert ticket.status == "rejected"
+    purposes = [m.purpose for m in ticket.messages]
+    assert purposes == ["ticket_registered", "ticket_resolved#1", "ticket_rejected#1"]
+    assert [e.kind for e in ticket.events] == ["registered", "resolved", "reopened", "rejected"]
+
+
+def test_resolving_twice_after_reopening_sends_a_second_sms(work):
+    session, hotline, ticket, ana, *_ = work
+    casework.resolve(session, hotline, ticket, ana, "Prima.", NOW)
+    casework.reopen(session, ticket, ana, NOW)
+    casework.resolve(session, hotline, ticket, ana, "A doua.", NOW)
+    session.flush()
+    assert [m.purpose for m in ticket.messages][-2:] == ["ticket_resolved#1", "ticket_resolved#2"]
+
+
+def test_extension_is_once_and_before_the_deadline(work):
+    session, hotline, ticket, ana, *_ = work
+    assert ticket.deadline_on == date(2026, 12, 4)
+    with pytest.raises(TicketError, match="has passed"):
+        casework.extend(session, hotline, ticket, ana, ticket.deadline_at)
+    new = casework.extend(session, hotline, ticket, ana, NOW)
+    assert ticket.deadline_on == new.due_on == date(2027, 1, 21)  # 30 working days after 4 December, past Christmas, New Year, 6-7 January
+    assert "30 working days" in ticket.deadline_description
+    with pytest.raises(TicketError, match="already extended"):
+        casework.extend(session, hotline, ticket, ana, NOW + timedelta(days=1))
+    assert ticket.messages[-1].body.endswith("prelungit exceptional pana la 21.01.2027. Ne cerem scuze.")
+
+
+def test_sms_preview_counts_parts(work):
+    session, hotline, ticket, *_ = work
+    short = casework.sms_text(hotline, ticket, "ticket_resolved", message="Rezolvat.")
+    long = casework.sms_text(hotline, ticket, "ticket_resolved", message="Înlocuit echipamentul. " * 10)
+    assert short.parts == 1 and long.parts == 2 and "Inlocuit" in long.text
