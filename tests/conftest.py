@@ -96,6 +96,27 @@ def any_database_url(request, tmp_path: Path):
 
 
 @pytest.fixture
+def upgraded_database(any_database_url):
+    """An empty database at the latest schema: SQLite, and PostgreSQL when IVR_TEST_DATABASE_URL is set."""
+    from ivr.db import Database
+
+    database = Database.connect(any_database_url)
+    database.upgrade()
+    yield database
+    database.engine.dispose()
+
+
+@pytest.fixture
+def twilio():
+    """A running local stand-in of Twilio's REST API (Messages, recordings) that accepts the
+    tests' AUTH_TOKEN; stopped after the test."""
+    from twilio_standin import TwilioStandin
+
+    with TwilioStandin(auth_token=AUTH_TOKEN) as standin:
+        yield standin
+
+
+@pytest.fixture
 def app_config(config_dir: Path, clock: FakeClock, tmp_path: Path, database_url: str) -> dict:
     """The test_config given to create_app; tests may change it before asking for ``app``."""
     return {

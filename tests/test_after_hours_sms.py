@@ -12,21 +12,13 @@ from ivr.cli import main
 from ivr.models import SmsMessage, Ticket
 from ivr.softphone import Call, ScriptedCaller, WsgiTransport
 
-from conftest import AUTH_TOKEN, BASE_URL, FakeClock, sign
-from twilio_standin import TwilioStandin
+from conftest import AUTH_TOKEN, FakeClock, sign
 
 
 @pytest.fixture
 def database_url(any_database_url):
     """These tests run on SQLite and, when IVR_TEST_DATABASE_URL is set, on PostgreSQL."""
     return any_database_url
-
-
-@pytest.fixture
-def twilio():
-    """The Twilio Messages API stand-in on a local port."""
-    with TwilioStandin(auth_token=AUTH_TOKEN) as standin:
-        yield standin
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ from datetime import date, timedelta
 import pytest
 
 from ivr import casework
-from ivr.db import Database
 from ivr.errors import TicketError
 from ivr.settings import load_hotline
 from ivr.tickets import VoicemailReport, register_voicemail
@@ -19,11 +18,10 @@ NOW = bucharest(2026, 11, 27, 10, 0)
 
 
 @pytest.fixture
-def work(any_database_url):
+def work(upgraded_database):
     """(session, hotline, ticket, ana, ion, maria): one fresh technical ticket and three users,
     on SQLite and, when IVR_TEST_DATABASE_URL is set, on PostgreSQL."""
-    database = Database.connect(any_database_url)
-    database.upgrade()
+    database = upgraded_database
     hotline = load_hotline(ROOT / "routing.yaml", ROOT / "prompts")
     with database.session() as session:
         ana = add_user(session, "ana", "password-1", "operator", NOW)
@@ -35,7 +33,6 @@ def work(any_database_url):
         session.flush()
         yield session, hotline, ticket, ana, ion, maria
         session.rollback()
-    database.engine.dispose()
 
 
 def test_take_then_only_the_taker_or_a_supervisor_acts(work):

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from ivr.cli import main
-from ivr.models import SmsMessage, Ticket
+from ivr.models import Ticket
 from ivr.tickets import VoicemailReport, register_voicemail
 from ivr.users import add_user
 

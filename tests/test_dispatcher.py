@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import threading
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -19,16 +18,12 @@ from ivr.sms_gateway import TwilioGateway
 from ivr.tickets import VoicemailReport, register_voicemail
 
 from conftest import ROOT, FakeClock
-from twilio_standin import TwilioStandin
 
 
 @pytest.fixture
-def database(any_database_url) -> Database:
+def database(upgraded_database):
     """An upgraded database: SQLite, and PostgreSQL when IVR_TEST_DATABASE_URL is set."""
-    database = Database.connect(any_database_url)
-    database.upgrade()
-    yield database
-    database.engine.dispose()
+    return upgraded_database
 
 
 @pytest.fixture
@@ -41,13 +36,6 @@ def hotline():
 def now_clock() -> FakeClock:
     """A clock at the real time (the stand-in stamps messages with it), moved by hand."""
     return FakeClock(datetime.now(timezone.utc))
-
-
-@pytest.fixture
-def twilio():
-    """The Twilio Messages API stand-in, listening on a local port."""
-    with TwilioStandin() as standin:
-        yield standin
 
 
 @pytest.fixture

@@ -17,13 +17,6 @@ OTHER_ACCOUNT = "AC" + "9" * 32
 
 
 @pytest.fixture
-def twilio():
-    """A running stand-in of Twilio (Messages and recording media), stopped after the test."""
-    with TwilioStandin() as standin:
-        yield standin
-
-
-@pytest.fixture
 def store(twilio: TwilioStandin) -> RecordingStore:
     """A RecordingStore with the stand-in's credentials, pointed at the stand-in.
 

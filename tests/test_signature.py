@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import AUTH_TOKEN, CALL_SID, sign
+from conftest import CALL_SID, sign
 
 FORM = {"CallSid": CALL_SID, "From": "+40722123456", "To": "+40215894141"}
 WEBHOOKS = [

@@ -20,13 +20,6 @@ CALLBACK = "https://hotline.example/sms/status"
 
 
 @pytest.fixture
-def twilio():
-    """A running stand-in of Twilio's Messages API, stopped after the test."""
-    with TwilioStandin() as standin:
-        yield standin
-
-
-@pytest.fixture
 def gateway(twilio: TwilioStandin) -> TwilioGateway:
     """A TwilioGateway with the stand-in's credentials, pointed at the stand-in.
 

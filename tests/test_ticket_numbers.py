@@ -5,7 +5,6 @@ from __future__ import annotations
 import multiprocessing
 from datetime import datetime, timezone
 
-import pytest
 from sqlalchemy import select
 
 from ivr.db import Database
@@ -32,16 +31,8 @@ def _register_many(url: str, worker: int, start, results) -> None:
     results.put(worker)
 
 
-@pytest.fixture
-def database(any_database_url) -> Database:
-    """An upgraded, empty database: SQLite, and PostgreSQL when IVR_TEST_DATABASE_URL is set."""
-    database = Database.connect(any_database_url)
-    database.upgrade()
-    yield database
-    database.engine.dispose()
-
-
-def test_two_processes_creating_200_tickets_each(database):
+def test_two_processes_creating_200_tickets_each(upgraded_database):
+    database = upgraded_database
     url = database.engine.url.render_as_string(hide_password=False)
     context = multiprocessing.get_context("spawn")
     start, results = context.Event(), context.Queue()
