@@ -99,6 +99,7 @@ def serve(host: str, port: int) -> None:
     worker = multiprocessing.get_context("spawn").Process(target=_run_dispatcher, name="ivr-sms", daemon=True)
     worker.start()
     click.echo(f"Hotline answering on http://{host}:{port}/voice/incoming  (try: ivr call --url http://{host}:{port})")
+    click.echo(f"Operator console on http://{host}:{port}/console/  (add a user: ivr user add NAME)")
     try:
         waitress.serve(app, host=host, port=port, threads=8, ident="ivr")
     finally:
