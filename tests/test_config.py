@@ -146,3 +146,13 @@ def test_no_auth_token_no_server(app_config):
     app_config["TWILIO_AUTH_TOKEN"] = None
     with pytest.raises(ConfigError, match="TWILIO_AUTH_TOKEN"):
         create_app(app_config)
+
+
+def test_console_label_missing_in_one_language(config_dir):
+    edit(config_dir / "prompts" / "console" / "en.yaml", 'reopen: "Re-open"\n', "")
+    assert re.search(r"prompts/console/en\.yaml: reopen: missing", problems(config_dir))
+
+
+def test_console_label_unknown_in_one_language(config_dir):
+    edit(config_dir / "prompts" / "console" / "en.yaml", 'reopen: "Re-open"\n', 'reopen: "Re-open"\nreopn: "x"\n')
+    assert re.search(r"prompts/console/en\.yaml: reopn: unknown key \(not in ro\.yaml\)", problems(config_dir))

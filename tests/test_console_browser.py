@@ -1,0 +1,195 @@
+"""The operator console in a real browser: Debian's Chromium, headless, driven by Playwright.
+
+A customer leaves a voicemail after hours (a whole simulated call over HTTP); an operator signs
+in, finds the ticket by the caller's number, plays the recording, resolves the ticket and sees
+the SMS queued for the customer. Screenshots of the list and of the ticket page are saved in
+``test-output/screenshots/`` for a person to look at.
+
+Needs ``pip install playwright`` (the ``test`` extra) and Debian's ``chromium`` package at
+/usr/bin/chromium (``.ci/run`` installs it); never ``playwright install``, whose browser
+download does not work here. Without them the test is skipped, saying why.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from werkzeug.serving import make_server
+
+from ivr import create_app
+from ivr.casework import sms_text
+from ivr.models import SmsMessage, Ticket
+from ivr.smstext import gsm7_length
+from ivr.softphone import Call, HttpTransport, ScriptedCaller
+from ivr.users import add_user
+
+from conftest import AUTH_TOKEN, ROOT, bucharest
+from twilio_standin import TwilioStandin
+
+CHROMIUM = Path("/usr/bin/chromium")
+SCREENSHOTS = ROOT / "test-output" / "screenshots"
+# Without the background-networking flags Chromium keeps trying to reach Google's services,
+# which on a closed network is a stream of refused connections.
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+OPERATOR, PASSWORD = "ana", "correct horse battery"
+CALLER = "+40733555111"
+TIMEOUT_MS = 15_000
+
+
+@pytest.fixture
+def twilio():
+    """Twilio's Messages API and recordings, stood in for on a local port."""
+    with TwilioStandin(auth_token=AUTH_TOKEN) as standin:
+        yield standin
+
+
+@pytest.fixture
+def live_app(app_config, twilio, clock):
+    """The hotline served over real HTTP on 127.0.0.1 (a threaded werkzeug server on a free
+    port), its Twilio account being the stand-in, so the console can play recordings.
+    Yields (app, base URL). The clock is set to 22:30 on a Tuesday: every department is closed."""
+    clock.now = bucharest(2026, 11, 17, 22, 30)
+    app = create_app({
+        **app_config,
+        "SECRET_KEY": "browser-test-secret",
+        "TWILIO_ACCOUNT_SID": twilio.account_sid,
+        "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+        "TWILIO_API_BASE_URL": twilio.base_url,
+        "LOCAL_TRIAL_TOKEN": False,
+    })
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield app, f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+@pytest.fixture
+def browser():
+    """Debian's Chromium, headless, through Playwright; skipped (saying why) without either."""
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed: pip install -e '.[test]'")
+    if not CHROMIUM.exists():
+        pytest.skip(f"browser test needs Debian's Chromium at {CHROMIUM}: apt-get install chromium (.ci/run does)")
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh browser tab (its own cookies) with a 15-second limit on every wait."""
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="ro-RO")
+    context.set_default_timeout(TIMEOUT_MS)
+    tab = context.new_page()
+    try:
+        yield tab
+    finally:
+        context.close()
+
+
+def screenshot(page, name: str) -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / name
+    page.screenshot(path=str(path), full_page=True)
+    print(f"screenshot: {path}")
+    return path
+
+
+def test_operator_finds_plays_and_resolves_a_voicemail_ticket(page, live_app, twilio, clock):
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=TIMEOUT_MS)
+    app, base_url = live_app
+    db, hotline = app.extensions["ivr.db"], app.extensions["ivr.hotline"]
+    labels = hotline.console_labels["ro"]
+    with db.session() as session, session.begin():
+        add_user(session, OPERATOR, PASSWORD, "operator", clock())
+
+    # After hours, the customer presses 1 (technical) and leaves a 45-second complaint.
+    ui = ScriptedCaller(keys_script=["1"], records=[45])
+    log = Call(base_url, AUTH_TOKEN, HttpTransport(), ui, caller=CALLER, account_sid=twilio.account_sid).run()
+    [recording] = log.recordings
+    with db.session() as session:
+        ticket = session.scalars(select(Ticket)).one()
+    assert (ticket.caller, ticket.sms_to, ticket.recording_sid) == (CALLER, CALLER, recording["RecordingSid"])
+    twilio.add_recording(ticket.recording_sid)  # Twilio keeps the audio; the console fetches it
+
+    # Any console page first asks the operator to sign in, then comes back to it.
+    page.goto(f"{base_url}/console/")
+    expect(page).to_have_url(f"{base_url}/console/login?next=/console/?")
+    page.get_by_label(labels["user_name"]).fill(OPERATOR)
+    page.get_by_label(labels["password"]).fill(PASSWORD)
+    page.get_by_role("button", name=labels["sign_in"]).click()
+    expect(page).to_have_url(f"{base_url}/console/")  # the browser drops the empty query's "?"
+    expect(page.locator(".bar .who")).to_contain_text(f"{OPERATOR} (operator)")
+
+    # The caller's number as a person would type it (national format) finds the ticket.
+    page.get_by_placeholder(labels["search"]).fill("0733 555 111")
+    page.get_by_role("button", name=labels["filter"]).click()
+    rows = page.locator("table.tickets tbody tr")
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text(ticket.number)
+    expect(rows.first).to_contain_text(CALLER)
+    expect(rows.first.locator(".pill")).to_have_text(labels["status_registered"])
+    screenshot(page, "ticket-list.png")
+
+    rows.first.get_by_role("link", name=ticket.number).click()
+    expect(page.locator("h1")).to_contain_text(ticket.number)
+
+    # The recording: the <audio> element loads the WAV through the console's proxy and plays it.
+    audio = page.locator("audio")
+    expect(audio).to_have_attribute("src", f"/console/tickets/{ticket.number}/recording")
+    # Headless Chromium without a sound card plays on a null output whose clock still runs, so the
+    # whole 1-second tone of the stand-in plays to its end, in real time, as for an operator.
+    audio.evaluate("a => a.play()")  # a Promise: rejects (and fails the test) when it cannot play
+    page.wait_for_function("a => a.ended", arg=audio.element_handle(), timeout=TIMEOUT_MS)
+    played = audio.evaluate(
+        "a => ({error: a.error && a.error.code, readyState: a.readyState, duration: a.duration,"
+        " currentTime: a.currentTime, played: Array.from({length: a.played.length},"
+        " (_, i) => [a.played.start(i), a.played.end(i)])})"
+    )
+    assert played["error"] is None and played["readyState"] >= 2, played  # HAVE_CURRENT_DATA or better
+    assert played["duration"] == pytest.approx(1.0, abs=0.01), played  # the stand-in's 1-second WAV
+    assert played["currentTime"] == pytest.approx(played["duration"]), played
+    [(start, end)] = played["played"]  # played from the start to the end, in one go
+    assert start == pytest.approx(0, abs=0.05) and end == pytest.approx(played["duration"]), played
+
+    # Resolve: the preview shows the exact SMS and what it costs, then send queues it.
+    message = "Am înlocuit routerul; conexiunea funcționează din nou."
+    page.get_by_label(labels["resolve_message"]).fill(message)
+    page.get_by_role("button", name=f"{labels['preview']} · {labels['resolve']}").click()
+    expected = sms_text(hotline, ticket, "ticket_resolved", message=message)
+    preview = page.locator(".preview")
+    expect(preview.locator(".sms-text")).to_have_text(expected.text)
+    assert "Am inlocuit routerul; conexiunea functioneaza din nou." in expected.text  # GSM-7, no diacritics
+    parts = (labels["sms_one_part"].format(characters=gsm7_length(expected.text)) if expected.parts == 1
+             else labels["sms_parts"].format(parts=expected.parts, characters=gsm7_length(expected.text)))
+    expect(preview.locator(".parts")).to_have_text(parts)
+    preview.get_by_role("button", name=labels["send"]).click()
+
+    expect(page.locator(".flash.ok")).to_have_text(labels["done"])
+    expect(page.locator(".ticket-head .pill")).to_have_text(labels["status_resolved"])
+    resolved_sms = page.locator("ul.sms li").filter(has_text=expected.text)
+    expect(resolved_sms).to_have_count(1)
+    expect(resolved_sms.locator(".pill")).to_have_text("în așteptare")
+    expect(resolved_sms).to_contain_text(CALLER)
+    screenshot(page, "ticket-page.png")
+
+    with db.session() as session:
+        queued = session.scalars(select(SmsMessage).where(SmsMessage.purpose == "ticket_resolved#1")).one()
+        assert (queued.to, queued.body, queued.status) == (CALLER, expected.text, "queued")
+        assert session.scalars(select(Ticket.status)).one() == "resolved"
+    assert twilio.messages == []  # queued, not sent: no dispatcher runs here
