@@ -16,8 +16,8 @@ from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .errors import ConfigError
-from .dispatcher import make_gateway
-from .recordings import RecordingStore
+from .recordings import make_recording_store
+from .sms_gateway import make_gateway
 from .settings import load_hotline
 from .twilio_auth import instance_secret, local_auth_token
 
@@ -36,19 +36,11 @@ def _environment_config(instance_path: str) -> dict[str, Any]:
         "TWILIO_AUTH_TOKEN": env.get("TWILIO_AUTH_TOKEN") or local_auth_token(instance_path),
         "LOCAL_TRIAL_TOKEN": not env.get("TWILIO_AUTH_TOKEN"),
         "TWILIO_API_BASE_URL": env.get("TWILIO_API_BASE_URL", "https://api.twilio.com"),
-        "SECRET_KEY": env.get("IVR_SECRET_KEY") or instance_secret(instance_path, "secret_key", create=True),
+        "SECRET_KEY": env.get("IVR_SECRET_KEY"),
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": (env.get("IVR_PUBLIC_URL") or "").startswith("https://"),
         "PERMANENT_SESSION_LIFETIME": timedelta(hours=12),
     }
-
-
-def make_recording_store(config: dict[str, Any]) -> RecordingStore | None:
-    """Recordings can be played only with the account's real credentials."""
-    sid, token = config.get("TWILIO_ACCOUNT_SID"), config.get("TWILIO_AUTH_TOKEN")
-    if not sid or not token or config.get("LOCAL_TRIAL_TOKEN"):
-        return None
-    return RecordingStore(sid, token, base_url=config.get("TWILIO_API_BASE_URL") or "https://api.twilio.com")
 
 
 def instance_folder() -> str:
@@ -64,6 +56,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.config["CLOCK"] = lambda: datetime.now(timezone.utc)
     if test_config:
         app.config.update(test_config)
+    if not app.config["SECRET_KEY"]:
+        app.config["SECRET_KEY"] = instance_secret(app.instance_path, "secret_key", create=True)
     if not app.config["TWILIO_AUTH_TOKEN"]:
         raise ConfigError(["TWILIO_AUTH_TOKEN: not set (ivr serve makes a local one for a trial)"])
 

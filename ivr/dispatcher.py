@@ -16,14 +16,13 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import and_, or_, select
 
 from .db import Database
 from .errors import SmsPermanentError, SmsTemporaryError
 from .models import SmsMessage, SmsStatus, TicketEvent
-from .sms_gateway import LogGateway, OutgoingSms, SentSms, SmsGateway, TwilioGateway
+from .sms_gateway import OutgoingSms, SentSms, SmsGateway
 
 log = logging.getLogger(__name__)
 
@@ -35,14 +34,6 @@ def backoff(attempts: int) -> timedelta:
     """1 s, 2 s, 4 s, ... capped at a minute, with a little jitter so workers don't stampede."""
     seconds = min(BACKOFF_FIRST * 2 ** max(attempts - 1, 0), BACKOFF_CAP)
     return timedelta(seconds=seconds * random.uniform(0.9, 1.1))
-
-
-def make_gateway(config: dict[str, Any]) -> SmsGateway:
-    """Twilio when the account's credentials are set; otherwise (a local trial) the log."""
-    sid, token = config.get("TWILIO_ACCOUNT_SID"), config.get("TWILIO_AUTH_TOKEN")
-    if sid and token and not config.get("LOCAL_TRIAL_TOKEN"):
-        return TwilioGateway(sid, token, base_url=config.get("TWILIO_API_BASE_URL") or "https://api.twilio.com")
-    return LogGateway()
 
 
 @dataclass(frozen=True)

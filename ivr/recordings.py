@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 import requests
 
@@ -78,3 +79,11 @@ class RecordingStore:
             # Passed on to the browser from our own origin, so never anything but audio (say, an HTML page).
             raise RecordingUnavailable(f"Twilio answered {content_type} instead of audio for recording {sid}", status)
         return Recording(audio=response.content, content_type=content_type)
+
+
+def make_recording_store(config: dict[str, Any]) -> RecordingStore | None:
+    """Recordings can be played only with the account's real credentials."""
+    sid, token = config.get("TWILIO_ACCOUNT_SID"), config.get("TWILIO_AUTH_TOKEN")
+    if not sid or not token or config.get("LOCAL_TRIAL_TOKEN"):
+        return None
+    return RecordingStore(sid, token, base_url=config.get("TWILIO_API_BASE_URL") or TWILIO_API_BASE_URL)

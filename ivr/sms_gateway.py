@@ -16,7 +16,7 @@ import logging
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Protocol
+from typing import Any, Protocol
 
 import requests
 from twilio.base.exceptions import TwilioException, TwilioRestException, TwilioServiceException
@@ -201,3 +201,11 @@ class LogGateway:
     def find_sent(self, to: str, body: str, since: datetime) -> SentSms | None:
         # Nothing ever reaches a phone, so re-"sending" after a crash cannot duplicate anything.
         return None
+
+
+def make_gateway(config: dict[str, Any]) -> SmsGateway:
+    """Twilio when the account's credentials are set; otherwise (a local trial) the log."""
+    sid, token = config.get("TWILIO_ACCOUNT_SID"), config.get("TWILIO_AUTH_TOKEN")
+    if sid and token and not config.get("LOCAL_TRIAL_TOKEN"):
+        return TwilioGateway(sid, token, base_url=config.get("TWILIO_API_BASE_URL") or TWILIO_API_BASE_URL)
+    return LogGateway()

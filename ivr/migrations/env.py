@@ -6,7 +6,7 @@ import os
 
 from alembic import context
 
-from ivr import models  # noqa: F401  (registers the tables on Base.metadata)
+import ivr.models  # noqa: F401  (registers the tables on Base.metadata)
 from ivr.db import Base, make_engine
 
 engine = context.config.attributes.get("engine") or make_engine(os.environ["IVR_DATABASE_URL"])
