@@ -274,19 +274,37 @@ def _pydantic_problems(error: ValidationError) -> list[str]:
     return sorted(set(problems), key=problems.index)
 
 
+def _is_day_range(key: Any) -> bool:
+    try:
+        parse_days(str(key))
+    except ValueError:
+        return False
+    return True
+
+
 class _UniqueKeyLoader(yaml.SafeLoader):
-    """A YAML loader that refuses a key written twice instead of keeping the last one."""
+    """A YAML loader that refuses a key written twice instead of silently keeping the last.
+
+    The one exception is a day range in ``hours:``, which may be written once per span
+    (``mon-fri: "09:00-12:00"`` then ``mon-fri: "13:00-17:30"``): its spans are collected.
+    """
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen = set()
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=deep)
-            if key in seen:
+        self.flatten_mapping(node)
+        mapping: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if key not in mapping:
+                mapping[key] = self.construct_object(value_node, deep=deep)
+            elif _is_day_range(key):
+                value = self.construct_object(value_node, deep=True)
+                earlier = mapping[key] if isinstance(mapping[key], list) else [mapping[key]]
+                mapping[key] = earlier + (value if isinstance(value, list) else [value])
+            else:
                 raise yaml.constructor.ConstructorError(
                     None, None, f'key "{key}" is written twice in the same mapping', key_node.start_mark
                 )
-            seen.add(key)
-        return super().construct_mapping(node, deep=deep)
+        return mapping
 
 
 def read_yaml(path: Path) -> Any:

@@ -156,3 +156,11 @@ def test_console_label_missing_in_one_language(config_dir):
 def test_console_label_unknown_in_one_language(config_dir):
     edit(config_dir / "prompts" / "console" / "en.yaml", 'reopen: "Re-open"\n', 'reopen: "Re-open"\nreopn: "x"\n')
     assert re.search(r"prompts/console/en\.yaml: reopn: unknown key \(not in ro\.yaml\)", problems(config_dir))
+
+
+def test_a_day_range_may_be_written_once_per_span(config_dir):
+    edit(config_dir / "routing.yaml", 'hours: {mon-fri: "09:00-17:30"}',
+         'hours:\n      mon-fri: "09:00-12:00"\n      mon-fri: "13:00-17:30"\n      sat: "10:00-14:00"')
+    payments = load_hotline(config_dir / "routing.yaml", config_dir / "prompts").routing.departments["payments"]
+    spans = [(s.days_label, s.start, s.end) for s in payments.weekly_hours.spans]
+    assert spans == [("mon-fri", 540, 720), ("mon-fri", 780, 1050), ("sat", 600, 840)]

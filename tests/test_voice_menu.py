@@ -85,3 +85,17 @@ def test_last_miss_goes_to_the_fallback_department(twilio_post):
 def test_garbage_in_the_url_still_gets_a_menu_answer(twilio_post, query):
     doc = twiml(twilio_post("/voice/menu" + (f"?{query}" if query else ""), Digits="1"))
     assert doc.find("Dial") is not None
+
+
+def test_a_prompt_may_be_a_recording_to_play(config_dir, app_config):
+    from ivr import create_app
+
+    from conftest import BASE_URL, CALL_SID, sign
+    from test_config import edit
+
+    edit(config_dir / "prompts" / "ro.yaml", '"Bună ziua, ați sunat la {company}."', '"https://media.pronetit.ro/salut.mp3"')
+    data = {"CallSid": CALL_SID, "From": "+40722123456"}
+    reply = create_app(app_config).test_client().post("/voice/incoming", data=data, headers=sign(BASE_URL + "/voice/incoming", data))
+    doc = twiml(reply)
+    assert doc[0].tag == "Play" and doc[0].text == "https://media.pronetit.ro/salut.mp3"
+    assert doc[1].tag == "Say"
