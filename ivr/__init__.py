@@ -18,7 +18,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from .errors import ConfigError
 from .recordings import make_recording_store
 from .sms_gateway import make_gateway
-from .settings import load_hotline
+from .settings import config_paths, load_hotline
 from .twilio_auth import instance_secret, local_auth_token
 
 __all__ = ["create_app", "ConfigError"]
@@ -26,9 +26,10 @@ __all__ = ["create_app", "ConfigError"]
 
 def _environment_config(instance_path: str) -> dict[str, Any]:
     env = os.environ
+    routing_file, prompts_dir = config_paths()
     return {
-        "ROUTING_FILE": env.get("IVR_ROUTING_FILE", "routing.yaml"),
-        "PROMPTS_DIR": env.get("IVR_PROMPTS_DIR", "prompts"),
+        "ROUTING_FILE": str(routing_file),
+        "PROMPTS_DIR": str(prompts_dir),
         "DATABASE_URL": env.get("IVR_DATABASE_URL")
         or f"sqlite:///{Path(instance_path, 'ivr.sqlite3').resolve()}",
         "PUBLIC_URL": env.get("IVR_PUBLIC_URL"),

@@ -9,7 +9,6 @@ import sys
 import threading
 import time
 from datetime import datetime, timezone
-from pathlib import Path
 
 import click
 from flask import Flask
@@ -22,7 +21,7 @@ from .dispatcher import Dispatcher
 from .errors import AccountError, ConfigError
 from .models import Role, Ticket
 from .users import add_user
-from .settings import load_hotline
+from .settings import config_paths, load_hotline
 from .softphone import DIAL_OUTCOMES, Call, HttpTransport, TerminalCaller
 from .twilio_auth import local_auth_token
 
@@ -68,8 +67,7 @@ def main() -> None:
 @main.command()
 def check() -> None:
     """Validate routing.yaml and every prompts file."""
-    routing_file = Path(os.environ.get("IVR_ROUTING_FILE", "routing.yaml"))
-    prompts_dir = Path(os.environ.get("IVR_PROMPTS_DIR", "prompts"))
+    routing_file, prompts_dir = config_paths()
     try:
         hotline = load_hotline(routing_file, prompts_dir)
     except ConfigError as exc:
@@ -161,8 +159,7 @@ def db_upgrade() -> None:
 @click.option("--registered", default=None, help="ISO time, e.g. 2026-11-27T10:00 (hotline's timezone if naive); default now")
 def deadline(department: str, registered: str | None) -> None:
     """Print the resolution deadline of a complaint registered at a given time."""
-    routing_file = Path(os.environ.get("IVR_ROUTING_FILE", "routing.yaml"))
-    prompts_dir = Path(os.environ.get("IVR_PROMPTS_DIR", "prompts"))
+    routing_file, prompts_dir = config_paths()
     try:
         routing = load_hotline(routing_file, prompts_dir).routing
     except ConfigError as exc:

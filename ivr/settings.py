@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,6 +28,14 @@ class HotlineConfig:
 
     def prompt_set(self, lang: str | None) -> PromptSet:
         return self.prompts.get(lang or "", self.prompts[self.routing.default_language])
+
+
+def config_paths() -> tuple[Path, Path]:
+    """routing.yaml and prompts/: $IVR_ROUTING_FILE and $IVR_PROMPTS_DIR, else the working directory's."""
+    return (
+        Path(os.environ.get("IVR_ROUTING_FILE", "routing.yaml")),
+        Path(os.environ.get("IVR_PROMPTS_DIR", "prompts")),
+    )
 
 
 def load_hotline(routing_file: Path, prompts_dir: Path) -> HotlineConfig:
