@@ -17,6 +17,8 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .errors import ConfigError
 from .recordings import make_recording_store
+from .recovery.intake import Intake
+from .recovery.journal import Journal
 from .sms_gateway import make_gateway
 from .settings import config_paths, load_hotline
 from .twilio_auth import instance_secret, local_auth_token
@@ -41,6 +43,10 @@ def _environment_config(instance_path: str) -> dict[str, Any]:
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": (env.get("IVR_PUBLIC_URL") or "").startswith("https://"),
         "PERMANENT_SESSION_LIFETIME": timedelta(hours=12),
+        "JOURNAL_DIR": instance_path,
+        # Twilio waits 15 s for a webhook: past this the report goes to the journal instead.
+        "WEBHOOK_DATABASE_SECONDS": 4.0,
+        "JOURNAL_REPLAY_SECONDS": 10.0,
     }
 
 
@@ -74,7 +80,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     from . import console, db, sms_status, voice
 
-    db.init_app(app)
+    database = db.init_app(app)
+    app.extensions["ivr.intake"] = Intake(
+        database, hotline, Journal(app.config["JOURNAL_DIR"]),
+        deadline_seconds=app.config["WEBHOOK_DATABASE_SECONDS"], replay_interval=app.config["JOURNAL_REPLAY_SECONDS"],
+    )
     app.extensions["ivr.sms_gateway"] = app.config.get("SMS_GATEWAY") or make_gateway(app.config)
     app.extensions["ivr.recordings"] = app.config.get("RECORDING_STORE") or make_recording_store(app.config)
     csrf = CSRFProtect(app)

@@ -8,6 +8,7 @@ from flask import current_app
 
 from .db import Database
 from .recordings import RecordingStore
+from .recovery.intake import Intake
 from .settings import HotlineConfig
 
 
@@ -27,3 +28,8 @@ def database() -> Database:
 def recording_store() -> RecordingStore | None:
     """None in a local trial without Twilio credentials."""
     return current_app.extensions.get("ivr.recordings")
+
+
+def intake() -> Intake:
+    """Where voicemail reports go: the database in time, else the local journal."""
+    return current_app.extensions["ivr.intake"]

@@ -18,6 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from . import create_app, instance_folder
 from .deadlines import deadline_for_department
 from .dispatcher import Dispatcher
+from .recovery.replay import ReplayResult, replay_if_pending
 from .errors import AccountError, ConfigError
 from .models import Role, Ticket
 from .users import add_user
@@ -41,11 +42,18 @@ def _app() -> Flask:
         raise
 
 
+def _replay(app: Flask) -> ReplayResult | None:
+    """Turn what the journal in this host's instance folder holds into tickets."""
+    intake = app.extensions["ivr.intake"]
+    return replay_if_pending(intake.journal, intake.database, intake.hotline)
+
+
 def _dispatcher(app: Flask) -> Dispatcher:
     public = app.config.get("PUBLIC_URL")
     return Dispatcher(
         app.extensions["ivr.db"], app.extensions["ivr.sms_gateway"], app.config["CLOCK"],
         status_callback=f"{public.rstrip('/')}/sms/status" if public else None,
+        housekeeping=lambda: _replay(app),
     )
 
 
@@ -108,8 +116,10 @@ def serve(host: str, port: int) -> None:
 @click.option("--once", is_flag=True, help="send what is due, then exit")
 def worker(once: bool) -> None:
     """Deliver the SMS outbox (several workers may run at once)."""
-    dispatcher = _dispatcher(_app())
+    app = _app()
+    dispatcher = _dispatcher(app)
     if once:
+        _replay(app)
         click.echo(f"{dispatcher.drain()} SMS handled")
         return
     stop = threading.Event()
@@ -118,6 +128,25 @@ def worker(once: bool) -> None:
         dispatcher.run_forever(stop)
     except KeyboardInterrupt:
         pass
+
+
+@main.command()
+def recover() -> None:
+    """Register the complaints journaled while the database was unavailable."""
+    app = _app()
+    journal = app.extensions["ivr.intake"].journal
+    result = _replay(app)
+    if result is None:
+        click.echo(f"nothing to recover: the journal in {journal.folder} is empty")
+    elif result.busy:
+        click.echo("another process is replaying the journal right now; try again in a moment")
+    else:
+        click.echo(f"{result.registered} journaled report(s) registered")
+        if result.rejected:
+            click.echo(f"{result.rejected} unreadable line(s) kept in {journal.rejected_path}", err=True)
+        if result.pending:
+            click.echo("the database failed again: the rest stays in the journal", err=True)
+            sys.exit(1)
 
 
 @main.group()

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 
@@ -19,10 +19,30 @@ class Base(DeclarativeBase):
     pass
 
 
+# A database that hangs must not hold a request for long: PostgreSQL gives up connecting,
+# and cancels a statement or a lock wait, after these; a free pooled connection is waited
+# for as long. Webhooks bound their own wait further (ivr.recovery.intake).
+CONNECT_TIMEOUT_SECONDS = 3
+STATEMENT_TIMEOUT_MS = 3000
+POOL_TIMEOUT_SECONDS = 5
+
+
+def _postgres_connect_args(url: str) -> dict[str, Any]:
+    """connect_timeout and statement/lock timeouts, keeping any ``options`` the URL gives
+    (connect_args would otherwise replace the URL's own ``options``, such as a search_path)."""
+    given = make_url(url).query.get("options", "")
+    given = " ".join(given) if isinstance(given, tuple) else given
+    timeouts = f"-c statement_timeout={STATEMENT_TIMEOUT_MS} -c lock_timeout={STATEMENT_TIMEOUT_MS}"
+    return {"connect_timeout": CONNECT_TIMEOUT_SECONDS, "options": f"{given} {timeouts}".strip()}
+
+
 def make_engine(url: str, **options: Any) -> Engine:
-    """An engine tuned for the hotline: SQLite waits for its lock instead of failing."""
+    """An engine tuned for the hotline: PostgreSQL gives up on a hung server within seconds;
+    SQLite waits for its lock instead of failing."""
     if not url.startswith("sqlite"):
-        return create_engine(url, pool_pre_ping=True, **options)
+        options = {"pool_pre_ping": True, "pool_timeout": POOL_TIMEOUT_SECONDS, **options}
+        connect_args = {**_postgres_connect_args(url), **options.pop("connect_args", {})}
+        return create_engine(url, connect_args=connect_args, **options)
     if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, connect_args={"timeout": 30}, **options)

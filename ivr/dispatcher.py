@@ -52,6 +52,8 @@ class Dispatcher:
     status_callback: str | None = None
     lease: timedelta = timedelta(minutes=2)
     batch: int = 20
+    # Work a dispatcher's loop also does before each pass, such as replaying the journal.
+    housekeeping: Callable[[], object] | None = None
 
     def run_once(self) -> int:
         """Send what is due now; returns how many messages were handled."""
@@ -71,6 +73,8 @@ class Dispatcher:
         log.info("SMS dispatcher started (%s)", type(self.gateway).__name__)
         while not stop.is_set():
             try:
+                if self.housekeeping is not None:
+                    self.housekeeping()
                 if self.run_once():
                     continue
             except Exception:  # the database is down: keep trying, never die

@@ -9,6 +9,7 @@ those URLs, so any server process can answer any step.
 from __future__ import annotations
 
 import logging
+import re
 import unicodedata
 
 from flask import Blueprint, request, url_for
@@ -16,10 +17,12 @@ from twilio.twiml.voice_response import Dial, Gather, VoiceResponse
 from werkzeug.exceptions import HTTPException
 
 from . import appctx
+from .inputs import ascii_int, has_control_characters, matches
 from .phone import Caller, caller_from, keyed_mobile
 from .prompts import PromptSet
+from .recovery.intake import Journaled, NotKept, Registered
 from .twiml import speak, twiml_response
-from .tickets import RECORDING_STATUSES, VoicemailReport, register_voicemail
+from .tickets import RECORDING_STATUSES, VoicemailReport
 from .twilio_auth import require_call_sid, require_twilio_signature
 
 log = logging.getLogger(__name__)
@@ -28,6 +31,7 @@ bp.before_request(require_twilio_signature)
 bp.before_request(require_call_sid)
 
 DIAL_ANSWERED = {"completed", "answered"}
+_RECORDING_SID = re.compile(r"RE[0-9a-fA-F]{32}")
 
 
 # -- reading the request ------------------------------------------------------
@@ -48,8 +52,8 @@ def _department(key: str | None) -> str:
 
 
 def _int_arg(name: str, default: int) -> int:
-    value = request.args.get(name, "")
-    return int(value) if value.isdigit() and len(value) < 4 else default
+    value = ascii_int(request.args.get(name), max_digits=3)
+    return default if value is None else value
 
 
 def _sms_arg() -> str:
@@ -118,8 +122,9 @@ def menu():
     lang, attempt = _lang(), _int_arg("attempt", 1)
     digits = request.form.get("Digits", "")
     response = VoiceResponse()
-    if len(digits) == 1 and digits.isdigit():
-        chosen = routing.department_for_digit(int(digits))
+    digit = ascii_int(digits, max_digits=1)
+    if digit is not None:
+        chosen = routing.department_for_digit(digit)
         if chosen:
             return _route(response, chosen, lang)
         switch_to = next((l for l, d in routing.language_keys.items() if str(d) == digits), None)
@@ -256,39 +261,45 @@ def record(department: str):
 
 
 def _voicemail_report(department: str, source: str) -> VoicemailReport:
+    """What Twilio said about the recording; a field that is not what Twilio sends is left out,
+    never stored (a NUL byte would make PostgreSQL refuse the whole ticket)."""
     form = request.form
     status = form.get("RecordingStatus", "completed")
-    duration = form.get("RecordingDuration", "")
+    sid, url = form.get("RecordingSid", ""), form.get("RecordingUrl", "")
     return VoicemailReport(
         call_sid=form["CallSid"], department=_department(department), language=_lang(),
         caller=_caller().e164, sms_to=_sms_arg() or None,
-        recording_sid=form.get("RecordingSid", "")[:34] or None,
-        recording_url=form.get("RecordingUrl", "")[:300] or None,
-        recording_duration=int(duration) if duration.isdigit() and len(duration) < 6 else None,
+        recording_sid=sid if matches(_RECORDING_SID, sid) else None,
+        recording_url=url if _is_recording_url(url) else None,
+        recording_duration=ascii_int(form.get("RecordingDuration"), max_digits=5),
         recording_status=status if status in RECORDING_STATUSES else "failed",
         source=source,
     )
 
 
+def _is_recording_url(url: str) -> bool:
+    return url.startswith("https://") and len(url) <= 300 and not has_control_characters(url)
+
+
 @bp.post("/recorded/<department>")
 def recorded(department: str):
-    """The <Record> action: the caller left a complaint; tell them its number and deadline."""
+    """The <Record> action: the caller left a complaint; tell them what became of it."""
     hotline = appctx.hotline()
     report = _voicemail_report(department, "record action")
     prompts, response = _prompts(report.language), VoiceResponse()
-    try:
-        with appctx.database().session() as session, session.begin():
-            ticket = register_voicemail(session, hotline, report, appctx.now())
-            number, due_on = ticket.number, ticket.deadline_on
-    except Exception:
-        # The recording is safe at Twilio and its status callback will register it.
-        log.exception("could not register the voicemail of CallSid %s", report.call_sid)
-        speak(response, prompts.say("ticket_pending"))
-    else:
+    outcome = appctx.intake().take(report, appctx.now())
+    name = _department_name(report.department, report.language)
+    if isinstance(outcome, Registered) and outcome.number:
         speak(response, prompts.say(
-            "ticket_registered", ticket=prompts.spelled(number), deadline=prompts.spoken_date(due_on),
-            department=_department_name(report.department, report.language),
+            "ticket_registered", ticket=prompts.spelled(outcome.number),
+            deadline=prompts.spoken_date(outcome.deadline_on), department=name,
         ))
+    elif isinstance(outcome, Journaled):
+        # The number comes from the database; the caller gets it by SMS once it is back.
+        key = "ticket_pending" if report.sms_to else "ticket_pending_no_sms"
+        speak(response, prompts.say(key, deadline=prompts.spoken_date(outcome.deadline_on), department=name))
+    else:  # not kept anywhere, or an empty recording: never say "registered"
+        speak(response, prompts.say("ticket_not_registered"))
     speak(response, prompts.say("goodbye", company=hotline.routing.hotline.company))
     response.hangup()
     return twiml_response(response)
@@ -298,8 +309,8 @@ def recorded(department: str):
 def recording_status(department: str):
     """Twilio's recordingStatusCallback: registers the complaint if the action did not."""
     report = _voicemail_report(department, "recording callback")
-    with appctx.database().session() as session, session.begin():
-        register_voicemail(session, appctx.hotline(), report, appctx.now())
+    if isinstance(appctx.intake().take(report, appctx.now()), NotKept):
+        return "temporarily unavailable", 503
     return "", 204
 
 

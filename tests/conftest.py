@@ -128,6 +128,7 @@ def app_config(config_dir: Path, clock: FakeClock, tmp_path: Path, database_url:
         "CLOCK": clock,
         "DATABASE_URL": database_url,
         "DATABASE_AUTO_UPGRADE": True,
+        "JOURNAL_DIR": str(tmp_path / "journal"),
     }
 
 

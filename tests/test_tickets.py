@@ -177,21 +177,3 @@ def test_history_is_append_only_events(twilio_post, db):
     with db.session() as session:
         kinds = session.scalars(select(TicketEvent.kind).order_by(TicketEvent.id)).all()
     assert kinds == ["registered", "recording"]
-
-
-def test_database_down_the_caller_still_hears_a_kind_answer(app_config, tmp_path):
-    from ivr import create_app
-
-    app_config["DATABASE_URL"] = f"sqlite:///{tmp_path / 'missing-dir' / 'nested' / 'x.sqlite3'}"
-    app_config["DATABASE_AUTO_UPGRADE"] = False  # no tables: every write fails
-    client = create_app(app_config).test_client()
-    from conftest import sign
-
-    path = "/voice/recorded/technical?lang=ro"
-    data = {"CallSid": CALL_SID, "From": "+40722123456", **RECORDING}
-    reply = client.post(path, data=data, headers=sign("http://localhost" + path, data))
-    assert reply.status_code == 200
-    assert "Reclamația dumneavoastră a fost înregistrată și va fi preluată de un operator." in reply.get_data(as_text=True)
-    path = "/voice/recording-status/technical?lang=ro"
-    data = {**data, "RecordingStatus": "completed"}
-    assert client.post(path, data=data, headers=sign("http://localhost" + path, data)).status_code == 503

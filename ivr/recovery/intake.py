@@ -1,0 +1,100 @@
+"""Taking a voicemail report: into a ticket when the database answers in time, else into the journal.
+
+Twilio gives a webhook 15 seconds; a database that is down fails fast, but one that hangs
+would hold the caller past that and they would hear an application error. So the
+registration runs in a thread of its own and the webhook waits for it at most
+``deadline_seconds``. If it fails or is late, the report goes to the journal, and the caller
+may hear "registered" only once one of the two holds it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from ..db import Database
+from ..deadlines import deadline_for_department
+from ..settings import HotlineConfig
+from ..tickets import VoicemailReport, register_voicemail
+from .journal import Journal, JournalEntry
+from .replay import BackgroundReplay
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Registered:
+    """A ticket holds the report; ``number`` is None for an absent recording that made no ticket."""
+
+    number: str | None
+    deadline_on: date | None
+
+
+@dataclass(frozen=True)
+class Journaled:
+    """The journal holds the report; its ticket, number and SMS follow when the database is back."""
+
+    deadline_on: date
+
+
+@dataclass(frozen=True)
+class NotKept:
+    """Neither the database nor the journal took the report: the caller must be told so."""
+
+
+Outcome = Registered | Journaled | NotKept
+
+
+class _Late(Exception):
+    """The database did not answer within the deadline."""
+
+
+class Intake:
+    def __init__(
+        self, database: Database, hotline: HotlineConfig, journal: Journal,
+        deadline_seconds: float = 4.0, replay_interval: float = 10.0,
+    ) -> None:
+        self.database, self.hotline, self.journal = database, hotline, journal
+        self.deadline_seconds = deadline_seconds
+        self._replay = BackgroundReplay(journal, database, hotline, replay_interval)
+
+    def take(self, report: VoicemailReport, now: datetime) -> Outcome:
+        try:
+            return self._register_in_time(report, now)
+        except Exception as exc:
+            log.error("database could not register CallSid %s (%s); journaling it", report.call_sid, _why(exc))
+        try:
+            self.journal.append(JournalEntry(now, report))
+        except OSError:
+            log.exception("journal could not keep CallSid %s either: this complaint is NOT registered", report.call_sid)
+            return NotKept()
+        self._replay.start()
+        return Journaled(deadline_for_department(self.hotline.routing, report.department, now).due_on)
+
+    def _register_in_time(self, report: VoicemailReport, now: datetime) -> Registered:
+        outcome: list[Registered | BaseException] = []
+        done = threading.Event()
+
+        def register() -> None:
+            try:
+                with self.database.session() as session, session.begin():
+                    ticket = register_voicemail(session, self.hotline, report, now)
+                    outcome.append(Registered(ticket.number, ticket.deadline_on) if ticket else Registered(None, None))
+            except BaseException as exc:  # handed to the waiting webhook, which decides
+                outcome.append(exc)
+            finally:
+                done.set()
+
+        threading.Thread(target=register, name=f"register-{report.call_sid}", daemon=True).start()
+        if not done.wait(self.deadline_seconds):
+            # Should the late transaction commit after all, the replay finds its ticket by CallSid.
+            raise _Late(f"no answer within {self.deadline_seconds} s")
+        if isinstance(outcome[0], BaseException):
+            raise outcome[0]
+        return outcome[0]
+
+
+def _why(exc: Exception) -> str:
+    return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
