@@ -15,8 +15,10 @@ from twilio.request_validator import (
     get_signature_algorithm,
 )
 
+from .inputs import matches
+
 log = logging.getLogger(__name__)
-_CALL_SID = re.compile(r"^CA[0-9a-fA-F]{32}$")
+_CALL_SID = re.compile(r"CA[0-9a-fA-F]{32}")
 TOKEN_FILE = "twilio_auth_token"
 
 
@@ -42,7 +44,7 @@ def require_twilio_signature() -> None:
 
 def require_call_sid() -> None:
     """before_request hook of the voice webhooks: 400 without a well-formed CallSid."""
-    if not _CALL_SID.match(request.form.get("CallSid", "")):
+    if not matches(_CALL_SID, request.form.get("CallSid")):
         abort(400, "a Twilio voice webhook needs a CallSid")
 
 
