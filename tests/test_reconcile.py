@@ -142,11 +142,12 @@ def test_only_completed_voicemails_of_inbound_calls_count(run, twilio, upgraded_
     twilio.add_call_recording(call_sid(3), MOBILE, HOTLINE_NUMBER, at, status="absent")
     twilio.add_call_recording(call_sid(4), MOBILE, HOTLINE_NUMBER, at, status="processing")
     twilio.add_call_recording(call_sid(5), HOTLINE_NUMBER, MOBILE, at, direction="outbound-api")
+    twilio.add_call_recording(call_sid(8) + "\n", MOBILE, HOTLINE_NUMBER, at)
     twilio.add_call_recording(call_sid(6), MOBILE, HOTLINE_NUMBER, at)
 
     result = run()
 
-    assert (result.seen, result.not_voicemail, [r.call_sid for r in result.registered]) == (6, 5, [call_sid(6)])
+    assert (result.seen, result.not_voicemail, [r.call_sid for r in result.registered]) == (7, 6, [call_sid(6)])
     assert [t.call_sid for t in tickets(upgraded_database)] == [call_sid(6)]
 
 

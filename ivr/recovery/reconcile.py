@@ -10,11 +10,13 @@ number is used when it can receive one).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 from ..db import Database
+from ..inputs import matches
 from ..phone import caller_from
 from ..settings import HotlineConfig
 from ..tickets import VoicemailReport, find_by_call, register_voicemail
@@ -26,6 +28,8 @@ VOICEMAIL_SOURCE = "RecordVerb"
 # The webhooks (or the journal's replay) register a voicemail within seconds and know the caller's
 # choices; a reconcile that raced them would win with guesses. Younger recordings are left to them.
 DEFAULT_MIN_AGE = timedelta(minutes=15)
+# The SID goes into a URL path (the call's fetch) and into tickets.call_sid: nothing else passes.
+_CALL_SID = re.compile(r"CA[0-9a-fA-F]{32}")
 
 
 @dataclass(frozen=True)
@@ -94,7 +98,7 @@ def _creation_time(recording: TwilioRecording) -> datetime:
 def _is_voicemail(recording: TwilioRecording) -> bool:
     return (
         recording.source == VOICEMAIL_SOURCE and recording.status == "completed"
-        and bool(recording.call_sid) and recording.date_created is not None
+        and matches(_CALL_SID, recording.call_sid) and recording.date_created is not None
     )
 
 
@@ -121,7 +125,7 @@ def _register(
         )
     if recovered:
         result.registered.append(entry)
-    else:  # a webhook or the journal registered it in the meantime
+    else:  # a webhook or the journal registered it in the meantime (another reconcile would count it too)
         result.had_ticket += 1
 
 
