@@ -8,7 +8,7 @@ import signal
 import sys
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import click
 from flask import Flask
@@ -18,8 +18,11 @@ from sqlalchemy.exc import SQLAlchemyError
 from . import create_app, instance_folder
 from .deadlines import deadline_for_department
 from .dispatcher import Dispatcher
+from .phone import caller_from
+from .recovery.reconcile import reconcile as reconcile_with_twilio
 from .recovery.replay import ReplayResult, replay_if_pending
-from .errors import AccountError, ConfigError
+from .recovery.twilio_recordings import TwilioRecordings
+from .errors import AccountError, ConfigError, TwilioApiError
 from .models import Role, Ticket
 from .users import add_user
 from .settings import config_paths, load_hotline
@@ -251,3 +254,42 @@ def _show_ticket(call_sid: str, wait_seconds: float = 8.0) -> None:
                     click.echo(f"  SMS to {message.to} [{message.status}{marker}]: {message.body}")
                 return
         time.sleep(0.3)
+
+
+@main.command()
+@click.option("--since", required=True, help="ISO date or time, e.g. 2026-11-20 (hotline's timezone if naive)")
+@click.option("--to", "called", multiple=True, help="only calls to this hotline number (repeatable); default: every inbound call")
+@click.option("--min-age", default=15, show_default=True, type=click.IntRange(0), help="minutes; younger recordings are left to the webhooks")
+def reconcile(since: str, called: tuple[str, ...], min_age: int) -> None:
+    """Register every voicemail Twilio recorded since a date that has no ticket (safe to repeat)."""
+    account_sid, auth_token = os.environ.get("TWILIO_ACCOUNT_SID"), os.environ.get("TWILIO_AUTH_TOKEN")
+    if not account_sid or not auth_token:
+        click.echo("ivr reconcile needs the account's TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN", err=True)
+        sys.exit(1)
+    app = _app()
+    hotline = app.extensions["ivr.hotline"]
+    tz, region = hotline.routing.timezone, hotline.routing.hotline.holidays
+    try:
+        start = datetime.fromisoformat(since)
+    except ValueError:
+        raise click.BadParameter("an ISO date or time such as 2026-11-20 or 2026-11-20T08:00", param_hint="--since") from None
+    start = start if start.tzinfo else start.replace(tzinfo=tz)
+    numbers = [caller_from(number, region).e164 for number in called]
+    if None in numbers:
+        raise click.BadParameter("a phone number such as +40215894141", param_hint="--to")
+    twilio = TwilioRecordings(account_sid, auth_token, base_url=app.config["TWILIO_API_BASE_URL"])
+    _replay(app)  # what this host journaled knows the department and the SMS number: it goes first
+    try:
+        result = reconcile_with_twilio(
+            app.extensions["ivr.db"], hotline, twilio, app.config["CLOCK"], start,
+            called_numbers=numbers, min_age=timedelta(minutes=min_age),
+        )
+    except TwilioApiError as exc:
+        click.echo(" ".join(str(exc).split()), err=True)
+        sys.exit(1)
+    for t in result.registered:
+        sms = f"SMS to {t.sms_to}" if t.sms_to else "no SMS"
+        click.echo(f"{t.number}  {t.registered_at.astimezone(tz):%Y-%m-%d %H:%M}  {t.call_sid}  "
+                   f"from {t.caller or 'withheld'}  {t.department} (guessed)  {sms}")
+    click.echo(f"{result.seen} recordings seen, {result.had_ticket} already had tickets, {len(result.registered)} registered, "
+               f"{result.not_voicemail} not hotline voicemails, {result.too_recent} left to the webhooks (under {min_age} min old)")

@@ -8,6 +8,8 @@
     ├── SignInThrottled      too many wrong passwords: the next try must wait
     ├── RecordingUnavailable a voicemail recording cannot be played: not this account's,
     │                        deleted at Twilio, or Twilio refused or could not be reached
+    ├── TwilioApiError       Twilio's REST API refused to list recordings or calls, or
+    │                        could not be reached (ivr reconcile)
     └── SmsError             the SMS API refused or could not be reached
         ├── SmsTemporaryError    worth retrying later (network, 5xx, 429)
         └── SmsPermanentError    never retried (invalid number, unsubscribed, ...)
@@ -37,6 +39,15 @@ class RecordingUnavailable(IvrError):
 
     ``status`` is Twilio's HTTP answer (404: deleted), or None when Twilio was not asked
     (the URL is not this account's recording) or did not answer."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        self.status = status
+        super().__init__(message)
+
+
+class TwilioApiError(IvrError):
+    """Twilio's REST API refused a read or could not be reached; the message is one line for
+    an administrator. ``status`` is Twilio's HTTP answer, None when there was none."""
 
     def __init__(self, message: str, status: int | None = None) -> None:
         self.status = status

@@ -97,7 +97,7 @@ class TwilioGateway:
         http_client = http_client or TwilioHttpClient(timeout=timeout, max_retries=0)
         self._client = Client(account_sid, auth_token, http_client=http_client)
         if base_url.rstrip("/") != TWILIO_API_BASE_URL:
-            _redirect(self._client, base_url)
+            redirect_client(self._client, base_url)
 
     def send(self, sms: OutgoingSms) -> SentSms:
         # With a messaging service Twilio picks the sender, so From is left out on purpose.
@@ -130,8 +130,9 @@ class TwilioGateway:
         return None
 
 
-def _redirect(client: Client, base_url: str) -> None:
-    """Send the client's Messages API requests to ``base_url`` instead of api.twilio.com.
+def redirect_client(client: Client, base_url: str) -> None:
+    """Send the client's 2010-04-01 API requests (Messages, Recordings, Calls) to ``base_url``
+    instead of api.twilio.com.
 
     ``Domain.base_url`` is the one place twilio-python builds the API's URLs from (including
     next-page links). Edge and region (TWILIO_EDGE/TWILIO_REGION) rewrite the host name and
@@ -146,7 +147,7 @@ def _sms_error(exc: Exception) -> SmsError:
     """Translate a twilio or requests exception into a temporary or permanent ``SmsError``."""
     if isinstance(exc, requests.RequestException):
         return SmsTemporaryError(f"Twilio could not be reached: {exc.__class__.__name__}: {exc}")
-    status, code, message = _http_failure(exc)
+    status, code, message = http_failure(exc)
     if status is None:
         # Most likely a network error wrapped by twilio; it may have gone through, so retry (after find_sent).
         return SmsTemporaryError(f"Twilio request failed: {message}", code)
@@ -156,7 +157,7 @@ def _sms_error(exc: Exception) -> SmsError:
     return SmsPermanentError(text, code)
 
 
-def _http_failure(exc: Exception) -> tuple[int | None, int | None, str]:
+def http_failure(exc: Exception) -> tuple[int | None, int | None, str]:
     """HTTP status, Twilio error code and message out of the three shapes twilio raises."""
     if isinstance(exc, TwilioRestException):
         return exc.status, _twilio_code(exc.code, exc.status), exc.msg

@@ -31,7 +31,10 @@ class VoicemailReport:
     recording_url: str | None
     recording_duration: int | None
     recording_status: str  # completed | absent | failed
-    source: str            # "record action" | "recording callback"
+    source: str            # "record action" | "recording callback" | "reconcile"
+    # What the report could not know, for the operators: written as a "recovered" event when
+    # this report creates the ticket (a reconcile from Twilio's recordings guesses the department).
+    recovered_note: str | None = None
 
 
 def find_by_call(session: Session, call_sid: str) -> Ticket | None:
@@ -93,6 +96,8 @@ def _create(session: Session, hotline: HotlineConfig, report: VoicemailReport, n
         ticket=ticket, at=now, actor="caller", kind="registered",
         detail=f"voicemail ({report.source}); deadline {deadline.due_on.isoformat()}: {deadline.description} ({deadline.rule})",
     ))
+    if report.recovered_note:
+        session.add(TicketEvent(ticket=ticket, at=now, actor="system", kind="recovered", detail=report.recovered_note))
     prompts = hotline.prompt_set(report.language)
     text = prompts.sms["ticket_registered"].format(
         ticket=ticket.number, deadline=deadline.due_on.strftime("%d.%m.%Y"),

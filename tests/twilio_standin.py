@@ -1,4 +1,4 @@
-"""A local HTTP stand-in for Twilio's Messages API and recording media, for tests over real HTTP.
+"""A local HTTP stand-in for Twilio's Messages, Recordings and Calls APIs, for tests over real HTTP.
 
 What it imitates (the 2010-04-01 REST API, as twilio-python reads it):
 
@@ -19,6 +19,17 @@ What it imitates (the 2010-04-01 REST API, as twilio-python reads it):
   ``redirect_recordings_to(host)`` makes it answer 302 to ``http://{host}:{port}/media/...``
   instead (Twilio's hand-off to its media storage), served without auth; the Authorization
   header each media request carried is kept in ``media_authorizations``.
+* ``GET /2010-04-01/Accounts/{AccountSid}/Recordings.json``: the Recording list of what
+  ``add_call_recording`` registered, newest first, in the list shape twilio-python reads
+  (``recordings``, ``page``, ``page_size``, ``next_page_uri``...), filtered by CallSid,
+  DateCreated (that UTC day), DateCreated> and DateCreated< (inclusive, like Twilio's
+  ``DateCreated>=``; a bare date means midnight UTC). Pages of ``PageSize`` (default 50)
+  with ``Page=N``; ``next_page_uri`` keeps the filters and is null on the last page.
+  Each Recording has sid, call_sid, source (``RecordVerb`` for <Record>), status, duration
+  (a string, as Twilio gives it), date_created/start_time in RFC 2822 and uri.
+* ``GET /2010-04-01/Accounts/{AccountSid}/Calls/{CallSid}.json``: the Call resource of a
+  call ``add_call_recording`` registered (from, to, direction, status completed,
+  start_time...); an unknown SID is Twilio's 404 (20404).
 * Errors in Twilio's JSON shape: ``{"code", "message", "more_info", "status"}``.
 * Faults scripted in order, consumed one per request before normal behaviour:
   ``fail_next(status, code, message)``, ``drop_next()`` (close the connection without an
@@ -26,10 +37,12 @@ What it imitates (the 2010-04-01 REST API, as twilio-python reads it):
   They apply to every request, recordings and media included.
 
 What it does not imitate: delivery (a stored message turns "sent" at once, with date_sent =
-date_created, and no status callback is ever made), other resources, media, paging beyond
-the first page (``PageSize`` newest messages, ``next_page_uri`` always null), recording
-metadata (``.json``) and the extension-less recording URL, number
-validation, opt-outs, rate limits and the RFC 9457 error shape of newer Twilio APIs.
+date_created, and no status callback is ever made), other resources, media, paging of
+Messages beyond the first page (``PageSize`` newest messages, ``next_page_uri`` always
+null), Twilio's ``PageToken`` (pages are counted with ``Page`` alone), the Calls list, a
+single recording's metadata (``Recordings/{sid}.json``) and the extension-less recording
+URL, calls' child legs, prices, number validation, opt-outs, rate limits and the RFC 9457
+error shape of newer Twilio APIs.
 """
 
 from __future__ import annotations
@@ -45,13 +58,15 @@ import threading
 import wave
 import zlib
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 _MESSAGES_PATH = re.compile(r"^/2010-04-01/Accounts/(?P<account>[^/]+)/Messages\.json$")
 _RECORDING_PATH = re.compile(r"^/2010-04-01/Accounts/(?P<account>[^/]+)/Recordings/(?P<sid>[^/.]+)\.(?P<ext>wav|mp3)$")
+_RECORDINGS_PATH = re.compile(r"^/2010-04-01/Accounts/(?P<account>[^/]+)/Recordings\.json$")
+_CALL_PATH = re.compile(r"^/2010-04-01/Accounts/(?P<account>[^/]+)/Calls/(?P<sid>[^/.]+)\.json$")
 _MEDIA_PATH = re.compile(r"^/media/(?P<sid>[^/.]+)\.(?P<ext>wav|mp3)$")
 _AUDIO_TYPES = {"wav": "audio/x-wav", "mp3": "audio/mpeg"}
 
@@ -88,7 +103,9 @@ class TwilioStandin:
 
     ``messages`` holds what was accepted (dicts with sid, to, from, messaging_service_sid,
     body, status_callback, status, date_created); ``requests`` counts every request received;
-    ``recordings`` maps a recording SID to its WAV bytes (delete one to imitate a deletion).
+    ``recordings`` maps a recording SID to its WAV bytes (delete one to imitate a deletion);
+    ``recording_list`` and ``calls`` hold the Recording and Call resources' fields, as dicts,
+    of what ``add_call_recording`` registered.
     """
 
     def __init__(self, account_sid: str = "AC" + "5" * 32, auth_token: str = "standin-auth-token") -> None:
@@ -96,6 +113,8 @@ class TwilioStandin:
         self.auth_token = auth_token
         self.messages: list[dict] = []
         self.recordings: dict[str, bytes] = {}
+        self.recording_list: list[dict] = []
+        self.calls: dict[str, dict] = {}
         self.media_authorizations: list[str | None] = []
         self.requests = 0
         self._media_host: str | None = None
@@ -139,6 +158,35 @@ class TwilioStandin:
         with self._lock:
             self.recordings[sid] = audio
         return audio
+
+    def add_call_recording(
+        self,
+        call_sid: str,
+        from_: str,
+        to: str,
+        date_created: datetime,
+        duration: int = 30,
+        *,
+        source: str = "RecordVerb",
+        status: str = "completed",
+        direction: str = "inbound",
+    ) -> str:
+        """Register a recording of ``call_sid`` made at ``date_created`` (timezone-aware), and the
+        call itself the first time its SID is seen; returns the new recording's SID (its audio
+        is served too). Defaults are a voicemail: <Record> on an inbound call, completed."""
+        sid = "RE" + secrets.token_hex(16)
+        created = date_created.astimezone(timezone.utc)
+        with self._lock:
+            self.calls.setdefault(call_sid, {
+                "sid": call_sid, "from": from_, "to": to, "direction": direction,
+                "start_time": created - timedelta(seconds=60),
+            })
+            self.recording_list.append({
+                "sid": sid, "call_sid": call_sid, "source": source, "status": status,
+                "duration": str(duration), "date_created": created,
+            })
+        self.add_recording(sid)
+        return sid
 
     def redirect_recordings_to(self, host: str) -> None:
         """Answer recording requests with a 302 to ``host`` (say, "localhost" for a host other
@@ -244,6 +292,98 @@ class TwilioStandin:
         }
 
 
+    def _list_recordings(self, query: dict[str, str]) -> tuple[int, dict]:
+        page_size, page = int(query.get("PageSize", "50")), int(query.get("Page", "0"))
+        with self._lock:
+            found = sorted(
+                (r for r in self.recording_list if _recording_matches(r, query)),
+                key=lambda r: r["date_created"], reverse=True,
+            )
+        path = f"/2010-04-01/Accounts/{self.account_sid}/Recordings.json"
+        filters = {k: v for k, v in query.items() if k not in ("Page", "PageSize", "PageToken")}
+
+        def page_uri(number: int) -> str:
+            return f"{path}?{urlencode({**filters, 'PageSize': page_size, 'Page': number})}"
+
+        start = page * page_size
+        shown = found[start : start + page_size]
+        return 200, {
+            "recordings": [self._recording_resource(r) for r in shown],
+            "end": start + max(0, len(shown) - 1),
+            "first_page_uri": page_uri(0),
+            "next_page_uri": page_uri(page + 1) if start + page_size < len(found) else None,
+            "page": page,
+            "page_size": page_size,
+            "previous_page_uri": page_uri(page - 1) if page > 0 else None,
+            "start": start,
+            "uri": page_uri(page),
+        }
+
+    def _recording_resource(self, r: dict) -> dict:
+        created = format_datetime(r["date_created"])
+        base = f"/2010-04-01/Accounts/{self.account_sid}/Recordings/{r['sid']}"
+        return {
+            "account_sid": self.account_sid,
+            "api_version": "2010-04-01",
+            "call_sid": r["call_sid"],
+            "conference_sid": None,
+            "date_created": created,
+            "date_updated": created,
+            "start_time": format_datetime(r["date_created"] - timedelta(seconds=int(r["duration"]))),
+            "duration": r["duration"],
+            "sid": r["sid"],
+            "price": None,
+            "price_unit": "USD",
+            "status": r["status"],
+            "channels": 1,
+            "source": r["source"],
+            "error_code": None,
+            "uri": f"{base}.json",
+            "encryption_details": None,
+            "subresource_uris": {
+                "add_on_results": f"{base}/AddOnResults.json",
+                "transcriptions": f"{base}/Transcriptions.json",
+            },
+            "media_url": f"https://api.twilio.com{base}",
+        }
+
+    def _call(self, sid: str, path: str) -> tuple[int, dict]:
+        with self._lock:
+            call = self.calls.get(sid)
+        if call is None:
+            return _error(404, 20404, f"The requested resource {path} was not found")
+        start = format_datetime(call["start_time"])
+        base = f"/2010-04-01/Accounts/{self.account_sid}/Calls/{sid}"
+        return 200, {
+            "sid": sid,
+            "date_created": start,
+            "date_updated": start,
+            "parent_call_sid": None,
+            "account_sid": self.account_sid,
+            "to": call["to"],
+            "to_formatted": call["to"],
+            "from": call["from"],
+            "from_formatted": call["from"],
+            "phone_number_sid": "PN" + "0" * 32,
+            "status": "completed",
+            "start_time": start,
+            "end_time": start,
+            "duration": "60",
+            "price": None,
+            "price_unit": "USD",
+            "direction": call["direction"],
+            "answered_by": None,
+            "api_version": "2010-04-01",
+            "forwarded_from": None,
+            "group_sid": None,
+            "caller_name": None,
+            "queue_time": "0",
+            "trunk_sid": None,
+            "uri": f"{base}.json",
+            "subresource_uris": {"recordings": f"{base}/Recordings.json"},
+        }
+
+
 def _wav_tone(frequency: int, seconds: float = 1.0, rate: int = 8000, amplitude: int = 1000) -> bytes:
     """A valid WAV file: mono, 16-bit, ``rate`` Hz, a sine at ``frequency`` Hz, quiet (3% of full scale)."""
     frames = b"".join(
@@ -278,6 +418,17 @@ def _matches(message: dict, query: dict[str, str]) -> bool:
         "DateSent>" not in query or sent >= _moment(query["DateSent>"]),
         "DateSent<" not in query or sent <= _moment(query["DateSent<"]),
         "DateSent" not in query or sent.date() == _moment(query["DateSent"]).date(),
+    ]
+    return all(checks)
+
+
+def _recording_matches(recording: dict, query: dict[str, str]) -> bool:
+    created = recording["date_created"]
+    checks = [
+        "CallSid" not in query or recording["call_sid"] == query["CallSid"],
+        "DateCreated>" not in query or created >= _moment(query["DateCreated>"]),
+        "DateCreated<" not in query or created <= _moment(query["DateCreated<"]),
+        "DateCreated" not in query or created.date() == _moment(query["DateCreated"]).date(),
     ]
     return all(checks)
 
@@ -327,6 +478,12 @@ def _handler_for(standin: TwilioStandin) -> type[BaseHTTPRequestHandler]:
                     location = f"http://{standin._media_host}:{port}/media/{recording['sid']}.{recording['ext']}"
                     return 302, _Media(location=location)
                 return self._recording(recording["sid"], recording["ext"], path)
+            listing = _RECORDINGS_PATH.match(path)
+            if listing is not None and listing["account"] == standin.account_sid and self.command == "GET":
+                return standin._list_recordings(_single_values(query))
+            call = _CALL_PATH.match(path)
+            if call is not None and call["account"] == standin.account_sid and self.command == "GET":
+                return standin._call(call["sid"], path)
             match = _MESSAGES_PATH.match(path)
             if match is None or match["account"] != standin.account_sid:
                 return _error(404, 20404, f"The requested resource {path} was not found")

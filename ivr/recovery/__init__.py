@@ -1,1 +1,1 @@
-"""Keeping complaints when the database cannot: a local journal, its replay, and reconciling with Twilio."""
+"""Keeping complaints the hotline could not store at once: the local journal and its replay, and reconciling with Twilio."""
