@@ -50,13 +50,33 @@ def _dispatcher(app: Flask) -> Dispatcher:
 
 
 def _run_dispatcher() -> None:
-    """The body of the dispatcher process that ``ivr serve`` starts."""
+    """The body of the dispatcher process that ``ivr serve`` starts. It stops on SIGTERM, and
+    by itself when the server is gone (even killed with SIGKILL): never an orphan polling forever."""
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        # join() returns when the pipe from the server closes, that is when the server exits.
+        threading.Thread(target=lambda: (parent.join(), stop.set()), name="ivr-parent-watch", daemon=True).start()
     try:
         _dispatcher(create_app()).run_forever(stop)
     except KeyboardInterrupt:
         pass
+
+
+def _exit_on_sigterm() -> None:
+    """SIGTERM (systemd, docker, a supervisor) stops ``ivr serve`` the way Ctrl-C does."""
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+
+
+def _stop_process(process: multiprocessing.process.BaseProcess, grace_seconds: float = 10.0) -> None:
+    if process.pid is None:
+        return  # never started
+    process.terminate()
+    process.join(grace_seconds)
+    if process.is_alive():
+        process.kill()
+        process.join(grace_seconds)
 
 
 @click.group()
@@ -94,14 +114,17 @@ def serve(host: str, port: int) -> None:
             "(ivr call uses it; real Twilio calls need your account's token)"
         )
     app = _app()
-    worker = multiprocessing.get_context("spawn").Process(target=_run_dispatcher, name="ivr-sms", daemon=True)
-    worker.start()
-    click.echo(f"Hotline answering on http://{host}:{port}/voice/incoming  (try: ivr call --url http://{host}:{port})")
-    click.echo(f"Operator console on http://{host}:{port}/console/  (add a user: ivr user add NAME)")
+    server = waitress.create_server(app, host=host, port=port, threads=8, ident="ivr")
+    _exit_on_sigterm()
+    dispatcher = multiprocessing.get_context("spawn").Process(target=_run_dispatcher, name="ivr-sms", daemon=True)
     try:
-        waitress.serve(app, host=host, port=port, threads=8, ident="ivr")
+        dispatcher.start()
+        click.echo(f"Hotline answering on http://{host}:{port}/voice/incoming  (try: ivr call --url http://{host}:{port})")
+        click.echo(f"Operator console on http://{host}:{port}/console/  (add a user: ivr user add NAME)")
+        server.run()  # returns on SIGINT and SIGTERM
     finally:
-        worker.terminate()
+        server.close()
+        _stop_process(dispatcher)
 
 
 @main.command()
