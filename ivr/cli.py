@@ -1,4 +1,9 @@
-"""The ``ivr`` command: serve the hotline, call it from a terminal, check its configuration."""
+"""The ``ivr`` command: serve the hotline, call it from a terminal, check its configuration.
+
+Every failure an administrator can fix ends as one or two lines saying what to do and a
+non-zero exit status, never a traceback: ``_Ivr.invoke`` turns the hotline's own errors,
+database errors and usage errors into such lines, in one place.
+"""
 
 from __future__ import annotations
 
@@ -13,17 +18,19 @@ from datetime import datetime, timezone
 import click
 from flask import Flask
 from sqlalchemy import select
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 
 from . import create_app, instance_folder
 from .deadlines import deadline_for_department
 from .dispatcher import Dispatcher
-from .errors import AccountError, ConfigError
+from .db import sqlalchemy_url
+from .errors import AccountError, ConfigError, IvrError
 from .models import Role, Ticket
 from .users import add_user
 from .settings import config_paths, load_hotline
 from .softphone import DIAL_OUTCOMES, Call, HttpTransport, TerminalCaller
-from .twilio_auth import local_auth_token
+from .twilio_auth import TOKEN_FILE, local_auth_token
 
 
 def _fail(error: ConfigError) -> None:
@@ -31,14 +38,67 @@ def _fail(error: ConfigError) -> None:
     sys.exit(1)
 
 
-def _app() -> Flask:
+def _app(*, upgraded: bool = True) -> Flask:
+    """The hotline for a command; with ``upgraded``, refused (DatabaseNotUpgraded) when its
+    database answers but was never upgraded. An unreachable database is let through: the
+    serving commands wait it out, the others fail on their first query."""
     if not os.environ.get("TWILIO_AUTH_TOKEN"):
         local_auth_token(instance_folder(), create=True)  # a local trial: see `ivr serve`
+    app = create_app()
+    if upgraded:
+        _database_is_current(app)
+    return app
+
+
+def _database_is_current(app: Flask) -> bool:
+    """False when the database cannot be reached now; raises DatabaseNotUpgraded when it can but is behind."""
     try:
-        return create_app()
-    except ConfigError as exc:
-        _fail(exc)
-        raise
+        app.extensions["ivr.db"].require_current_schema()
+    except OperationalError:
+        return False
+    return True
+
+
+def _database_failure(exc: DBAPIError) -> str:
+    url = os.environ.get("IVR_DATABASE_URL")
+    where = make_url(sqlalchemy_url(url)).render_as_string(hide_password=True) if url else f"in {instance_folder()}"
+    reason = str(exc.orig).strip().splitlines()[0] if str(exc.orig).strip() else type(exc.orig).__name__
+    return (f"the database {where} failed: {reason}\n"
+            "Check IVR_DATABASE_URL and that the database server runs; create a missing database, then `ivr db upgrade`.")
+
+
+class _BriefUsageError(click.UsageError):
+    """A usage error in one line that says where the help is, instead of the usage text."""
+
+    def show(self, file=None) -> None:
+        hint = f" (see: {self.ctx.command_path} --help)" if self.ctx is not None else ""
+        click.echo(f"Error: {self.format_message()}{hint}", file=file, err=file is None)
+
+
+def _brief(exc: click.UsageError) -> click.UsageError:
+    if isinstance(exc, click.exceptions.NoArgsIsHelpError):
+        return exc  # `ivr user` alone: the help is what was asked for
+    return _BriefUsageError(exc.format_message(), exc.ctx)
+
+
+class _Ivr(click.Group):
+    """The ``ivr`` group: the one place where failures become one or two lines and an exit status."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except click.UsageError as exc:
+            raise _brief(exc) from None
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except click.UsageError as exc:
+            raise _brief(exc) from None
+        except IvrError as exc:
+            raise click.ClickException(str(exc)) from None
+        except DBAPIError as exc:
+            raise click.ClickException(_database_failure(exc)) from None
 
 
 def _dispatcher(app: Flask) -> Dispatcher:
@@ -79,7 +139,7 @@ def _stop_process(process: multiprocessing.process.BaseProcess, grace_seconds: f
         process.join(grace_seconds)
 
 
-@click.group()
+@click.group(name="ivr", cls=_Ivr)
 def main() -> None:
     """Complaint hotline on Twilio."""
 
@@ -113,8 +173,13 @@ def serve(host: str, port: int) -> None:
             f"TWILIO_AUTH_TOKEN is not set: using a local trial token kept in {instance_folder()}/ "
             "(ivr call uses it; real Twilio calls need your account's token)"
         )
-    app = _app()
-    server = waitress.create_server(app, host=host, port=port, threads=8, ident="ivr")
+    app = _app(upgraded=False)
+    if not _database_is_current(app):
+        click.echo("warning: the database cannot be reached now; serving anyway, it is retried", err=True)
+    try:
+        server = waitress.create_server(app, host=host, port=port, threads=8, ident="ivr")
+    except OSError as exc:
+        raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror or exc}; choose another --port") from None
     _exit_on_sigterm()
     dispatcher = multiprocessing.get_context("spawn").Process(target=_run_dispatcher, name="ivr-sms", daemon=True)
     try:
@@ -172,7 +237,7 @@ def db() -> None:
 @db.command("upgrade")
 def db_upgrade() -> None:
     """Apply the migrations to IVR_DATABASE_URL (or the embedded SQLite)."""
-    app = _app()
+    app = _app(upgraded=False)
     app.extensions["ivr.db"].upgrade()
     click.echo(f"database at the latest schema: {app.extensions['ivr.db'].engine.url.render_as_string(hide_password=True)}")
 
@@ -211,8 +276,11 @@ def call(url: str, caller: str, called: str, keys: str | None, dial: str | None,
     """Place a call to the running hotline from this terminal."""
     token = os.environ.get("TWILIO_AUTH_TOKEN") or local_auth_token(instance_folder())
     if not token:
-        click.echo("No TWILIO_AUTH_TOKEN and no local trial token: start `ivr serve` first.", err=True)
-        sys.exit(1)
+        looked = os.path.join(instance_folder(), TOKEN_FILE)
+        raise click.ClickException(
+            f"no TWILIO_AUTH_TOKEN, and no local trial token in {looked}: start `ivr serve` first, "
+            "or set IVR_INSTANCE_DIR to the instance folder of the running server"
+        )
     ui = TerminalCaller(keys.split(",") if keys is not None else (), dial, record)
     phone = Call(url, token, HttpTransport(), ui, caller=caller, called=called)
     click.echo(f"Calling {url} from {caller} (CallSid {phone.log.call_sid})")
