@@ -59,7 +59,13 @@ def _answers(url: str) -> bool:
 
 
 @pytest.fixture
-def served(tmp_path: Path):
+def serve_env() -> dict[str, str]:
+    """Environment variables added for `ivr serve` (none: the embedded SQLite)."""
+    return {}
+
+
+@pytest.fixture
+def served(tmp_path: Path, serve_env: dict[str, str]):
     """`python -m ivr serve` on a free port with a fresh instance folder, answering /health;
     yields (server process, dispatcher pid). Whatever is still running at the end is killed."""
     port = _free_port()
@@ -69,6 +75,7 @@ def served(tmp_path: Path):
     }
     env.pop("IVR_DATABASE_URL", None)
     env.pop("TWILIO_ACCOUNT_SID", None)
+    env.update(serve_env)
     server = subprocess.Popen(
         [sys.executable, "-m", "ivr", "serve", "--port", str(port)], cwd=ROOT, env=env,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -91,6 +98,14 @@ def served(tmp_path: Path):
 def test_a_stopped_server_stops_its_dispatcher(served, stop_signal):
     server, dispatcher = served
     server.send_signal(stop_signal)
+    server.wait(timeout=15)
+    _wait_until(lambda: not _alive(dispatcher), 10, "the dispatcher exits with the server")
+
+
+@pytest.mark.parametrize("serve_env", [{"IVR_DATABASE_URL": f"postgresql+psycopg://ivr@127.0.0.1:{_free_port()}/ivr"}])
+def test_serve_starts_while_the_database_is_unreachable(served):
+    server, dispatcher = served  # answering /health: the menus need no database
+    server.terminate()
     server.wait(timeout=15)
     _wait_until(lambda: not _alive(dispatcher), 10, "the dispatcher exits with the server")
 
