@@ -1,4 +1,9 @@
-"""The ``ivr`` command: serve the hotline, call it from a terminal, check its configuration."""
+"""The ``ivr`` command: serve the hotline, call it from a terminal, check its configuration.
+
+Every failure an administrator can fix ends as one or two lines saying what to do and a
+non-zero exit status, never a traceback: ``_Ivr.invoke`` turns the hotline's own errors,
+database errors and usage errors into such lines, in one place.
+"""
 
 from __future__ import annotations
 
@@ -13,21 +18,23 @@ from datetime import datetime, timedelta, timezone
 import click
 from flask import Flask
 from sqlalchemy import select
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 
 from . import create_app, instance_folder
 from .deadlines import deadline_for_department
 from .dispatcher import Dispatcher
+from .db import sqlalchemy_url
+from .errors import AccountError, ConfigError, IvrError, TwilioApiError
 from .phone import caller_from
 from .recovery.reconcile import reconcile as reconcile_with_twilio
 from .recovery.replay import ReplayResult, replay_if_pending
 from .recovery.twilio_recordings import TwilioRecordings
-from .errors import AccountError, ConfigError, TwilioApiError
 from .models import Role, Ticket
 from .users import add_user
 from .settings import config_paths, load_hotline
 from .softphone import DIAL_OUTCOMES, Call, HttpTransport, TerminalCaller
-from .twilio_auth import local_auth_token
+from .twilio_auth import TOKEN_FILE, local_auth_token
 
 
 def _fail(error: ConfigError) -> None:
@@ -35,14 +42,67 @@ def _fail(error: ConfigError) -> None:
     sys.exit(1)
 
 
-def _app() -> Flask:
+def _app(*, upgraded: bool = True) -> Flask:
+    """The hotline for a command; with ``upgraded``, refused (DatabaseNotUpgraded) when its
+    database answers but was never upgraded. An unreachable database is let through: the
+    serving commands wait it out, the others fail on their first query."""
     if not os.environ.get("TWILIO_AUTH_TOKEN"):
         local_auth_token(instance_folder(), create=True)  # a local trial: see `ivr serve`
+    app = create_app()
+    if upgraded:
+        _database_is_current(app)
+    return app
+
+
+def _database_is_current(app: Flask) -> bool:
+    """False when the database cannot be reached now; raises DatabaseNotUpgraded when it can but is behind."""
     try:
-        return create_app()
-    except ConfigError as exc:
-        _fail(exc)
-        raise
+        app.extensions["ivr.db"].require_current_schema()
+    except OperationalError:
+        return False
+    return True
+
+
+def _database_failure(exc: DBAPIError) -> str:
+    url = os.environ.get("IVR_DATABASE_URL")
+    where = make_url(sqlalchemy_url(url)).render_as_string(hide_password=True) if url else f"in {instance_folder()}"
+    reason = str(exc.orig).strip().splitlines()[0] if str(exc.orig).strip() else type(exc.orig).__name__
+    return (f"the database {where} failed: {reason}\n"
+            "Check IVR_DATABASE_URL and that the database server runs; create a missing database, then `ivr db upgrade`.")
+
+
+class _BriefUsageError(click.UsageError):
+    """A usage error in one line that says where the help is, instead of the usage text."""
+
+    def show(self, file=None) -> None:
+        hint = f" (see: {self.ctx.command_path} --help)" if self.ctx is not None else ""
+        click.echo(f"Error: {self.format_message()}{hint}", file=file, err=file is None)
+
+
+def _brief(exc: click.UsageError) -> click.UsageError:
+    if isinstance(exc, click.exceptions.NoArgsIsHelpError):
+        return exc  # `ivr user` alone: the help is what was asked for
+    return _BriefUsageError(exc.format_message(), exc.ctx)
+
+
+class _Ivr(click.Group):
+    """The ``ivr`` group: the one place where failures become one or two lines and an exit status."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except click.UsageError as exc:
+            raise _brief(exc) from None
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except click.UsageError as exc:
+            raise _brief(exc) from None
+        except IvrError as exc:
+            raise click.ClickException(str(exc)) from None
+        except DBAPIError as exc:
+            raise click.ClickException(_database_failure(exc)) from None
 
 
 def _replay(app: Flask) -> ReplayResult | None:
@@ -61,16 +121,36 @@ def _dispatcher(app: Flask) -> Dispatcher:
 
 
 def _run_dispatcher() -> None:
-    """The body of the dispatcher process that ``ivr serve`` starts."""
+    """The body of the dispatcher process that ``ivr serve`` starts. It stops on SIGTERM, and
+    by itself when the server is gone (even killed with SIGKILL): never an orphan polling forever."""
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        # join() returns when the pipe from the server closes, that is when the server exits.
+        threading.Thread(target=lambda: (parent.join(), stop.set()), name="ivr-parent-watch", daemon=True).start()
     try:
         _dispatcher(create_app()).run_forever(stop)
     except KeyboardInterrupt:
         pass
 
 
-@click.group()
+def _exit_on_sigterm() -> None:
+    """SIGTERM (systemd, docker, a supervisor) stops ``ivr serve`` the way Ctrl-C does."""
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+
+
+def _stop_process(process: multiprocessing.process.BaseProcess, grace_seconds: float = 10.0) -> None:
+    if process.pid is None:
+        return  # never started
+    process.terminate()
+    process.join(grace_seconds)
+    if process.is_alive():
+        process.kill()
+        process.join(grace_seconds)
+
+
+@click.group(name="ivr", cls=_Ivr)
 def main() -> None:
     """Complaint hotline on Twilio."""
 
@@ -104,15 +184,23 @@ def serve(host: str, port: int) -> None:
             f"TWILIO_AUTH_TOKEN is not set: using a local trial token kept in {instance_folder()}/ "
             "(ivr call uses it; real Twilio calls need your account's token)"
         )
-    app = _app()
-    worker = multiprocessing.get_context("spawn").Process(target=_run_dispatcher, name="ivr-sms", daemon=True)
-    worker.start()
-    click.echo(f"Hotline answering on http://{host}:{port}/voice/incoming  (try: ivr call --url http://{host}:{port})")
-    click.echo(f"Operator console on http://{host}:{port}/console/  (add a user: ivr user add NAME)")
+    app = _app(upgraded=False)
+    if not _database_is_current(app):
+        click.echo("warning: the database cannot be reached now; serving anyway, it is retried", err=True)
     try:
-        waitress.serve(app, host=host, port=port, threads=8, ident="ivr")
+        server = waitress.create_server(app, host=host, port=port, threads=8, ident="ivr")
+    except OSError as exc:
+        raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror or exc}; choose another --port") from None
+    _exit_on_sigterm()
+    dispatcher = multiprocessing.get_context("spawn").Process(target=_run_dispatcher, name="ivr-sms", daemon=True)
+    try:
+        dispatcher.start()
+        click.echo(f"Hotline answering on http://{host}:{port}/voice/incoming  (try: ivr call --url http://{host}:{port})")
+        click.echo(f"Operator console on http://{host}:{port}/console/  (add a user: ivr user add NAME)")
+        server.run()  # returns on SIGINT and SIGTERM
     finally:
-        worker.terminate()
+        server.close()
+        _stop_process(dispatcher)
 
 
 @main.command()
@@ -181,7 +269,7 @@ def db() -> None:
 @db.command("upgrade")
 def db_upgrade() -> None:
     """Apply the migrations to IVR_DATABASE_URL (or the embedded SQLite)."""
-    app = _app()
+    app = _app(upgraded=False)
     app.extensions["ivr.db"].upgrade()
     click.echo(f"database at the latest schema: {app.extensions['ivr.db'].engine.url.render_as_string(hide_password=True)}")
 
@@ -220,8 +308,11 @@ def call(url: str, caller: str, called: str, keys: str | None, dial: str | None,
     """Place a call to the running hotline from this terminal."""
     token = os.environ.get("TWILIO_AUTH_TOKEN") or local_auth_token(instance_folder())
     if not token:
-        click.echo("No TWILIO_AUTH_TOKEN and no local trial token: start `ivr serve` first.", err=True)
-        sys.exit(1)
+        looked = os.path.join(instance_folder(), TOKEN_FILE)
+        raise click.ClickException(
+            f"no TWILIO_AUTH_TOKEN, and no local trial token in {looked}: start `ivr serve` first, "
+            "or set IVR_INSTANCE_DIR to the instance folder of the running server"
+        )
     ui = TerminalCaller(keys.split(",") if keys is not None else (), dial, record)
     phone = Call(url, token, HttpTransport(), ui, caller=caller, called=called)
     click.echo(f"Calling {url} from {caller} (CallSid {phone.log.call_sid})")

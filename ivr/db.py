@@ -12,7 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, make_url
+from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+
+from .errors import ConfigError, DatabaseNotUpgraded
 
 
 class Base(DeclarativeBase):
@@ -71,7 +74,10 @@ class Database:
 
     @classmethod
     def connect(cls, url: str, **options: Any) -> Database:
-        engine = make_engine(url, **options)
+        try:
+            engine = make_engine(sqlalchemy_url(url), **options)
+        except (ArgumentError, ImportError) as exc:
+            raise ConfigError([f"IVR_DATABASE_URL: not a database URL the hotline can use ({exc})"]) from None
         return cls(engine, sessionmaker(engine, expire_on_commit=False))
 
     @contextmanager
@@ -82,6 +88,22 @@ class Database:
     def upgrade(self) -> None:
         """Bring the schema to the latest migration."""
         upgrade_schema(self.engine)
+
+    def require_current_schema(self) -> None:
+        """Raise DatabaseNotUpgraded unless the schema is at the latest migration, so that a
+        server never starts on tables it does not know (OperationalError when unreachable)."""
+        from alembic.runtime.migration import MigrationContext
+        from alembic.script import ScriptDirectory
+
+        latest = set(ScriptDirectory.from_config(alembic_config(self.engine)).get_heads())
+        with self.engine.connect() as connection:
+            current = set(MigrationContext.configure(connection).get_current_heads())
+        if current != latest:
+            where = self.engine.url.render_as_string(hide_password=True)
+            raise DatabaseNotUpgraded(
+                f"the database {where} is at schema {', '.join(sorted(current)) or 'none'}, this version needs "
+                f"{', '.join(sorted(latest))}: run `ivr db upgrade` first"
+            )
 
 
 def alembic_config(engine: Engine):
@@ -106,3 +128,13 @@ def init_app(app) -> Database:
         database.upgrade()
     app.extensions["ivr.db"] = database
     return database
+
+
+def sqlalchemy_url(url: str) -> str:
+    """The URL as SQLAlchemy needs it. Hosting providers write PostgreSQL as ``postgres://`` or
+    ``postgresql://``; the first is unknown to SQLAlchemy and the second picks a driver the
+    hotline does not ship, so both mean psycopg 3."""
+    scheme, separator, rest = url.partition("://")
+    if separator and scheme in ("postgres", "postgresql"):
+        return f"postgresql+psycopg://{rest}"
+    return url

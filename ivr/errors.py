@@ -5,6 +5,8 @@
     │                        names the file, the key path and what is wrong
     ├── TicketError          a ticket action that the ticket's state does not allow
     ├── AccountError         a console user cannot be added as asked
+    ├── DatabaseNotUpgraded  the database is not at the schema of this version: `ivr db upgrade`
+    ├── HotlineUnreachable   `ivr call` got no answer from the hotline's URL
     ├── SignInThrottled      too many wrong passwords: the next try must wait
     ├── RecordingUnavailable a voicemail recording cannot be played: not this account's,
     │                        deleted at Twilio, or Twilio refused or could not be reached
@@ -56,6 +58,14 @@ class TwilioApiError(IvrError):
 
 class AccountError(IvrError):
     """A console user cannot be added as asked (name taken, unknown role, short password)."""
+
+
+class DatabaseNotUpgraded(IvrError):
+    """The database answers but its schema is not this version's; ``ivr db upgrade`` fixes it."""
+
+
+class HotlineUnreachable(IvrError):
+    """``ivr call`` could not reach the hotline: nothing listens at the URL, or it did not answer."""
 
 
 class SignInThrottled(IvrError):

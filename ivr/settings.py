@@ -40,6 +40,10 @@ def config_paths() -> tuple[Path, Path]:
 
 def load_hotline(routing_file: Path, prompts_dir: Path) -> HotlineConfig:
     """Load and validate everything; ConfigError lists every fault found in every file."""
+    if not routing_file.is_file():
+        raise ConfigError([f"{routing_file.resolve()}: file not found (run ivr where routing.yaml is, or set IVR_ROUTING_FILE)"])
+    if not prompts_dir.is_dir():
+        raise ConfigError([f"{prompts_dir.resolve()}: prompts folder not found (run ivr where prompts/ is, or set IVR_PROMPTS_DIR)"])
     routing = load_routing(routing_file)
     prompts = load_prompts(prompts_dir, routing.hotline.languages, SMS_TEMPLATES)
     problems = check_sms_templates(routing, prompts)

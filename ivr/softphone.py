@@ -17,6 +17,8 @@ from urllib.parse import urljoin
 
 from twilio.request_validator import RequestValidator
 
+from .errors import HotlineUnreachable
+
 DIAL_OUTCOMES = ("completed", "busy", "no-answer", "failed", "canceled")
 LOCAL_ACCOUNT_SID = "AC" + "0" * 32
 
@@ -36,7 +38,14 @@ class HttpTransport:
         self._session, self._timeout = requests.Session(), timeout
 
     def post(self, url: str, data: dict[str, str], headers: dict[str, str]) -> tuple[int, str]:
-        reply = self._session.post(url, data=data, headers=headers, timeout=self._timeout)
+        import requests
+
+        try:
+            reply = self._session.post(url, data=data, headers=headers, timeout=self._timeout)
+        except requests.Timeout:
+            raise HotlineUnreachable(f"{url} did not answer within {self._timeout:g} s") from None
+        except requests.ConnectionError:
+            raise HotlineUnreachable(f"nothing answers at {url}: is `ivr serve` running there? (--url says where)") from None
         return reply.status_code, reply.text
 
 

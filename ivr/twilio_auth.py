@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
 import secrets
+import tempfile
 from pathlib import Path
 
 from flask import abort, current_app, request
@@ -51,15 +53,33 @@ def require_call_sid() -> None:
 def instance_secret(instance_path: str | Path, filename: str, *, create: bool = False) -> str | None:
     """A random secret kept in the instance folder, made once on first use when ``create``."""
     path = Path(instance_path) / filename
-    if not path.exists() and create:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        try:  # several server processes may start at once: the first one writes it
-            with open(path, "x") as fh:
-                fh.write(secrets.token_hex(16 if filename == TOKEN_FILE else 32))
-            path.chmod(0o600)
-        except FileExistsError:
-            pass
+    if create and not path.exists():
+        _create_once(path, secrets.token_hex(16 if filename == TOKEN_FILE else 32))
     return path.read_text().strip() if path.exists() else None
+
+
+def _create_once(path: Path, content: str) -> None:
+    """Write ``path`` unless it exists, so that nobody ever reads it half-written: several
+    processes starting together each write a complete temporary file, and only the first
+    link to the final name succeeds; the others then read the winner's."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")  # mode 0600
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(content)
+            fh.flush()
+            os.fsync(fh.fileno())
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            return
+        directory = os.open(path.parent, os.O_RDONLY)
+        try:  # the new name itself must survive a crash, not only the content
+            os.fsync(directory)
+        finally:
+            os.close(directory)
+    finally:
+        os.unlink(temporary)
 
 
 def local_auth_token(instance_path: str | Path, *, create: bool = False) -> str | None:

@@ -7,9 +7,9 @@ import os
 from alembic import context
 
 import ivr.models  # noqa: F401  (registers the tables on Base.metadata)
-from ivr.db import Base, make_engine
+from ivr.db import Base, make_engine, sqlalchemy_url
 
-engine = context.config.attributes.get("engine") or make_engine(os.environ["IVR_DATABASE_URL"])
+engine = context.config.attributes.get("engine") or make_engine(sqlalchemy_url(os.environ["IVR_DATABASE_URL"]))
 
 with engine.connect() as connection:
     if connection.dialect.name == "postgresql":
