@@ -87,6 +87,8 @@ def serve(host: str, port: int) -> None:
     """Serve the hotline (embedded defaults: SQLite in ./instance)."""
     import waitress
 
+    from .proxies import waitress_options
+
     if not os.environ.get("TWILIO_AUTH_TOKEN"):
         local_auth_token(instance_folder(), create=True)
         click.echo(
@@ -99,7 +101,7 @@ def serve(host: str, port: int) -> None:
     click.echo(f"Hotline answering on http://{host}:{port}/voice/incoming  (try: ivr call --url http://{host}:{port})")
     click.echo(f"Operator console on http://{host}:{port}/console/  (add a user: ivr user add NAME)")
     try:
-        waitress.serve(app, host=host, port=port, threads=8, ident="ivr")
+        waitress.serve(app, host=host, port=port, threads=8, ident="ivr", **waitress_options(app))
     finally:
         worker.terminate()
 
