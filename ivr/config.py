@@ -19,6 +19,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import ConfigError
+from .inputs import matches
 from .schedule import DepartmentSchedule, WeeklyHours, parse_days, parse_span
 from .workdays import WorkCalendar, supported_countries
 
@@ -26,6 +27,8 @@ _LANGUAGE = re.compile(r"^[a-z]{2,3}$")
 _ALPHANUMERIC_SENDER = re.compile(r"^(?=.*[A-Za-z])[A-Za-z0-9 ]{1,11}$")
 _CLIENT = re.compile(r"^client:[A-Za-z0-9_.@-]{1,100}$")
 _SIP = re.compile(r"^sip:[^@\s]+@[^@\s]+$")
+# A department key is a segment of webhook URLs: any script's letters (plăți), no "/", "%", "?", ...
+_DEPARTMENT_KEY = re.compile(r"[^\W\d_][\w-]{0,39}")
 
 
 class _Strict(BaseModel):
@@ -229,6 +232,11 @@ def _cross_check(routing: Routing) -> list[str]:
         problems.append(f'hotline.foreign_language: "{hotline.foreign_language}" is not in hotline.languages')
     used: dict[int, str] = {}
     for key, dept in routing.departments.items():
+        if not matches(_DEPARTMENT_KEY, key):
+            problems.append(
+                f"departments.{key}: a department key must be a letter followed by letters, digits, - or _ "
+                '(at most 40), such as payments or plăți: it is part of the webhook URLs'
+            )
         if dept.digit in used:
             problems.append(f"departments.{key}.digit: {dept.digit} is already used by departments.{used[dept.digit]}")
         used.setdefault(dept.digit, key)
