@@ -93,6 +93,7 @@ class Hotline(_Strict):
     foreign_language: str | None = None
     language_keys: dict[str, int] | None = None
     dial_timeout: int = Field(default=20, ge=5, le=120)
+    sms_countries: list[str] = Field(default=["RO"], min_length=1)
     record_max_seconds: int = Field(default=180, ge=10, le=3600)
     extra_non_working_days: list[date] = []
     extra_working_days: list[date] = []
@@ -121,6 +122,14 @@ class Hotline(_Strict):
                 raise ValueError(f'"{code}" is not a language code such as ro or en')
         if len(set(value)) != len(value):
             raise ValueError("a language is listed twice")
+        return value
+
+    @field_validator("sms_countries")
+    @classmethod
+    def _sms_regions(cls, value: list[str]) -> list[str]:
+        for code in value:
+            if code not in phonenumbers.SUPPORTED_REGIONS:
+                raise ValueError(f'"{code}" is not a region code such as RO or MD (two capital letters)')
         return value
 
     @field_validator("sms_sender")
