@@ -77,6 +77,22 @@ def _stop(process: subprocess.Popen) -> None:
             continue
 
 
+def hotline_env(config_dir: Path, tmp_path: Path) -> dict[str, str]:
+    """The environment of a hotline process on ``config_dir``'s configuration and its own SQLite."""
+    from conftest import AUTH_TOKEN
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("IVR_", "TWILIO_", "FORWARDED_ALLOW_IPS"))}
+    return {
+        **env,
+        "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+        "IVR_ROUTING_FILE": str(config_dir / "routing.yaml"),
+        "IVR_PROMPTS_DIR": str(config_dir / "prompts"),
+        "IVR_INSTANCE_DIR": str(tmp_path / "instance"),
+        "IVR_DATABASE_URL": f"sqlite:///{tmp_path / 'ivr.sqlite3'}",
+        "IVR_SECRET_KEY": "test-secret",
+    }
+
+
 @contextmanager
 def server_process(kind: str, env: dict[str, str]) -> Iterator[str]:
     """Run ``ivr serve`` (kind "waitress") or ``gunicorn wsgi:app`` (kind "gunicorn") from the

@@ -5,7 +5,6 @@ count only with IVR_TRUSTED_PROXIES, IVR_PUBLIC_URL overrides everything, and wa
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 
 import pytest
@@ -14,8 +13,8 @@ import requests
 from ivr import create_app
 from ivr.errors import ConfigError
 
-from conftest import AUTH_TOKEN, CALL_SID, sign
-from servers import server_process
+from conftest import CALL_SID, sign
+from servers import hotline_env, server_process
 
 PATH = "/voice/incoming"
 FORM = {"CallSid": CALL_SID, "From": "+40722123456", "To": "+40215894141"}
@@ -33,16 +32,7 @@ def signed_post(base: str, signed_for: str, headers: dict[str, str] | None = Non
 @pytest.fixture
 def server_env(config_dir: Path, tmp_path: Path) -> dict[str, str]:
     """The environment of a hotline process on a copy of the configuration and its own SQLite."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("IVR_", "TWILIO_", "FORWARDED_ALLOW_IPS"))}
-    return {
-        **env,
-        "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
-        "IVR_ROUTING_FILE": str(config_dir / "routing.yaml"),
-        "IVR_PROMPTS_DIR": str(config_dir / "prompts"),
-        "IVR_INSTANCE_DIR": str(tmp_path / "instance"),
-        "IVR_DATABASE_URL": f"sqlite:///{tmp_path / 'ivr.sqlite3'}",
-        "IVR_SECRET_KEY": "test-secret",
-    }
+    return hotline_env(config_dir, tmp_path)
 
 
 @pytest.mark.parametrize("kind", SERVERS)

@@ -14,7 +14,7 @@ from ivr.errors import ConfigError
 from ivr.models import Ticket
 
 from conftest import AUTH_TOKEN, CALL_SID, sign
-from servers import waitress_thread
+from servers import hotline_env, server_process, waitress_thread
 from test_config import edit
 
 ENCODED = "/voice/record/pl%C4%83%C8%9Bi?lang=ro&take=2"
@@ -62,6 +62,14 @@ def test_under_waitress_the_url_as_sent_is_checked(app_with_plati):
         assert requests.post(url, data=FORM, headers=sign(url, FORM), timeout=10).status_code == 200
         decoded = base + "/voice/record/plăți?lang=ro&take=2"
         assert requests.post(url, data=FORM, headers=sign(decoded, FORM), timeout=10).status_code == 403
+
+
+def test_under_gunicorn_the_url_as_sent_is_checked(app_with_plati, config_dir: Path, tmp_path: Path):
+    import requests
+
+    with server_process("gunicorn", hotline_env(config_dir, tmp_path)) as base:
+        url = base + ENCODED
+        assert requests.post(url, data=FORM, headers=sign(url, FORM), timeout=10).status_code == 200
 
 
 @pytest.mark.parametrize("key", ["a/b", "two words", "50%", "tehnic.", "ta#x", ""])
