@@ -38,8 +38,11 @@ def waitress_thread(app) -> Iterator[str]:
         yield f"http://127.0.0.1:{server.effective_port}"
     finally:
         server.task_dispatcher.shutdown()
-        wasyncore.close_all(server._map)
+        # Closed from inside the loop's own thread: closing its sockets under a running select()
+        # would raise EBADF there. With its map empty, the loop returns.
+        server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))
         thread.join(timeout=5)
+        assert not thread.is_alive(), "waitress did not stop within 5 s"
 
 
 def free_port() -> int:
