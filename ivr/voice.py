@@ -59,7 +59,7 @@ def _textable(number: str | None) -> str:
 
 
 def _sms_arg() -> str:
-    """The SMS number carried in the URL, checked again: the URL is ours, but signed is not vetted."""
+    """The SMS number carried in the URL, checked again like any number (sms_countries may have changed)."""
     return _textable(request.args.get("sms"))
 
 
