@@ -13,9 +13,9 @@ from typing import Any
 
 from flask import Flask, redirect, url_for
 from flask_wtf.csrf import CSRFProtect
-from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .errors import ConfigError
+from .proxies import trust_proxies, trusted_proxies
 from .recordings import make_recording_store
 from .recovery.intake import Intake
 from .recovery.journal import Journal
@@ -35,6 +35,7 @@ def _environment_config(instance_path: str) -> dict[str, Any]:
         "DATABASE_URL": env.get("IVR_DATABASE_URL")
         or f"sqlite:///{Path(instance_path, 'ivr.sqlite3').resolve()}",
         "PUBLIC_URL": env.get("IVR_PUBLIC_URL"),
+        "TRUSTED_PROXIES": trusted_proxies(env.get("IVR_TRUSTED_PROXIES")),
         "TWILIO_ACCOUNT_SID": env.get("TWILIO_ACCOUNT_SID"),
         "TWILIO_AUTH_TOKEN": env.get("TWILIO_AUTH_TOKEN") or local_auth_token(instance_path),
         "LOCAL_TRIAL_TOKEN": not env.get("TWILIO_AUTH_TOKEN"),
@@ -75,8 +76,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
 
-    # Behind a reverse proxy, Twilio signed the public URL: trust X-Forwarded-Proto/Host.
-    app.wsgi_app = ProxyFix(app.wsgi_app, x_proto=1, x_host=1, x_port=1, x_prefix=1)
+    trust_proxies(app)  # X-Forwarded-* count only with IVR_TRUSTED_PROXIES
 
     from . import console, db, sms_status, voice
 

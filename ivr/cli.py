@@ -178,6 +178,8 @@ def serve(host: str, port: int) -> None:
     """Serve the hotline (embedded defaults: SQLite in ./instance)."""
     import waitress
 
+    from .proxies import waitress_options
+
     if not os.environ.get("TWILIO_AUTH_TOKEN"):
         local_auth_token(instance_folder(), create=True)
         click.echo(
@@ -188,7 +190,7 @@ def serve(host: str, port: int) -> None:
     if not _database_is_current(app):
         click.echo("warning: the database cannot be reached now; serving anyway, it is retried", err=True)
     try:
-        server = waitress.create_server(app, host=host, port=port, threads=8, ident="ivr")
+        server = waitress.create_server(app, host=host, port=port, threads=8, ident="ivr", **waitress_options(app))
     except OSError as exc:
         raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror or exc}; choose another --port") from None
     _exit_on_sigterm()

@@ -19,6 +19,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import ConfigError
+from .inputs import matches
 from .schedule import DepartmentSchedule, WeeklyHours, parse_days, parse_span
 from .workdays import WorkCalendar, supported_countries
 
@@ -26,6 +27,8 @@ _LANGUAGE = re.compile(r"^[a-z]{2,3}$")
 _ALPHANUMERIC_SENDER = re.compile(r"^(?=.*[A-Za-z])[A-Za-z0-9 ]{1,11}$")
 _CLIENT = re.compile(r"^client:[A-Za-z0-9_.@-]{1,100}$")
 _SIP = re.compile(r"^sip:[^@\s]+@[^@\s]+$")
+# A department key is a segment of webhook URLs: any script's letters (plăți), no "/", "%", "?", ...
+_DEPARTMENT_KEY = re.compile(r"[^\W\d_][\w-]{0,39}")
 
 
 class _Strict(BaseModel):
@@ -90,6 +93,7 @@ class Hotline(_Strict):
     foreign_language: str | None = None
     language_keys: dict[str, int] | None = None
     dial_timeout: int = Field(default=20, ge=5, le=120)
+    sms_countries: list[str] = Field(default=["RO"], min_length=1)
     record_max_seconds: int = Field(default=180, ge=10, le=3600)
     extra_non_working_days: list[date] = []
     extra_working_days: list[date] = []
@@ -118,6 +122,14 @@ class Hotline(_Strict):
                 raise ValueError(f'"{code}" is not a language code such as ro or en')
         if len(set(value)) != len(value):
             raise ValueError("a language is listed twice")
+        return value
+
+    @field_validator("sms_countries")
+    @classmethod
+    def _sms_regions(cls, value: list[str]) -> list[str]:
+        for code in value:
+            if code not in phonenumbers.SUPPORTED_REGIONS:
+                raise ValueError(f'"{code}" is not a region code such as RO or MD (two capital letters)')
         return value
 
     @field_validator("sms_sender")
@@ -229,6 +241,11 @@ def _cross_check(routing: Routing) -> list[str]:
         problems.append(f'hotline.foreign_language: "{hotline.foreign_language}" is not in hotline.languages')
     used: dict[int, str] = {}
     for key, dept in routing.departments.items():
+        if not matches(_DEPARTMENT_KEY, key):
+            problems.append(
+                f"departments.{key}: a department key must be a letter followed by letters, digits, - or _ "
+                '(at most 40), such as payments or plăți: it is part of the webhook URLs'
+            )
         if dept.digit in used:
             problems.append(f"departments.{key}.digit: {dept.digit} is already used by departments.{used[dept.digit]}")
         used.setdefault(dept.digit, key)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 import phonenumbers
@@ -46,6 +47,12 @@ def caller_from(raw: str | None, home_region: str) -> Caller:
         phonenumbers.region_code_for_number(number),
         phonenumbers.number_type(number) in _SMS_CAPABLE,
     )
+
+
+def sms_recipient(caller: Caller, regions: Collection[str]) -> str | None:
+    """The caller's number if the hotline may text it: a mobile of one of ``regions`` (an SMS
+    abroad costs money, and a caller ID or a keyed-in number can name any country)."""
+    return caller.e164 if caller.can_receive_sms and caller.region in regions else None
 
 
 def keyed_mobile(digits: str | None, home_region: str) -> str | None:

@@ -8,6 +8,7 @@ import re
 import secrets
 import tempfile
 from pathlib import Path
+from urllib.parse import quote, urlsplit
 
 from flask import abort, current_app, request
 from twilio.request_validator import (
@@ -22,16 +23,44 @@ from .inputs import matches
 log = logging.getLogger(__name__)
 _CALL_SID = re.compile(r"CA[0-9a-fA-F]{32}")
 TOKEN_FILE = "twilio_auth_token"
+# What Werkzeug's url_for leaves unquoted in a path (its converters' safe characters).
+_PATH_SAFE = "/!$&'()*+,:;=@"
+
+
+def _from_wsgi(text: str) -> str:
+    """A WSGI environ string (bytes as latin-1, PEP 3333) read as the UTF-8 the client sent."""
+    try:
+        return text.encode("latin-1").decode("utf-8", errors="replace")
+    except UnicodeEncodeError:  # a server that already decoded it
+        return text
+
+
+def _target_as_sent() -> str:
+    """The path and query string below the app's mount point, percent-encoding kept as sent.
+
+    Werkzeug decodes the path (``plăți``) but Twilio signs the URL it requested
+    (``pl%C4%83%C8%9Bi``). Servers pass the request line on as RAW_URI (gunicorn) or
+    REQUEST_URI (waitress, Werkzeug); without it the path is quoted again as url_for quotes it.
+    """
+    environ = request.environ
+    raw = environ.get("RAW_URI") or environ.get("REQUEST_URI")
+    if not raw:
+        query = _from_wsgi(environ.get("QUERY_STRING", ""))
+        return quote(request.path, safe=_PATH_SAFE) + (f"?{query}" if query else "")
+    parts = urlsplit(_from_wsgi(raw))  # an absolute-form request line carries a scheme and host too
+    # ProxyFix may have replaced SCRIPT_NAME by X-Forwarded-Prefix: strip the server's own one.
+    mount = quote(environ.get("werkzeug.proxy_fix.orig", environ).get("SCRIPT_NAME") or "", safe=_PATH_SAFE)
+    path = parts.path[len(mount):] if mount and parts.path.startswith(mount) else parts.path
+    return path + (f"?{parts.query}" if parts.query else "")
 
 
 def url_twilio_called() -> str:
-    """The URL as Twilio saw it: IVR_PUBLIC_URL when set, else the request's own URL
-    (behind a reverse proxy, ProxyFix has already applied X-Forwarded-Proto and -Host)."""
+    """The URL exactly as Twilio requested it: IVR_PUBLIC_URL when set, else this request's
+    scheme, host and mount point (behind trusted proxies, ProxyFix has applied X-Forwarded-*),
+    followed by the path and query string as sent."""
     public = current_app.config.get("PUBLIC_URL")
-    if not public:
-        return request.url
-    query = request.query_string.decode("latin-1")
-    return public.rstrip("/") + request.path + (f"?{query}" if query else "")
+    base = public.rstrip("/") if public else request.host_url.rstrip("/") + quote(request.script_root, safe=_PATH_SAFE)
+    return base + _target_as_sent()
 
 
 def require_twilio_signature() -> None:

@@ -18,7 +18,7 @@ from werkzeug.exceptions import HTTPException
 
 from . import appctx
 from .inputs import ascii_int, has_control_characters, matches
-from .phone import Caller, caller_from, keyed_mobile
+from .phone import Caller, caller_from, keyed_mobile, sms_recipient
 from .prompts import PromptSet
 from .recovery.intake import Journaled, NotKept, Registered
 from .twiml import speak, twiml_response
@@ -56,10 +56,15 @@ def _int_arg(name: str, default: int) -> int:
     return default if value is None else value
 
 
+def _textable(number: str | None) -> str:
+    """``number`` in E.164 if we may text it (a mobile of routing.yaml's sms_countries), else ""."""
+    hotline = appctx.hotline().routing.hotline
+    return sms_recipient(caller_from(number, hotline.holidays), hotline.sms_countries) or ""
+
+
 def _sms_arg() -> str:
-    """The SMS number carried in the URL; only ever one we validated ourselves."""
-    sms = caller_from(request.args.get("sms"), appctx.hotline().routing.hotline.holidays)
-    return (sms.e164 or "") if sms.can_receive_sms else ""
+    """The SMS number carried in the URL, checked again like any number (sms_countries may have changed)."""
+    return _textable(request.args.get("sms"))
 
 
 def _prompts(lang: str) -> PromptSet:
@@ -199,9 +204,9 @@ def dial_status(department: str):
 # -- voicemail ----------------------------------------------------------------
 
 def _voicemail(response: VoiceResponse, key: str, lang: str):
-    caller = _caller()
-    if caller.can_receive_sms:
-        return _append_record(response, key, lang, sms=caller.e164 or "", take=1)
+    sms = _textable(request.form.get("From"))
+    if sms:
+        return _append_record(response, key, lang, sms=sms, take=1)
     _append_sms_request(response, key, lang, asked=1)
     return twiml_response(response)
 
@@ -221,7 +226,7 @@ def sms_number(department: str):
     lang, key, asked = _lang(), _department(department), _int_arg("asked", 1)
     digits = request.form.get("Digits", "")
     response, prompts = VoiceResponse(), _prompts(lang)
-    mobile = keyed_mobile(digits, hotline.routing.hotline.holidays)
+    mobile = _textable(keyed_mobile(digits, hotline.routing.hotline.holidays))
     if mobile:
         return _append_record(response, key, lang, sms=mobile, take=1)
     if digits and asked < 2:
@@ -329,9 +334,8 @@ def apologise(error: Exception):
     response = VoiceResponse()
     try:
         lang, key = _lang(), appctx.hotline().routing.hotline.fallback
-        caller = _caller()
         speak(response, _prompts(lang).say("error_apology"))
-        return _append_record(response, key, lang, sms=caller.e164 if caller.can_receive_sms else "", take=2)
+        return _append_record(response, key, lang, sms=_textable(request.form.get("From")), take=2)
     except Exception:  # the configuration itself is unusable: record without words
         log.exception("could not even apologise for CallSid %s", request.form.get("CallSid"))
         fallback = VoiceResponse()

@@ -43,7 +43,11 @@ def test_signed_request_is_answered(client):
     assert reply.mimetype == "text/xml"
 
 
-def test_behind_a_proxy_the_forwarded_url_is_checked(client):
+def test_behind_a_trusted_proxy_the_forwarded_url_is_checked(app_config):
+    from ivr import create_app
+
+    app_config["TRUSTED_PROXIES"] = 1
+    client = create_app(app_config).test_client()
     public = "https://hotline.example.ro/voice/incoming"
     proxied = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "hotline.example.ro"}
     assert client.post("/voice/incoming", data=FORM, headers={**proxied, **sign(public, FORM)}).status_code == 200

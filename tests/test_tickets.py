@@ -73,7 +73,8 @@ def test_record_action_registers_a_ticket_and_queues_its_sms(twilio_post, db, cl
 
 def test_english_caller_gets_english_words(twilio_post, db, clock):
     clock.now = bucharest(2026, 11, 24, 23, 0)
-    body = recorded(twilio_post, "/voice/recorded/payments?lang=en&sms=%2B447911123456", From="+447911123456").get_data(as_text=True)
+    # A caller from abroad who keyed in a Romanian mobile (only those are texted).
+    body = recorded(twilio_post, "/voice/recorded/payments?lang=en&sms=%2B40722123456", From="+447911123456").get_data(as_text=True)
     assert "Your complaint is registered with number R C, 2 0 2 6, 0 0 0 0 0 1. It will be resolved by 24 December 2026." in body
     [sms] = only_ticket(db).messages
     assert sms.body == "ProNET Solutii IT: your complaint is registered as no. RC-2026-000001. Resolution deadline: 24.12.2026."
