@@ -8,6 +8,8 @@ from dataclasses import dataclass
 import phonenumbers
 from phonenumbers import PhoneNumberType
 
+from .inputs import ascii_int
+
 # What Twilio puts in From when the caller hid their number.
 _WITHHELD = {"", "anonymous", "restricted", "private", "unknown", "unavailable", "+266696687", "266696687"}
 _SMS_CAPABLE = {PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE}
@@ -58,7 +60,7 @@ def sms_recipient(caller: Caller, regions: Collection[str]) -> str | None:
 def keyed_mobile(digits: str | None, home_region: str) -> str | None:
     """A mobile number the caller keyed in ("0722123456" or "0040722123456"), as E.164, or None."""
     text = (digits or "").strip().rstrip("#")
-    if not text.isdigit() or len(text) > 17:
+    if ascii_int(text, max_digits=17) is None:
         return None
     if text.startswith("00"):
         text = "+" + text[2:]

@@ -18,6 +18,7 @@ from urllib.parse import urljoin
 from twilio.request_validator import RequestValidator
 
 from .errors import HotlineUnreachable
+from .inputs import ascii_int
 
 DIAL_OUTCOMES = ("completed", "busy", "no-answer", "failed", "canceled")
 LOCAL_ACCOUNT_SID = "AC" + "0" * 32
@@ -286,7 +287,8 @@ class TerminalCaller:
         if self._record is not None:
             return self._record
         answer = self._ask("  how many seconds do you speak? (0 = silence) [20]: ")
-        return int(answer) if answer.isdigit() else 20
+        seconds = ascii_int(answer, max_digits=4)
+        return 20 if seconds is None else seconds
 
     @staticmethod
     def _ask(question: str) -> str:

@@ -51,7 +51,7 @@ def _conditions(user: User, wanted: TicketFilter, now: datetime) -> list[ColumnE
         conditions += [Ticket.status.in_(TicketStatus.OPEN), Ticket.deadline_at <= now]
     text = wanted.search.strip()
     if text:
-        digits = "".join(c for c in text if c.isdigit()).lstrip("0")
+        digits = "".join(c for c in text if c in "0123456789").lstrip("0")
         matches = [Ticket.number.ilike(f"%{text}%")]
         if len(digits) >= 4:
             matches += [Ticket.caller.like(f"%{digits}%"), Ticket.sms_to.like(f"%{digits}%")]

@@ -77,3 +77,11 @@ def test_sms_status_with_the_database_down_answers_503_not_an_html_500(app_confi
     assert reply.status_code == 503
     assert reply.get_data(as_text=True) == "temporarily unavailable"
     assert "SMS status callback failed for MessageSid SM" in caplog.text
+
+
+def test_a_keyed_in_number_in_unicode_digits_is_not_a_mobile(app_config):
+    from ivr.phone import keyed_mobile
+
+    assert keyed_mobile("0722123456", "RO") == "+40722123456"
+    assert keyed_mobile("０７２２１２３４５６", "RO") is None  # full-width digits
+    assert keyed_mobile("07²2123456", "RO") is None
