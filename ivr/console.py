@@ -12,7 +12,7 @@ from datetime import datetime
 from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, session, url_for
 
 from . import appctx, casework
-from .errors import RecordingUnavailable, SignInThrottled, TicketError
+from .errors import RecordingUnavailable, SignInThrottled, TicketClosed, TicketError, TicketTaken
 from .models import TicketStatus, User
 from .smstext import gsm7_length
 from .ticket_queries import TicketFilter, counts, get_ticket, list_tickets, overview, visible_to
@@ -175,34 +175,57 @@ def ticket(number: str):
 
 @bp.post("/tickets/<number>/<action>")
 def act(number: str, action: str):
+    """One casework action on the ticket, its row locked until the action commits: an operator
+    who lost a race to a colleague is told in words what the colleague did."""
     if action not in ACTIONS:
         abort(404)
-    form, hotline, now = request.form, appctx.hotline(), appctx.now()
     with appctx.database().session() as db, db.begin():
-        ticket = _visible_ticket(db, number)
+        ticket = get_ticket(db, number, for_update=True)
+        if ticket is None:
+            abort(404)
         try:
-            if action in ("resolve", "reject") and form.get("confirm") != "1":
-                return _preview(ticket, action, form.get("text", ""))
-            if action == "take":
-                casework.take(db, ticket, g.user, now)
-            elif action == "note":
-                casework.add_note(db, ticket, g.user, form.get("text", ""), now)
-            elif action == "resolve":
-                casework.resolve(db, hotline, ticket, g.user, form.get("text", ""), now)
-            elif action == "reject":
-                casework.reject(db, hotline, ticket, g.user, form.get("text", ""), now)
-            elif action == "extend":
-                casework.extend(db, hotline, ticket, g.user, now)
-            else:
-                casework.reopen(db, ticket, g.user, now)
-        except casework.NotYourTicket:
-            abort(403)
+            if action in ("resolve", "reject") and request.form.get("confirm") != "1":
+                casework.check_can_act(g.user, ticket)
+                return _preview(ticket, action, request.form.get("text", ""))
+            _do(db, ticket, action)
         except TicketError as exc:
+            target = _after_refusal(ticket)
             db.rollback()
-            flash(str(exc), "error")
-            return redirect(url_for("console.ticket", number=number)), 303
+            flash(_refusal_words(exc), "error")
+            return redirect(target, 303)
     flash(label("done"), "ok")
     return redirect(url_for("console.ticket", number=number), 303)
+
+
+def _do(db, ticket, action: str) -> None:
+    form, hotline, now = request.form, appctx.hotline(), appctx.now()
+    if action == "take":
+        casework.take(db, ticket, g.user, now)
+    elif action == "note":
+        casework.add_note(db, ticket, g.user, form.get("text", ""), now)
+    elif action == "resolve":
+        casework.resolve(db, hotline, ticket, g.user, form.get("text", ""), now)
+    elif action == "reject":
+        casework.reject(db, hotline, ticket, g.user, form.get("text", ""), now)
+    elif action == "extend":
+        casework.extend(db, hotline, ticket, g.user, now)
+    else:
+        casework.reopen(db, ticket, g.user, now)
+
+
+def _after_refusal(ticket) -> str:
+    """Back to the ticket when this user may still see it; else to the work list."""
+    if casework.can_act(g.user, ticket):
+        return url_for("console.ticket", number=ticket.number)
+    return url_for("console.tickets")
+
+
+def _refusal_words(exc: TicketError) -> str:
+    if isinstance(exc, TicketTaken):
+        return label("already_taken", number=exc.number, name=exc.by)
+    if isinstance(exc, TicketClosed):
+        return label(f"already_{exc.status}", number=exc.number, name=exc.by)
+    return str(exc)
 
 
 def _preview(ticket, action: str, text: str):
