@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import functools
 from datetime import datetime
+from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, session, url_for
 
 from . import appctx, casework
 from .errors import RecordingUnavailable, SignInThrottled, TicketClosed, TicketError, TicketTaken
+from .inputs import ascii_int, safe_redirect_target
 from .models import TicketStatus, User
 from .smstext import gsm7_length
 from .ticket_queries import TicketFilter, counts, get_ticket, list_tickets, overview, visible_to
@@ -83,7 +85,21 @@ def department_name(key: str) -> str:
 def language(lang: str):
     if lang in appctx.hotline().routing.hotline.languages:
         session["lang"] = lang
-    return redirect(request.referrer or url_for("console.tickets"))
+    return redirect(_console_path(_same_site_path(request.referrer or "")))
+
+
+def _same_site_path(url: str) -> str:
+    """The path and query of an absolute URL on this host (as browsers send the Referer)."""
+    parts = urlsplit(url)
+    if parts.scheme in ("http", "https") and parts.netloc == request.host:
+        return parts.path + (f"?{parts.query}" if parts.query else "")
+    return url
+
+
+def _console_path(target: str | None) -> str:
+    """``target`` when it is a safe path inside the console; else the work list."""
+    safe = safe_redirect_target(target)
+    return safe if safe and safe.startswith(bp.url_prefix) else url_for("console.tickets")
 
 
 # -- signing in ---------------------------------------------------------------------
@@ -106,8 +122,7 @@ def login():
     session.clear()
     session.permanent = True
     session["user_id"], session["lang"] = user_id, g.lang
-    target = request.args.get("next", "")
-    return redirect(target if target.startswith("/console") else url_for("console.tickets"))
+    return redirect(_console_path(request.args.get("next")))
 
 
 @bp.post("/logout")
@@ -132,12 +147,11 @@ def supervisor_only(view):
 @bp.get("/")
 def tickets():
     args = request.args
-    page = args.get("page", "1")
     wanted = TicketFilter(
         department=args.get("department", "") if args.get("department") in appctx.hotline().routing.departments else "",
         status=args.get("status", "") if args.get("status") in ("open", *TicketStatus.OPEN, TicketStatus.RESOLVED, TicketStatus.REJECTED) else "",
         overdue=args.get("overdue") == "1", search=args.get("q", "")[:64],
-        page=int(page) if page.isdigit() and len(page) < 6 else 1,
+        page=ascii_int(args.get("page"), max_digits=5) or 1,
     )
     with appctx.database().session() as db:
         found = list_tickets(db, g.user, wanted, appctx.now())
