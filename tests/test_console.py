@@ -317,6 +317,7 @@ def test_recording_is_played_through_the_server_with_the_account_credentials(app
         assert "<audio" in client.get(f"/console/tickets/{number}").get_data(as_text=True)
         reply = client.get(f"/console/tickets/{number}/recording")
         assert reply.status_code == 200 and reply.mimetype.startswith("audio/") and reply.data == audio
+        assert reply.headers["X-Content-Type-Options"] == "nosniff" and reply.headers["X-Frame-Options"] == "DENY"
         assert AUTH_TOKEN not in client.get(f"/console/tickets/{number}").get_data(as_text=True)
 
 
