@@ -18,7 +18,7 @@ from .inputs import ascii_int, safe_redirect_target
 from .models import TicketStatus, User
 from .smstext import gsm7_length
 from .ticket_queries import TicketFilter, counts, get_ticket, list_tickets, overview, visible_to
-from .users import sign_in
+from .users import end_sessions, sign_in
 
 bp = Blueprint("console", __name__, url_prefix="/console")
 ACTIONS = ("take", "note", "resolve", "reject", "extend", "reopen")
@@ -34,7 +34,9 @@ def load_user():
     if "user_id" in session:
         with appctx.database().session() as db:
             user = db.get(User, session["user_id"])
-            g.user = user if user is not None and user.active else None
+        # A generation other than the user's means a sign-out, password change or disable since.
+        if user is not None and user.active and session.get("generation") == user.session_generation:
+            g.user = user
     if g.user is None and request.endpoint not in ("console.login", "console.language"):
         return redirect(url_for("console.login", next=request.full_path if request.method == "GET" else None))
     return None
@@ -135,7 +137,7 @@ def login():
     try:
         with appctx.database().session() as db, db.begin():
             user = sign_in(db, name, password, appctx.now(), source=request.remote_addr or "")
-            user_id = user.id if user else None
+            user_id, generation = (user.id, user.session_generation) if user else (None, None)
     except SignInThrottled as exc:
         flash(label("throttled", seconds=exc.wait_seconds), "error")
         return render_template("console/login.html"), 429
@@ -144,12 +146,15 @@ def login():
         return render_template("console/login.html"), 401
     session.clear()
     session.permanent = True
-    session["user_id"], session["lang"] = user_id, g.lang
+    session["user_id"], session["generation"], session["lang"] = user_id, generation, g.lang
     return redirect(_console_path(request.args.get("next")))
 
 
 @bp.post("/logout")
 def logout():
+    """End this user's sessions on the server too: a copy of the cookie no longer signs in."""
+    with appctx.database().session() as db, db.begin():
+        end_sessions(db, g.user.id)
     lang = g.lang
     session.clear()
     session["lang"] = lang
