@@ -11,11 +11,12 @@ from datetime import datetime
 from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, session, url_for
+from sqlalchemy.orm import Session
 
 from . import appctx, casework
 from .errors import RecordingUnavailable, SignInThrottled, TicketClosed, TicketError, TicketTaken
 from .inputs import ascii_int, safe_redirect_target
-from .models import TicketStatus, User
+from .models import Ticket, TicketStatus, User
 from .smstext import gsm7_length
 from .ticket_queries import TicketFilter, counts, get_ticket, list_tickets, overview, visible_to
 from .users import end_sessions, sign_in
@@ -239,7 +240,7 @@ def act(number: str, action: str):
     return redirect(url_for("console.ticket", number=number), 303)
 
 
-def _do(db, ticket, action: str) -> None:
+def _do(db: Session, ticket: Ticket, action: str) -> None:
     form, hotline, now = request.form, appctx.hotline(), appctx.now()
     if action == "take":
         casework.take(db, ticket, g.user, now)
@@ -255,7 +256,7 @@ def _do(db, ticket, action: str) -> None:
         casework.reopen(db, ticket, g.user, now)
 
 
-def _after_refusal(ticket) -> str:
+def _after_refusal(ticket: Ticket) -> str:
     """Back to the ticket when this user may still see it; else to the work list."""
     if casework.can_act(g.user, ticket):
         return url_for("console.ticket", number=ticket.number)
