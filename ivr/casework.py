@@ -1,6 +1,11 @@
 """What operators do to a ticket. Every action is checked against the ticket's state and
 the operator's rights, recorded in the history with who and when, and, where the customer
-must be told, queues an SMS in the same transaction."""
+must be told, queues an SMS in the same transaction.
+
+Callers load the ticket with its row locked (``get_ticket(..., for_update=True)``) in the
+transaction that acts on it: two operators acting at once then run one after the other, and
+the second one's checks see what the first one did.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from .deadlines import Deadline, extend_deadline
-from .errors import TicketError
+from .errors import TicketClosed, TicketError, TicketTaken
 from .models import SmsMessage, Ticket, TicketEvent, TicketStatus, User
 from .outbox import queue_sms
 from .settings import HotlineConfig
@@ -20,8 +25,7 @@ EXTENSION_RULE = "extension"
 MAX_TEXT = 1000
 
 
-class NotYourTicket(TicketError):
-    """An operator acting on a ticket another operator has taken."""
+NotYourTicket = TicketTaken
 
 
 @dataclass(frozen=True)
@@ -37,6 +41,12 @@ def can_act(user: User, ticket: Ticket) -> bool:
     return user.is_supervisor or assignee is None or assignee.id == user.id
 
 
+def check_can_act(user: User, ticket: Ticket) -> None:
+    """Raise TicketTaken unless ``user`` may act on ``ticket``."""
+    if not can_act(user, ticket):
+        raise TicketTaken(ticket.number, ticket.assignee.name if ticket.assignee else "?")
+
+
 def _actor(user: User) -> str:
     return f"{user.role}:{user.name}"
 
@@ -45,11 +55,16 @@ def _record(session: Session, ticket: Ticket, user: User, kind: str, detail: str
     session.add(TicketEvent(ticket=ticket, at=now, actor=_actor(user), kind=kind, detail=detail))
 
 
+def _closed_by(ticket: Ticket) -> str:
+    """The user name of whoever gave the ticket its current (closed) status."""
+    actor = next((e.actor for e in reversed(ticket.events) if e.kind == ticket.status), "")
+    return actor.partition(":")[2] or (ticket.assignee.name if ticket.assignee else "?")
+
+
 def _check(user: User, ticket: Ticket, *, open_only: bool = True) -> None:
-    if not can_act(user, ticket):
-        raise NotYourTicket(f"{ticket.number} is taken by {ticket.assignee.name if ticket.assignee else 'someone else'}")
     if open_only and ticket.status not in TicketStatus.OPEN:
-        raise TicketError(f"{ticket.number} is {ticket.status}: re-open it first")
+        raise TicketClosed(ticket.number, ticket.status, _closed_by(ticket))
+    check_can_act(user, ticket)
 
 
 def _text(value: str, what: str) -> str:

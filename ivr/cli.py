@@ -31,7 +31,7 @@ from .recovery.reconcile import reconcile as reconcile_with_twilio
 from .recovery.replay import ReplayResult, replay_if_pending
 from .recovery.twilio_recordings import TwilioRecordings
 from .models import Role, Ticket
-from .users import add_user
+from .users import add_user, disable_user, set_password
 from .settings import config_paths, load_hotline
 from .softphone import DIAL_OUTCOMES, Call, HttpTransport, TerminalCaller
 from .twilio_auth import TOKEN_FILE, local_auth_token
@@ -261,6 +261,32 @@ def user_add(name: str, role: str, password: str) -> None:
         click.echo(str(exc), err=True)
         sys.exit(1)
     click.echo(f"user {name} added as {role}")
+
+
+@user.command("passwd")
+@click.argument("name")
+@click.password_option(help="asked for when not given (IVR_USER_PASSWORD also works)", envvar="IVR_USER_PASSWORD")
+def user_passwd(name: str, password: str) -> None:
+    """Give NAME a new password; every session of NAME ends."""
+    _change_user(set_password, name, password)
+    click.echo(f"password of {name} changed; its sessions are signed out")
+
+
+@user.command("disable")
+@click.argument("name")
+def user_disable(name: str) -> None:
+    """Refuse NAME's sign-ins from now on; every session of NAME ends."""
+    _change_user(disable_user, name)
+    click.echo(f"user {name} disabled; its sessions are signed out")
+
+
+def _change_user(change, *args: str) -> None:
+    try:
+        with _app().extensions["ivr.db"].session() as session, session.begin():
+            change(session, *args)
+    except AccountError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(1)
 
 
 @main.group()

@@ -8,15 +8,18 @@ from __future__ import annotations
 
 import functools
 from datetime import datetime
+from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, session, url_for
+from sqlalchemy.orm import Session
 
 from . import appctx, casework
-from .errors import RecordingUnavailable, SignInThrottled, TicketError
-from .models import TicketStatus, User
+from .errors import RecordingUnavailable, SignInThrottled, TicketClosed, TicketError, TicketTaken
+from .inputs import ascii_int, safe_redirect_target
+from .models import Ticket, TicketStatus, User
 from .smstext import gsm7_length
 from .ticket_queries import TicketFilter, counts, get_ticket, list_tickets, overview, visible_to
-from .users import sign_in
+from .users import end_sessions, sign_in
 
 bp = Blueprint("console", __name__, url_prefix="/console")
 ACTIONS = ("take", "note", "resolve", "reject", "extend", "reopen")
@@ -32,10 +35,35 @@ def load_user():
     if "user_id" in session:
         with appctx.database().session() as db:
             user = db.get(User, session["user_id"])
-            g.user = user if user is not None and user.active else None
+        # A generation other than the user's means a sign-out, password change or disable since.
+        if user is not None and user.active and session.get("generation") == user.session_generation:
+            g.user = user
     if g.user is None and request.endpoint not in ("console.login", "console.language"):
         return redirect(url_for("console.login", next=request.full_path if request.method == "GET" else None))
     return None
+
+
+# No inline script or style anywhere in the templates, so the policy needs no 'unsafe-inline'.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; media-src 'self'; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
+
+
+@bp.after_app_request
+def protect(response: Response) -> Response:
+    """Framing and sniffing headers on every console page, redirect, error and static file.
+    App-wide (not per blueprint), so that a 404 under /console/ gets them too."""
+    if request.path.startswith((bp.url_prefix, "/static/")):
+        for header, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(header, value)
+    return response
 
 
 @bp.context_processor
@@ -83,7 +111,21 @@ def department_name(key: str) -> str:
 def language(lang: str):
     if lang in appctx.hotline().routing.hotline.languages:
         session["lang"] = lang
-    return redirect(request.referrer or url_for("console.tickets"))
+    return redirect(_console_path(_same_site_path(request.referrer or "")))
+
+
+def _same_site_path(url: str) -> str:
+    """The path and query of an absolute URL on this host (as browsers send the Referer)."""
+    parts = urlsplit(url)
+    if parts.scheme in ("http", "https") and parts.netloc == request.host:
+        return parts.path + (f"?{parts.query}" if parts.query else "")
+    return url
+
+
+def _console_path(target: str | None) -> str:
+    """``target`` when it is a safe path inside the console; else the work list."""
+    safe = safe_redirect_target(target)
+    return safe if safe and safe.startswith(bp.url_prefix) else url_for("console.tickets")
 
 
 # -- signing in ---------------------------------------------------------------------
@@ -96,7 +138,7 @@ def login():
     try:
         with appctx.database().session() as db, db.begin():
             user = sign_in(db, name, password, appctx.now(), source=request.remote_addr or "")
-            user_id = user.id if user else None
+            user_id, generation = (user.id, user.session_generation) if user else (None, None)
     except SignInThrottled as exc:
         flash(label("throttled", seconds=exc.wait_seconds), "error")
         return render_template("console/login.html"), 429
@@ -105,13 +147,15 @@ def login():
         return render_template("console/login.html"), 401
     session.clear()
     session.permanent = True
-    session["user_id"], session["lang"] = user_id, g.lang
-    target = request.args.get("next", "")
-    return redirect(target if target.startswith("/console") else url_for("console.tickets"))
+    session["user_id"], session["generation"], session["lang"] = user_id, generation, g.lang
+    return redirect(_console_path(request.args.get("next")))
 
 
 @bp.post("/logout")
 def logout():
+    """End this user's sessions on the server too: a copy of the cookie no longer signs in."""
+    with appctx.database().session() as db, db.begin():
+        end_sessions(db, g.user.id)
     lang = g.lang
     session.clear()
     session["lang"] = lang
@@ -132,12 +176,11 @@ def supervisor_only(view):
 @bp.get("/")
 def tickets():
     args = request.args
-    page = args.get("page", "1")
     wanted = TicketFilter(
         department=args.get("department", "") if args.get("department") in appctx.hotline().routing.departments else "",
         status=args.get("status", "") if args.get("status") in ("open", *TicketStatus.OPEN, TicketStatus.RESOLVED, TicketStatus.REJECTED) else "",
         overdue=args.get("overdue") == "1", search=args.get("q", "")[:64],
-        page=int(page) if page.isdigit() and len(page) < 6 else 1,
+        page=ascii_int(args.get("page"), max_digits=5) or 1,
     )
     with appctx.database().session() as db:
         found = list_tickets(db, g.user, wanted, appctx.now())
@@ -175,34 +218,57 @@ def ticket(number: str):
 
 @bp.post("/tickets/<number>/<action>")
 def act(number: str, action: str):
+    """One casework action on the ticket, its row locked until the action commits: an operator
+    who lost a race to a colleague is told in words what the colleague did."""
     if action not in ACTIONS:
         abort(404)
-    form, hotline, now = request.form, appctx.hotline(), appctx.now()
     with appctx.database().session() as db, db.begin():
-        ticket = _visible_ticket(db, number)
+        ticket = get_ticket(db, number, for_update=True)
+        if ticket is None:
+            abort(404)
         try:
-            if action in ("resolve", "reject") and form.get("confirm") != "1":
-                return _preview(ticket, action, form.get("text", ""))
-            if action == "take":
-                casework.take(db, ticket, g.user, now)
-            elif action == "note":
-                casework.add_note(db, ticket, g.user, form.get("text", ""), now)
-            elif action == "resolve":
-                casework.resolve(db, hotline, ticket, g.user, form.get("text", ""), now)
-            elif action == "reject":
-                casework.reject(db, hotline, ticket, g.user, form.get("text", ""), now)
-            elif action == "extend":
-                casework.extend(db, hotline, ticket, g.user, now)
-            else:
-                casework.reopen(db, ticket, g.user, now)
-        except casework.NotYourTicket:
-            abort(403)
+            if action in ("resolve", "reject") and request.form.get("confirm") != "1":
+                casework.check_can_act(g.user, ticket)
+                return _preview(ticket, action, request.form.get("text", ""))
+            _do(db, ticket, action)
         except TicketError as exc:
+            target = _after_refusal(ticket)
             db.rollback()
-            flash(str(exc), "error")
-            return redirect(url_for("console.ticket", number=number)), 303
+            flash(_refusal_words(exc), "error")
+            return redirect(target, 303)
     flash(label("done"), "ok")
     return redirect(url_for("console.ticket", number=number), 303)
+
+
+def _do(db: Session, ticket: Ticket, action: str) -> None:
+    form, hotline, now = request.form, appctx.hotline(), appctx.now()
+    if action == "take":
+        casework.take(db, ticket, g.user, now)
+    elif action == "note":
+        casework.add_note(db, ticket, g.user, form.get("text", ""), now)
+    elif action == "resolve":
+        casework.resolve(db, hotline, ticket, g.user, form.get("text", ""), now)
+    elif action == "reject":
+        casework.reject(db, hotline, ticket, g.user, form.get("text", ""), now)
+    elif action == "extend":
+        casework.extend(db, hotline, ticket, g.user, now)
+    else:
+        casework.reopen(db, ticket, g.user, now)
+
+
+def _after_refusal(ticket: Ticket) -> str:
+    """Back to the ticket when this user may still see it; else to the work list."""
+    if casework.can_act(g.user, ticket):
+        return url_for("console.ticket", number=ticket.number)
+    return url_for("console.tickets")
+
+
+def _refusal_words(exc: TicketError) -> str:
+    if isinstance(exc, TicketTaken):
+        return label("already_taken", number=exc.number, name=exc.by)
+    if isinstance(exc, TicketClosed):
+        return label(f"already_{exc.status}", number=exc.number, name=exc.by)
+    return str(exc)
 
 
 def _preview(ticket, action: str, text: str):

@@ -4,6 +4,9 @@
     ├── ConfigError          routing.yaml or a prompts file is invalid; the message
     │                        names the file, the key path and what is wrong
     ├── TicketError          a ticket action that the ticket's state does not allow
+    │   ├── TicketTaken      another operator has taken the ticket (``by``)
+    │   └── TicketClosed     the ticket was already resolved or rejected (``status``, ``by``),
+    │                        often by an operator who acted a moment earlier
     ├── AccountError         a console user cannot be added as asked
     ├── DatabaseNotUpgraded  the database is not at the schema of this version: `ivr db upgrade`
     ├── HotlineUnreachable   `ivr call` got no answer from the hotline's URL
@@ -34,6 +37,22 @@ class ConfigError(IvrError):
 
 class TicketError(IvrError):
     """A ticket action that the ticket's current state does not allow."""
+
+
+class TicketTaken(TicketError):
+    """An operator acting on a ticket that ``by`` (a user name) has taken."""
+
+    def __init__(self, number: str, by: str) -> None:
+        self.number, self.by = number, by
+        super().__init__(f"{number} is taken by {by}")
+
+
+class TicketClosed(TicketError):
+    """An action that needs an open ticket, on one that ``by`` has already resolved or rejected."""
+
+    def __init__(self, number: str, status: str, by: str) -> None:
+        self.number, self.status, self.by = number, status, by
+        super().__init__(f"{number} is {status} (by {by}): re-open it first")
 
 
 class RecordingUnavailable(IvrError):

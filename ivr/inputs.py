@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from urllib.parse import urlsplit
 
 _ASCII_DIGITS = re.compile(r"[0-9]+")
 # Unicode categories Cc (controls, NUL and newlines included), Cs (lone surrogates, which
@@ -40,3 +41,19 @@ def clean_text(text: str | None, max_length: int) -> str:
         c for c in (text or "") if c in "\n\t" or unicodedata.category(c) not in _UNSAFE_CATEGORIES
     )
     return kept[:max_length]
+
+
+def safe_redirect_target(text: str | None) -> str | None:
+    """``text`` when it is a path on this site ("/console/?status=open"); else None.
+
+    Refused: anything with a scheme or a host, "//host" and "/\\host" (which browsers read as
+    another host), backslashes, control characters (a newline would split the Location
+    header), spaces and line separators, and text that does not start with "/".
+    """
+    text = text or ""
+    if not text.startswith("/") or text[1:2] == "/" or "\\" in text:
+        return None
+    if has_control_characters(text) or any(unicodedata.category(c).startswith("Z") for c in text):
+        return None
+    parts = urlsplit(text)
+    return text if not parts.scheme and not parts.netloc else None

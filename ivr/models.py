@@ -56,13 +56,28 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(200))
     role: Mapped[str] = mapped_column(String(16), default=Role.OPERATOR)
     active: Mapped[bool] = mapped_column(default=True)
-    failed_logins: Mapped[int] = mapped_column(default=0)
-    locked_until: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    # Kept in the session cookie at sign-in; bumping it ends every session signed in before.
+    session_generation: Mapped[int] = mapped_column(default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
     @property
     def is_supervisor(self) -> bool:
         return self.role == Role.SUPERVISOR
+
+
+class SignInThrottle(Base):
+    """Recent failed sign-ins for one user name from one client address (known names and
+    unknown ones alike), and until when that pair must wait."""
+
+    __tablename__ = "sign_in_throttles"
+    __table_args__ = (UniqueConstraint("name", "source"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(String(64))
+    failures: Mapped[int] = mapped_column(default=0)
+    last_failure_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+    locked_until: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
 
 class TicketSequence(Base):

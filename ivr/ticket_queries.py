@@ -85,10 +85,14 @@ def counts(session: Session, user: User) -> tuple[dict[str, int], dict[str, int]
     return per_department, per_status
 
 
-def get_ticket(session: Session, number: str) -> Ticket | None:
+def get_ticket(session: Session, number: str, *, for_update: bool = False) -> Ticket | None:
+    """The ticket with its history, SMS and assignee. ``for_update`` locks its row until the
+    transaction ends (SELECT ... FOR UPDATE), so that two operators' actions run one after the other."""
+    query = select(Ticket).where(Ticket.number == number)
+    if for_update:
+        query = query.with_for_update()
     return session.scalar(
-        select(Ticket).where(Ticket.number == number)
-        .options(selectinload(Ticket.events), selectinload(Ticket.messages), selectinload(Ticket.assignee))
+        query.options(selectinload(Ticket.events), selectinload(Ticket.messages), selectinload(Ticket.assignee))
     )
 
 

@@ -270,7 +270,9 @@ def test_operator_cannot_see_or_work_another_operators_ticket(app, db, clock, as
     assert ion.get(f"/console/tickets/{number}").status_code == 403
     assert number not in ion.get("/console/").get_data(as_text=True)
     token = csrf(ion.get("/console/"))
-    assert ion.post(f"/console/tickets/{number}/resolve", data={"csrf_token": token, "text": "x", "confirm": "1"}).status_code == 403
+    refused = ion.post(f"/console/tickets/{number}/resolve", data={"csrf_token": token, "text": "x", "confirm": "1"})
+    assert refused.status_code == 303 and refused.location.endswith("/console/")
+    assert "preluat de ana" in ion.get(refused.location).get_data(as_text=True)
     assert ticket(db, number).status == "in_progress"
 
 
@@ -315,6 +317,7 @@ def test_recording_is_played_through_the_server_with_the_account_credentials(app
         assert "<audio" in client.get(f"/console/tickets/{number}").get_data(as_text=True)
         reply = client.get(f"/console/tickets/{number}/recording")
         assert reply.status_code == 200 and reply.mimetype.startswith("audio/") and reply.data == audio
+        assert reply.headers["X-Content-Type-Options"] == "nosniff" and reply.headers["X-Frame-Options"] == "DENY"
         assert AUTH_TOKEN not in client.get(f"/console/tickets/{number}").get_data(as_text=True)
 
 

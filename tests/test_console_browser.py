@@ -127,6 +127,11 @@ def test_operator_finds_plays_and_resolves_a_voicemail_ticket(page, live_app, tw
     assert (ticket.caller, ticket.sms_to, ticket.recording_sid) == (CALLER, CALLER, recording["RecordingSid"])
     twilio.add_recording(ticket.recording_sid)  # Twilio keeps the audio; the console fetches it
 
+    # The console's Content-Security-Policy must not block anything it needs (Chromium reports
+    # a violation on the page's console).
+    blocked = []
+    page.on("console", lambda message: blocked.append(message.text) if "Content Security Policy" in message.text else None)
+
     # Any console page first asks the operator to sign in, then comes back to it.
     page.goto(f"{base_url}/console/")
     expect(page).to_have_url(f"{base_url}/console/login?next=/console/?")
@@ -193,3 +198,4 @@ def test_operator_finds_plays_and_resolves_a_voicemail_ticket(page, live_app, tw
         assert (queued.to, queued.body, queued.status) == (CALLER, expected.text, "queued")
         assert session.scalars(select(Ticket.status)).one() == "resolved"
     assert twilio.messages == []  # queued, not sent: no dispatcher runs here
+    assert blocked == []
