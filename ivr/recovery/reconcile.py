@@ -17,7 +17,7 @@ from datetime import datetime, timedelta, timezone
 
 from ..db import Database
 from ..inputs import matches
-from ..phone import caller_from
+from ..phone import caller_from, sms_recipient
 from ..settings import HotlineConfig
 from ..tickets import VoicemailReport, find_by_call, register_voicemail
 from .twilio_recordings import RecordingSource, TwilioCall, TwilioRecording
@@ -133,15 +133,16 @@ def _report(hotline: HotlineConfig, recording: TwilioRecording, call: TwilioCall
     routing = hotline.routing
     caller = caller_from(call.caller, routing.hotline.holidays)
     language, department = hotline.language_for(caller), routing.hotline.fallback
+    sms_to = sms_recipient(caller, routing.hotline.sms_countries)
     note = (
         f"recovered from Twilio's recording {recording.sid} by ivr reconcile on "
         f"{now.astimezone(timezone.utc):%Y-%m-%d %H:%M} UTC; the caller's menu choice and language "
         f"are not known, so the department ({department}) and the language ({language}) are guesses"
-        + ("" if caller.can_receive_sms else "; no SMS: the caller's number cannot receive one")
+        + ("" if sms_to else "; no SMS: the caller's number is not a mobile of hotline.sms_countries")
     )
     return VoicemailReport(
         call_sid=recording.call_sid, department=department, language=language,
-        caller=caller.e164, sms_to=caller.e164 if caller.can_receive_sms else None,
+        caller=caller.e164, sms_to=sms_to,
         recording_sid=recording.sid, recording_url=recording.url, recording_duration=recording.duration,
         recording_status="completed", source=SOURCE, recovered_note=note,
     )
