@@ -90,14 +90,9 @@ class TwilioGateway:
         timeout: float = 10.0,
         http_client: HttpClient | None = None,
     ) -> None:
-        if not account_sid or not auth_token:
-            # twilio.rest.Client would silently fall back to TWILIO_* environment variables.
-            raise ValueError("TwilioGateway needs an account SID and an auth token; use LogGateway without them")
         # max_retries=0: a retry inside requests could send the SMS twice and would hide the failure.
         http_client = http_client or TwilioHttpClient(timeout=timeout, max_retries=0)
-        self._client = Client(account_sid, auth_token, http_client=http_client)
-        if base_url.rstrip("/") != TWILIO_API_BASE_URL:
-            redirect_client(self._client, base_url)
+        self._client = twilio_rest_client(account_sid, auth_token, base_url, http_client)
 
     def send(self, sms: OutgoingSms) -> SentSms:
         # With a messaging service Twilio picks the sender, so From is left out on purpose.
@@ -128,6 +123,17 @@ class TwilioGateway:
             if message.body == body and message.date_created is not None and message.date_created >= earliest:
                 return SentSms(sid=message.sid, status=message.status)
         return None
+
+
+def twilio_rest_client(account_sid: str, auth_token: str, base_url: str, http_client: HttpClient) -> Client:
+    """The real ``twilio.rest.Client`` of this account, its API requests sent to ``base_url``."""
+    if not account_sid or not auth_token:
+        # twilio.rest.Client would silently fall back to TWILIO_* environment variables.
+        raise ValueError("a Twilio client needs an account SID and an auth token (a local trial has none)")
+    client = Client(account_sid, auth_token, http_client=http_client)
+    if base_url.rstrip("/") != TWILIO_API_BASE_URL:
+        redirect_client(client, base_url)
+    return client
 
 
 def redirect_client(client: Client, base_url: str) -> None:

@@ -14,11 +14,10 @@ from typing import Protocol
 import requests
 from twilio.base.exceptions import TwilioException
 from twilio.http.http_client import TwilioHttpClient
-from twilio.rest import Client
 
 from ..errors import TwilioApiError
 from ..inputs import ascii_int
-from ..sms_gateway import TWILIO_API_BASE_URL, http_failure, redirect_client
+from ..sms_gateway import TWILIO_API_BASE_URL, http_failure, twilio_rest_client
 
 
 @dataclass(frozen=True)
@@ -69,15 +68,10 @@ class TwilioRecordings:
         timeout: float = 10.0,
         page_size: int = 200,
     ) -> None:
-        if not account_sid or not auth_token:
-            # twilio.rest.Client would silently fall back to TWILIO_* environment variables.
-            raise ValueError("TwilioRecordings needs an account SID and an auth token")
         self._account_sid = account_sid
         self._base_url = base_url.rstrip("/")
         self._page_size = page_size
-        self._client = Client(account_sid, auth_token, http_client=TwilioHttpClient(timeout=timeout))
-        if self._base_url != TWILIO_API_BASE_URL:
-            redirect_client(self._client, self._base_url)
+        self._client = twilio_rest_client(account_sid, auth_token, base_url, TwilioHttpClient(timeout=timeout))
 
     def recordings_since(self, since: datetime) -> list[TwilioRecording]:
         if since.tzinfo is None:
