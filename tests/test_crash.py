@@ -36,6 +36,7 @@ import requests
 from sqlalchemy import select
 
 from ivr.db import Database
+from ivr.errors import HotlineUnreachable
 from ivr.dispatcher import Dispatcher
 from ivr.models import SmsMessage, SmsStatus, Ticket, TicketSequence
 from ivr.prompts import PromptSet
@@ -160,7 +161,7 @@ class FailingQuietly(HttpTransport):
     def post(self, url: str, data: dict[str, str], headers: dict[str, str]) -> tuple[int, str]:
         try:
             return super().post(url, data, headers)
-        except requests.RequestException:
+        except (requests.RequestException, HotlineUnreachable):
             return 0, ""
 
 
@@ -202,6 +203,7 @@ class Burst:
     calls: list[tuple[CrashCall, ScriptedCaller]] = field(default_factory=list)
     unreached: int = 0
     dialled: int = 0
+    errors: list[BaseException] = field(default_factory=list)  # raised in a caller thread
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def _next_caller(self) -> str | None:
@@ -212,6 +214,12 @@ class Burst:
             return f"+40722{self.dialled:06d}"
 
     def place_calls(self, seed: int) -> None:
+        try:
+            self._place_calls(seed)
+        except BaseException as exc:  # reported by the test, not lost in the thread
+            self.errors.append(exc)
+
+    def _place_calls(self, seed: int) -> None:
         chance = random.Random(seed)
         while not self.stop.is_set() and (caller := self._next_caller()):
             ui = ScriptedCaller(keys_script=[chance.choice("123")], records=[chance.randint(5, 60)])
@@ -372,6 +380,7 @@ def test_kill_9_of_server_and_workers_loses_and_doubles_nothing(fleet: Fleet, cr
         thread.join(timeout=30)
         assert not thread.is_alive(), "a burst thread did not finish"
     assert not killer_errors, killer_errors
+    assert not burst.errors, burst.errors
 
     # Everything runs again: Twilio's retries get through and the workers empty the outbox.
     if fleet.server is None:
