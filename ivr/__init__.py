@@ -17,6 +17,7 @@ from flask_wtf.csrf import CSRFProtect
 from .errors import ConfigError
 from .proxies import trust_proxies, trusted_proxies
 from .recordings import make_recording_store
+from .calls.events import CallEvents
 from .recovery.intake import Intake
 from .recovery.journal import Journal
 from .sms_gateway import make_gateway
@@ -78,9 +79,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     trust_proxies(app)  # X-Forwarded-* count only with IVR_TRUSTED_PROXIES
 
-    from . import console, db, sms_status, voice
+    from . import call_status, console, db, sms_status, voice
 
     database = db.init_app(app)
+    app.extensions["ivr.call_events"] = CallEvents(database)
     app.extensions["ivr.intake"] = Intake(
         database, hotline, Journal(app.config["JOURNAL_DIR"]),
         deadline_seconds=app.config["WEBHOOK_DATABASE_SECONDS"], replay_interval=app.config["JOURNAL_REPLAY_SECONDS"],
@@ -90,8 +92,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     csrf = CSRFProtect(app)
     csrf.exempt(voice.bp)  # Twilio's webhooks are authenticated by their signature instead
     csrf.exempt(sms_status.bp)
+    csrf.exempt(call_status.bp)
     app.register_blueprint(voice.bp)
     app.register_blueprint(sms_status.bp)
+    app.register_blueprint(call_status.bp)
     app.register_blueprint(console.bp)
 
     @app.get("/")

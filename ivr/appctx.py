@@ -6,6 +6,7 @@ from datetime import datetime
 
 from flask import current_app
 
+from .calls.events import CallEvents
 from .db import Database
 from .recordings import RecordingStore
 from .recovery.intake import Intake
@@ -33,3 +34,8 @@ def recording_store() -> RecordingStore | None:
 def intake() -> Intake:
     """Where voicemail reports go: the database in time, else the local journal."""
     return current_app.extensions["ivr.intake"]
+
+
+def call_events() -> CallEvents:
+    """The call log's background writer."""
+    return current_app.extensions["ivr.call_events"]

@@ -40,6 +40,20 @@ class TicketStatus:
     OPEN = (REGISTERED, IN_PROGRESS)
 
 
+class TicketSource:
+    VOICEMAIL = "voicemail"   # left by the caller after the beep
+    OPERATOR = "operator"     # spoken to an operator, registered by them in the console
+
+
+class CallOutcome:
+    ANSWERED = "answered"
+    VOICEMAIL = "voicemail"
+    ABANDONED_MENU = "abandoned_menu"          # hung up before reaching an operator or the beep
+    ABANDONED_RINGING = "abandoned_ringing"    # hung up while the operators' phones rang
+    ERROR = "error"
+    ALL = (ANSWERED, VOICEMAIL, ABANDONED_MENU, ABANDONED_RINGING, ERROR)
+
+
 class Role:
     OPERATOR = "operator"
     SUPERVISOR = "supervisor"
@@ -59,6 +73,8 @@ class User(Base):
     # Kept in the session cookie at sign-in; bumping it ends every session signed in before.
     session_generation: Mapped[int] = mapped_column(default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    # E.164: the phone this operator answers the hotline on (routing.yaml's "user:NAME").
+    phone: Mapped[str | None] = mapped_column(String(20), unique=True)
 
     @property
     def is_supervisor(self) -> bool:
@@ -91,7 +107,7 @@ class TicketSequence(Base):
 
 class Ticket(Base):
     __tablename__ = "tickets"
-    __table_args__ = (UniqueConstraint("year", "sequence"),)
+    __table_args__ = (UniqueConstraint("year", "sequence"), UniqueConstraint("call_sid", "call_complaint"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str] = mapped_column(String(32), unique=True)
@@ -101,7 +117,10 @@ class Ticket(Base):
     caller: Mapped[str | None] = mapped_column(String(20))  # E.164; None when withheld
     sms_to: Mapped[str | None] = mapped_column(String(20))
     language: Mapped[str] = mapped_column(String(8))
-    call_sid: Mapped[str] = mapped_column(String(34), unique=True)
+    call_sid: Mapped[str] = mapped_column(String(34), index=True)
+    # A call gives one complaint; an operator may register a second one on the same call.
+    call_complaint: Mapped[int] = mapped_column(default=1, server_default="1")
+    source: Mapped[str] = mapped_column(String(16), default=TicketSource.VOICEMAIL, server_default="voicemail")
     recording_sid: Mapped[str | None] = mapped_column(String(34))
     recording_url: Mapped[str | None] = mapped_column(String(300))
     recording_duration: Mapped[int | None]
@@ -175,3 +194,38 @@ class SmsMessage(Base):
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
     ticket: Mapped[Ticket | None] = relationship(back_populates="messages")
+
+
+class CallRecord(Base):
+    """One row per call to the hotline (keyed on Twilio's CallSid), from the first ring to its end."""
+
+    __tablename__ = "calls"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_sid: Mapped[str] = mapped_column(String(34), unique=True)
+    caller: Mapped[str | None] = mapped_column(String(20), index=True)  # E.164; None when withheld
+    language: Mapped[str | None] = mapped_column(String(8))
+    department: Mapped[str | None] = mapped_column(String(64), index=True)
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+    offered_at: Mapped[datetime | None] = mapped_column(UtcDateTime())   # operators' phones started ringing
+    answered_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    answered_by: Mapped[str | None] = mapped_column(String(120))         # the number or client:/sip: that picked up
+    answered_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    voicemail: Mapped[bool] = mapped_column(default=False)
+    errored: Mapped[bool] = mapped_column(default=False)
+    ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), index=True)
+    twilio_status: Mapped[str | None] = mapped_column(String(16))
+    duration_seconds: Mapped[int | None]
+    outcome: Mapped[str | None] = mapped_column(String(24), index=True)   # CallOutcome, once ended
+    recording_sid: Mapped[str | None] = mapped_column(String(34))        # the operator conversation
+    recording_url: Mapped[str | None] = mapped_column(String(300))
+    no_complaint_reason: Mapped[str | None] = mapped_column(Text)
+    no_complaint_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    answered_user: Mapped[User | None] = relationship(foreign_keys=[answered_user_id])
+
+    @property
+    def seconds_to_answer(self) -> int | None:
+        if self.answered_at is None or self.offered_at is None:
+            return None
+        return max(int((self.answered_at - self.offered_at).total_seconds()), 0)

@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from .deadlines import deadline_for_department
-from .models import Ticket, TicketEvent, TicketSequence
+from .models import Ticket, TicketEvent, TicketSequence, TicketSource
 from .outbox import queue_sms
 from .settings import HotlineConfig
 
@@ -37,8 +37,9 @@ class VoicemailReport:
     recovered_note: str | None = None
 
 
-def find_by_call(session: Session, call_sid: str) -> Ticket | None:
-    return session.scalar(select(Ticket).where(Ticket.call_sid == call_sid))
+def find_by_call(session: Session, call_sid: str, complaint: int = 1) -> Ticket | None:
+    """The ticket of a call's first complaint (or of its ``complaint``-th, taken live)."""
+    return session.scalar(select(Ticket).where(Ticket.call_sid == call_sid, Ticket.call_complaint == complaint))
 
 
 def register_voicemail(
@@ -80,30 +81,44 @@ def _next_sequence(session: Session, year: int) -> int:
     return session.execute(bump).scalar_one()
 
 
-def _create(session: Session, hotline: HotlineConfig, report: VoicemailReport, now: datetime) -> Ticket:
+def open_ticket(
+    session: Session, hotline: HotlineConfig, *, call_sid: str, department: str, caller: str | None,
+    sms_to: str | None, language: str, source: str, now: datetime, complaint: int = 1,
+) -> Ticket:
+    """A new ticket with the year's next number and the department's deadline, its
+    registration SMS queued in the same transaction. The caller records who registered it."""
     routing = hotline.routing
     year = now.astimezone(routing.timezone).year
     sequence = _next_sequence(session, year)
-    deadline = deadline_for_department(routing, report.department, now)
+    deadline = deadline_for_department(routing, department, now)
     ticket = Ticket(
         number=format_number(routing.hotline.ticket_prefix, year, sequence), year=year, sequence=sequence,
-        department=report.department, caller=report.caller, sms_to=report.sms_to, language=report.language,
-        call_sid=report.call_sid, registered_at=now, deadline_on=deadline.due_on, deadline_at=deadline.due_at,
-        deadline_rule=deadline.rule, deadline_description=deadline.description,
+        department=department, caller=caller, sms_to=sms_to, language=language, source=source,
+        call_sid=call_sid, call_complaint=complaint, registered_at=now, deadline_on=deadline.due_on,
+        deadline_at=deadline.due_at, deadline_rule=deadline.rule, deadline_description=deadline.description,
     )
     session.add(ticket)
+    prompts = hotline.prompt_set(language)
+    text = prompts.sms["ticket_registered"].format(
+        ticket=ticket.number, deadline=deadline.due_on.strftime("%d.%m.%Y"),
+        company=routing.hotline.company, department=routing.departments[department].name[prompts.lang],
+    )
+    queue_sms(session, hotline, ticket, "ticket_registered", text, now)
+    return ticket
+
+
+def _create(session: Session, hotline: HotlineConfig, report: VoicemailReport, now: datetime) -> Ticket:
+    ticket = open_ticket(
+        session, hotline, call_sid=report.call_sid, department=report.department, caller=report.caller,
+        sms_to=report.sms_to, language=report.language, source=TicketSource.VOICEMAIL, now=now,
+    )
     session.add(TicketEvent(
         ticket=ticket, at=now, actor="caller", kind="registered",
-        detail=f"voicemail ({report.source}); deadline {deadline.due_on.isoformat()}: {deadline.description} ({deadline.rule})",
+        detail=f"voicemail ({report.source}); deadline {ticket.deadline_on.isoformat()}: "
+               f"{ticket.deadline_description} ({ticket.deadline_rule})",
     ))
     if report.recovered_note:
         session.add(TicketEvent(ticket=ticket, at=now, actor="system", kind="recovered", detail=report.recovered_note))
-    prompts = hotline.prompt_set(report.language)
-    text = prompts.sms["ticket_registered"].format(
-        ticket=ticket.number, deadline=deadline.due_on.strftime("%d.%m.%Y"),
-        company=routing.hotline.company, department=routing.departments[report.department].name[prompts.lang],
-    )
-    queue_sms(session, hotline, ticket, "ticket_registered", text, now)
     session.flush()
     return ticket
 

@@ -20,6 +20,7 @@ from . import appctx
 from .inputs import ascii_int, has_control_characters, matches
 from .phone import Caller, caller_from, keyed_mobile, sms_recipient
 from .prompts import PromptSet
+from .calls import log as call_log
 from .recovery.intake import Journaled, NotKept, Registered
 from .twiml import speak, twiml_response
 from .tickets import RECORDING_STATUSES, VoicemailReport
@@ -32,6 +33,7 @@ bp.before_request(require_call_sid)
 
 DIAL_ANSWERED = {"completed", "answered"}
 _RECORDING_SID = re.compile(r"RE[0-9a-fA-F]{32}")
+_CALL_SID = re.compile(r"CA[0-9a-fA-F]{32}")
 
 
 # -- reading the request ------------------------------------------------------
@@ -67,6 +69,18 @@ def _sms_arg() -> str:
     return _textable(request.args.get("sms"))
 
 
+def _log_call(write, *args) -> None:
+    """Add a fact to this call's row in the background: no step of a call waits for the database."""
+    call_sid, now = request.form["CallSid"], appctx.now()
+    appctx.call_events().record(lambda session: write(session, call_sid, *args, now))
+
+
+def _parent_call_sid() -> str:
+    """The caller's call: an operator's leg (whisper) carries its parent's CallSid."""
+    parent = request.form.get("ParentCallSid", "")
+    return parent if matches(_CALL_SID, parent) else request.form["CallSid"]
+
+
 def _prompts(lang: str) -> PromptSet:
     return appctx.hotline().prompt_set(lang)
 
@@ -82,6 +96,7 @@ def incoming():
     hotline = appctx.hotline()
     lang = hotline.language_for(_caller())
     prompts, company = _prompts(lang), hotline.routing.hotline.company
+    _log_call(call_log.call_started, _caller().e164, lang)
     response = VoiceResponse()
     speak(response, prompts.say("greeting", company=company))
     speak(response, prompts.say("recording_notice", company=company))
@@ -155,6 +170,7 @@ def _route(response: VoiceResponse, key: str, lang: str):
     """Dial the department's operators when it is staffed, else take a voicemail."""
     routing, prompts = appctx.hotline().routing, _prompts(lang)
     dept, name = routing.departments[key], _department_name(key, lang)
+    _log_call(call_log.department_chosen, key, lang)
     if not routing.schedule(key).is_open(appctx.now()):
         hours = prompts.describe_hours(dept.weekly_hours)
         speak(response, prompts.say("department_closed", department=name, hours=hours))
@@ -163,6 +179,7 @@ def _route(response: VoiceResponse, key: str, lang: str):
         speak(response, prompts.say("operators_unavailable", department=name))
         return _voicemail(response, key, lang)
     speak(response, prompts.say("connecting", department=name))
+    _log_call(call_log.offered, key)
     dial = Dial(
         action=url_for(".dial_status", department=key, lang=lang), method="POST",
         timeout=routing.hotline.dial_timeout, caller_id=_caller().e164, answer_on_bridge=True,
@@ -185,6 +202,8 @@ def whisper(department: str):
     hotline = appctx.hotline()
     lang, key = hotline.routing.default_language, _department(department)
     caller = caller_from(request.form.get("ParentCallFrom") or request.form.get("From"), hotline.routing.hotline.holidays)
+    parent, target, now = _parent_call_sid(), request.form.get("To", ""), appctx.now()
+    appctx.call_events().record(lambda session: call_log.answered(session, parent, target, now))
     response = VoiceResponse()
     speak(response, _prompts(lang).say("whisper", department=_department_name(key, lang), caller=caller.e164 or ""))
     return twiml_response(response)
@@ -293,6 +312,8 @@ def recorded(department: str):
     report = _voicemail_report(department, "record action")
     prompts, response = _prompts(report.language), VoiceResponse()
     outcome = appctx.intake().take(report, appctx.now())
+    if not isinstance(outcome, NotKept):
+        _log_call(call_log.voicemail_left)
     name = _department_name(report.department, report.language)
     if isinstance(outcome, Registered) and outcome.number:
         speak(response, prompts.say(
@@ -333,6 +354,7 @@ def apologise(error: Exception):
     log.exception("voice webhook %s failed for CallSid %s", request.path, request.form.get("CallSid"))
     response = VoiceResponse()
     try:
+        _log_call(call_log.webhook_failed)
         lang, key = _lang(), appctx.hotline().routing.hotline.fallback
         speak(response, _prompts(lang).say("error_apology"))
         return _append_record(response, key, lang, sms=_textable(request.form.get("From")), take=2)
