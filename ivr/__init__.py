@@ -18,6 +18,7 @@ from .errors import ConfigError
 from .proxies import trust_proxies, trusted_proxies
 from .recordings import make_recording_store
 from .calls.events import CallEvents
+from .calls.operators import OperatorPhones
 from .recovery.intake import Intake
 from .recovery.journal import Journal
 from .sms_gateway import make_gateway
@@ -49,6 +50,8 @@ def _environment_config(instance_path: str) -> dict[str, Any]:
         # Twilio waits 15 s for a webhook: past this the report goes to the journal instead.
         "WEBHOOK_DATABASE_SECONDS": 4.0,
         "JOURNAL_REPLAY_SECONDS": 10.0,
+        # How long the menu dials a "user:NAME" operator at the phone it last read (0: read every call).
+        "OPERATOR_PHONES_SECONDS": 30.0,
     }
 
 
@@ -83,6 +86,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     database = db.init_app(app)
     app.extensions["ivr.call_events"] = CallEvents(database)
+    app.extensions["ivr.operator_phones"] = OperatorPhones(database, ttl=app.config["OPERATOR_PHONES_SECONDS"])
     app.extensions["ivr.intake"] = Intake(
         database, hotline, Journal(app.config["JOURNAL_DIR"]),
         deadline_seconds=app.config["WEBHOOK_DATABASE_SECONDS"], replay_interval=app.config["JOURNAL_REPLAY_SECONDS"],

@@ -7,6 +7,7 @@ from datetime import datetime
 from flask import current_app
 
 from .calls.events import CallEvents
+from .calls.operators import OperatorPhones
 from .db import Database
 from .recordings import RecordingStore
 from .recovery.intake import Intake
@@ -39,3 +40,8 @@ def intake() -> Intake:
 def call_events() -> CallEvents:
     """The call log's background writer."""
     return current_app.extensions["ivr.call_events"]
+
+
+def operator_phones() -> OperatorPhones:
+    """Console users' phones, for routing.yaml's "user:NAME" operators."""
+    return current_app.extensions["ivr.operator_phones"]

@@ -26,12 +26,13 @@ from .deadlines import deadline_for_department
 from .dispatcher import Dispatcher
 from .db import sqlalchemy_url
 from .errors import AccountError, ConfigError, IvrError, TwilioApiError
+from .calls.log import close_stale
 from .phone import caller_from
 from .recovery.reconcile import reconcile as reconcile_with_twilio
 from .recovery.replay import ReplayResult, replay_if_pending
 from .recovery.twilio_recordings import TwilioRecordings
 from .models import Role, Ticket
-from .users import add_user, disable_user, set_password
+from .users import add_user, disable_user, set_password, set_phone
 from .settings import config_paths, load_hotline
 from .softphone import DIAL_OUTCOMES, Call, HttpTransport, TerminalCaller
 from .twilio_auth import TOKEN_FILE, local_auth_token
@@ -111,12 +112,19 @@ def _replay(app: Flask) -> ReplayResult | None:
     return replay_if_pending(intake.journal, intake.database, intake.hotline)
 
 
+def _housekeeping(app: Flask) -> None:
+    """What every dispatcher pass also does: the journal, and calls whose end Twilio never reported."""
+    _replay(app)
+    with app.extensions["ivr.db"].session() as session, session.begin():
+        close_stale(session, app.config["CLOCK"]())
+
+
 def _dispatcher(app: Flask) -> Dispatcher:
     public = app.config.get("PUBLIC_URL")
     return Dispatcher(
         app.extensions["ivr.db"], app.extensions["ivr.sms_gateway"], app.config["CLOCK"],
         status_callback=f"{public.rstrip('/')}/sms/status" if public else None,
-        housekeeping=lambda: _replay(app),
+        housekeeping=lambda: _housekeeping(app),
     )
 
 
@@ -212,7 +220,7 @@ def worker(once: bool) -> None:
     app = _app()
     dispatcher = _dispatcher(app)
     if once:
-        _replay(app)
+        _housekeeping(app)
         click.echo(f"{dispatcher.drain()} SMS handled")
         return
     stop = threading.Event()
@@ -250,13 +258,14 @@ def user() -> None:
 @user.command("add")
 @click.argument("name")
 @click.option("--role", type=click.Choice(Role.ALL), default=Role.OPERATOR, show_default=True)
+@click.option("--phone", default=None, help="the phone NAME answers hotline calls on (routing.yaml: user:NAME)")
 @click.password_option(help="asked for when not given (IVR_USER_PASSWORD also works)", envvar="IVR_USER_PASSWORD")
-def user_add(name: str, role: str, password: str) -> None:
+def user_add(name: str, role: str, phone: str | None, password: str) -> None:
     """Add a console user who signs in with NAME and a password."""
     app = _app()
     try:
         with app.extensions["ivr.db"].session() as session, session.begin():
-            add_user(session, name, password, role, datetime.now(timezone.utc))
+            add_user(session, name, password, role, datetime.now(timezone.utc), phone=phone)
     except AccountError as exc:
         click.echo(str(exc), err=True)
         sys.exit(1)
@@ -280,7 +289,16 @@ def user_disable(name: str) -> None:
     click.echo(f"user {name} disabled; its sessions are signed out")
 
 
-def _change_user(change, *args: str) -> None:
+@user.command("phone")
+@click.argument("name")
+@click.argument("number", required=False)
+def user_phone(name: str, number: str | None) -> None:
+    """Set the phone NAME answers hotline calls on (none given: remove it)."""
+    _change_user(set_phone, name, number)
+    click.echo(f"phone of {name}: {number or 'none'}")
+
+
+def _change_user(change, *args: str | None) -> None:
     try:
         with _app().extensions["ivr.db"].session() as session, session.begin():
             change(session, *args)

@@ -27,6 +27,7 @@ _LANGUAGE = re.compile(r"^[a-z]{2,3}$")
 _ALPHANUMERIC_SENDER = re.compile(r"^(?=.*[A-Za-z])[A-Za-z0-9 ]{1,11}$")
 _CLIENT = re.compile(r"^client:[A-Za-z0-9_.@-]{1,100}$")
 _SIP = re.compile(r"^sip:[^@\s]+@[^@\s]+$")
+_USER = re.compile(r"user:[A-Za-z0-9._-]{1,64}")
 # A department key is a segment of webhook URLs: any script's letters (plăți), no "/", "%", "?", ...
 _DEPARTMENT_KEY = re.compile(r"[^\W\d_][\w-]{0,39}")
 
@@ -95,6 +96,7 @@ class Hotline(_Strict):
     dial_timeout: int = Field(default=20, ge=5, le=120)
     sms_countries: list[str] = Field(default=["RO"], min_length=1)
     record_max_seconds: int = Field(default=180, ge=10, le=3600)
+    record_operator_calls: bool = False
     extra_non_working_days: list[date] = []
     extra_working_days: list[date] = []
 
@@ -166,9 +168,10 @@ class Department(_Strict):
     @classmethod
     def _operators(cls, value: list[str]) -> list[str]:
         for i, target in enumerate(value):
-            if not (_is_e164(target) or _CLIENT.match(target) or _SIP.match(target)):
+            if not (_is_e164(target) or _CLIENT.match(target) or _SIP.match(target) or matches(_USER, target)):
                 raise ValueError(
-                    f'[{i}] "{target}" is not an E.164 number (+40...), "client:NAME" or "sip:user@host"'
+                    f'[{i}] "{target}" is not an E.164 number (+40...), "user:NAME" (a console user, '
+                    'dialled at their phone), "client:NAME" or "sip:user@host"'
                 )
         return value
 

@@ -20,7 +20,8 @@ from twilio.request_validator import RequestValidator
 from .errors import HotlineUnreachable
 from .inputs import ascii_int
 
-DIAL_OUTCOMES = ("completed", "busy", "no-answer", "failed", "canceled")
+DIAL_OUTCOMES = ("answered", "busy", "no-answer", "failed", "canceled")
+_ANSWERED = {"answered", "completed"}  # "completed" is what Twilio reports for an answered dial
 LOCAL_ACCOUNT_SID = "AC" + "0" * 32
 
 
@@ -70,6 +71,8 @@ class CallerUi(Protocol):
     def keys(self, num_digits: int | None, finish_on_key: str) -> str | None: ...
     def dial_outcome(self, targets: list[str]) -> str: ...
     def record_seconds(self, max_length: int) -> int: ...
+    def conversation(self) -> None:
+        """The caller talks with the operator; returns when they hang up."""
 
 
 @dataclass
@@ -96,6 +99,9 @@ class ScriptedCaller:
 
     def record_seconds(self, max_length: int) -> int:
         return self.records.pop(0) if self.records else 0
+
+    def conversation(self) -> None:
+        return None
 
     @property
     def transcript(self) -> str:
@@ -141,6 +147,12 @@ class Call:
         return status, body
 
     def run(self) -> CallLog:
+        self._play_call()
+        # Twilio's "call status changes" webhook, once the caller has hung up.
+        self.post(urljoin(self.base_url, "voice/status"), {"CallStatus": "completed", "CallDuration": "60"})
+        return self.log
+
+    def _play_call(self) -> None:
         url = urljoin(self.base_url, "voice/incoming")
         extra: dict[str, str] | None = None
         for _ in range(self.max_steps):
@@ -148,13 +160,12 @@ class Call:
             if status != 200:
                 self.ui.hear(f"[the hotline answered HTTP {status}: Twilio would say 'an application error has occurred']")
                 self.log.ended_by = f"http {status}"
-                return self.log
+                return
             step = self._follow(ET.fromstring(body), url)
             if step is None:
-                return self.log
+                return
             url, extra = step
         self.log.ended_by = "too many steps"
-        return self.log
 
     def _follow(self, document: ET.Element, url: str) -> tuple[str, dict[str, str]] | None:
         """Play one TwiML document; return the next request to make, or None when the call ended."""
@@ -211,11 +222,15 @@ class Call:
         targets = [f"{t.tag.lower()}:{(t.text or '').strip()}" for t in verb] or [(verb.text or "").strip()]
         self.log.dials.append(targets)
         outcome = self.ui.dial_outcome(targets)
-        if outcome == "completed":
+        if outcome in _ANSWERED:
+            outcome = "completed"
             for target in verb:
                 if target.get("url"):
-                    self._whisper(urljoin(url, target.get("url")), (target.text or "").strip())
+                    self._whisper(urljoin(url, target.get("url")), _dialled(target))
                     break
+            self.ui.conversation()
+            if verb.get("recordingStatusCallback"):
+                self._conversation_recorded(urljoin(url, verb.get("recordingStatusCallback")))
         if not verb.get("action"):
             return "hangup" if outcome == "completed" else None
         duration = "42" if outcome == "completed" else "0"
@@ -224,7 +239,9 @@ class Call:
         }
 
     def _whisper(self, url: str, target: str) -> None:
-        status, body = self.post(url, {"From": self.params["From"], "To": target, "ParentCallFrom": self.params["From"]})
+        # The operator's leg is a call of its own, the caller's its parent.
+        leg = {"CallSid": "CA" + secrets.token_hex(16), "ParentCallSid": self.log.call_sid, "Direction": "outbound-dial"}
+        status, body = self.post(url, {**leg, "From": self.params["From"], "To": target, "ParentCallFrom": self.params["From"]})
         if status == 200:
             for verb in ET.fromstring(body):
                 if verb.tag in ("Say", "Play"):
@@ -249,12 +266,26 @@ class Call:
             self.deliver_recording_status(urljoin(url, callback), recording)
         return action, {**recording, "Digits": "#"}
 
+    def _conversation_recorded(self, url: str) -> None:
+        sid = "RE" + secrets.token_hex(16)
+        self.post(url, {
+            "RecordingSid": sid, "RecordingStatus": "completed", "RecordingDuration": "60", "RecordingChannels": "2",
+            "RecordingUrl": f"https://api.twilio.com/2010-04-01/Accounts/{self.account_sid}/Recordings/{sid}",
+            "RecordingSource": "DialVerb",
+        })
+
     def deliver_recording_status(self, url: str, recording: dict[str, str]) -> tuple[int, str]:
         return self.post(url, {
             "RecordingSid": recording["RecordingSid"], "RecordingUrl": recording["RecordingUrl"],
             "RecordingDuration": recording["RecordingDuration"], "RecordingStatus": "completed",
             "RecordingChannels": "1", "RecordingSource": "RecordVerb",
         })
+
+
+def _dialled(noun: ET.Element) -> str:
+    """What Twilio puts in the operator leg's To: the number, client:NAME or the SIP URI."""
+    text = (noun.text or "").strip()
+    return f"client:{text}" if noun.tag == "Client" else text
 
 
 class TerminalCaller:
@@ -281,6 +312,10 @@ class TerminalCaller:
             return self._dial
         answer = self._ask(f"  how does the dial end? {'/'.join(DIAL_OUTCOMES)} [no-answer]: ")
         return answer if answer in DIAL_OUTCOMES else "no-answer"
+
+    def conversation(self) -> None:
+        print("  🗣 talking with the operator: the console shows them this call.")
+        self._ask("  press Enter to hang up: ")
 
     def record_seconds(self, max_length: int) -> int:
         print(f"  ⏺ beep: recording (at most {max_length} s)")

@@ -19,6 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from .errors import AccountError, SignInThrottled
+from .phone import caller_from
 from .models import Role, SignInThrottle, User
 
 log = logging.getLogger(__name__)
@@ -31,7 +32,7 @@ MIN_PASSWORD = 8
 _DUMMY_HASH = _hasher.hash("not a real password")
 
 
-def add_user(session: Session, name: str, password: str, role: str, now: datetime) -> User:
+def add_user(session: Session, name: str, password: str, role: str, now: datetime, phone: str | None = None) -> User:
     name = name.strip()
     if not name or len(name) > 64 or not name.replace(".", "").replace("-", "").replace("_", "").isalnum():
         raise AccountError(f'"{name}" is not a user name (letters, digits, . - _)')
@@ -42,7 +43,24 @@ def add_user(session: Session, name: str, password: str, role: str, now: datetim
         raise AccountError(f'there is already a user "{name}"')
     user = User(name=name, password_hash=_hasher.hash(password), role=role, created_at=now)
     session.add(user)
+    if phone:
+        set_phone(session, user, phone)
     return user
+
+
+def set_phone(session: Session, user: User | str, phone: str | None) -> None:
+    """The phone the user answers hotline calls on (E.164, +40...), or None to remove it."""
+    user = _named(session, user) if isinstance(user, str) else user
+    if not phone:
+        user.phone = None
+        return
+    parsed = caller_from(phone, "ZZ")  # no home region: the number must carry its country code
+    if parsed.e164 is None or not phone.strip().startswith("+"):
+        raise AccountError(f'"{phone}" is not a phone number such as +40215894141')
+    taken = session.scalar(select(User).where(User.phone == parsed.e164, User.name != user.name))
+    if taken is not None:
+        raise AccountError(f"{parsed.e164} is already the phone of {taken.name}")
+    user.phone = parsed.e164
 
 
 def _check_password(password: str) -> None:

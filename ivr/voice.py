@@ -175,17 +175,24 @@ def _route(response: VoiceResponse, key: str, lang: str):
         hours = prompts.describe_hours(dept.weekly_hours)
         speak(response, prompts.say("department_closed", department=name, hours=hours))
         return _voicemail(response, key, lang)
-    if not dept.operators:
+    targets = _dial_targets(dept.operators)
+    if not targets:
         speak(response, prompts.say("operators_unavailable", department=name))
         return _voicemail(response, key, lang)
     speak(response, prompts.say("connecting", department=name))
     _log_call(call_log.offered, key)
+    recording = {}
+    if routing.hotline.record_operator_calls:
+        recording = dict(
+            record="record-from-answer-dual", recording_status_callback_event="completed",
+            recording_status_callback=url_for("call_status.conversation_recording"),
+        )
     dial = Dial(
         action=url_for(".dial_status", department=key, lang=lang), method="POST",
-        timeout=routing.hotline.dial_timeout, caller_id=_caller().e164, answer_on_bridge=True,
+        timeout=routing.hotline.dial_timeout, caller_id=_caller().e164, answer_on_bridge=True, **recording,
     )
     whisper = url_for(".whisper", department=key)
-    for target in dept.operators:
+    for target in targets:
         if target.startswith("client:"):
             dial.client(target.removeprefix("client:"), url=whisper, method="POST")
         elif target.startswith("sip:"):
@@ -194,6 +201,21 @@ def _route(response: VoiceResponse, key: str, lang: str):
             dial.number(target, url=whisper, method="POST")
     response.append(dial)
     return twiml_response(response)
+
+
+def _dial_targets(operators: list[str]) -> list[str]:
+    """routing.yaml's operators, a "user:NAME" replaced by that console user's phone (left out
+    when the user has none or is disabled)."""
+    targets = []
+    for target in operators:
+        if target.startswith("user:"):
+            phone = appctx.operator_phones().phone_of(target.removeprefix("user:"))
+            if phone is None:
+                log.warning("operator %s has no phone in the console users; not dialled", target)
+                continue
+            target = phone
+        targets.append(target)
+    return targets
 
 
 @bp.post("/whisper/<department>")

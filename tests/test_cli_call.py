@@ -24,7 +24,7 @@ def live_url(app):
 
 def test_scripted_call_in_hours_reaches_an_operator(runner, live_url, monkeypatch):
     monkeypatch.setenv("TWILIO_AUTH_TOKEN", AUTH_TOKEN)
-    result = runner.invoke(main, ["call", "--url", live_url, "--keys", "1", "--dial", "completed"])
+    result = runner.invoke(main, ["call", "--url", live_url, "--keys", "1", "--dial", "answered"])
     assert result.exit_code == 0, result.output
     assert "Bună ziua, ați sunat la ProNET Soluții IT." in result.output
     assert "dialling number:+40215894141" in result.output
