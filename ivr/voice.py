@@ -236,6 +236,8 @@ def dial_status(department: str):
     lang, key = _lang(), _department(department)
     response = VoiceResponse()
     if request.form.get("DialCallStatus", "") in DIAL_ANSWERED:
+        talked = ascii_int(request.form.get("DialCallDuration"), max_digits=6) or 0
+        _log_call(call_log.dial_answered, talked)
         response.hangup()
         return twiml_response(response)
     speak(response, _prompts(lang).say("operators_unavailable", department=_department_name(key, lang)))

@@ -151,6 +151,16 @@ def test_the_whisper_identifies_a_client_identity_too(app, twilio_post, db, cloc
     assert row.answered_by == "client:mihai" and row.answered_user.name == "mihai"
 
 
+def test_the_dial_action_alone_marks_the_call_answered(app, twilio_post, clock):
+    twilio_post("/voice/menu?lang=ro&attempt=1", Digits="1")
+    clock.now += timedelta(minutes=2)
+    twilio_post("/voice/dial-status/technical?lang=ro", DialCallStatus="completed", DialCallDuration="90",
+                DialCallSid=LEG_SID)
+    status(twilio_post, "completed")
+    row = call_row(app)
+    assert row.outcome == CallOutcome.ANSWERED and row.seconds_to_answer == 30 and row.answered_by is None
+
+
 def test_the_first_operator_to_answer_keeps_the_call(app, twilio_post, ana):
     twilio_post("/voice/whisper/technical", CallSid=LEG_SID, ParentCallSid=CALL_SID, To=OPERATOR_PHONE)
     twilio_post("/voice/whisper/technical", CallSid="CA" + "8" * 32, ParentCallSid=CALL_SID, To="+40215894142")

@@ -59,6 +59,14 @@ def answered(session: Session, call_sid: str, target: str, now: datetime) -> Non
     row.answered_user = operator_for(session, target)
 
 
+def dial_answered(session: Session, call_sid: str, talked_seconds: int, now: datetime) -> None:
+    """The <Dial> ended answered: a call whose whisper went unheard (no url) still counts as
+    answered, from when the conversation began; who answered is then not known."""
+    row = call_row(session, call_sid, now)
+    if row.answered_at is None:
+        row.answered_at = max(now - timedelta(seconds=talked_seconds), row.offered_at or row.started_at)
+
+
 def operator_for(session: Session, target: str) -> User | None:
     """The console user behind a dialled target: their phone, or their client: identity."""
     if target.startswith("client:"):
