@@ -107,10 +107,15 @@ def _render_call(call_sid: str, form: MultiDict | None = None, status: int = 200
         call = _call_or_404(db, call_sid)
         tickets = tickets_of_call(db, call_sid)
         marked_by = db.get(User, call.no_complaint_by_id) if call.no_complaint_by_id else None
+        next_one = next_complaint(db, call_sid)
+        # A form shown again keeps the complaint it was drawn for (posting it twice stays one
+        # ticket), unless that number is not one the call can have.
+        drawn_for = ascii_int((form or {}).get("complaint"), max_digits=3)
         return render_template(
             "console/call.html", call=call, tickets=tickets, registered=request.args.get("registered"),
             earlier=[t for t in tickets_of_caller(db, call.caller) if t.call_sid != call_sid],
-            next_complaint=next_complaint(db, call_sid), form=form or _form_defaults(call),
+            next_complaint=next_one, complaint=drawn_for if drawn_for and drawn_for <= next_one else next_one,
+            form=form or _form_defaults(call),
             marked_by=marked_by, departments=appctx.hotline().routing.departments,
             can_play=appctx.recording_store() is not None, reasons=NO_COMPLAINT_REASONS,
             max_summary=MAX_SUMMARY,

@@ -200,6 +200,8 @@ def test_registration_refusals_keep_what_was_typed(as_user, answer, db):
     assert landline.status_code == 422 and "nu este un mobil" in body and ">Nu merge</textarea>" in body
     forged = register(ana, complaint="7")
     assert forged.status_code == 422 and "Formularul nu mai este actual" in forged.get_data(as_text=True)
+    assert 'name="complaint" value="1"' in forged.get_data(as_text=True)  # shown again as the call's next
+    assert 'name="complaint" value="1"' in empty.get_data(as_text=True)
     assert tickets(db) == []
 
 
