@@ -296,3 +296,13 @@ def test_call_page_plays_the_conversation_through_the_console(with_twilio, app, 
     reply = ana.get(f"/console/calls/{CALL_SID}/recording")
     assert reply.status_code == 200 and reply.mimetype.startswith("audio/") and reply.data == audio
     assert reply.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_call_pages_speak_the_consoles_language(as_user, answer, app):
+    ana = as_user("ana")
+    ana.get("/console/language/en")
+    answer(ANA_PHONE)
+    assert "On the line" in ana.get("/console/live").get_data(as_text=True)
+    shown = ana.get(register(ana).headers["Location"]).get_data(as_text=True)
+    assert "Read the number to the caller" in shown and "November 2026" in shown
+    assert "hung up in the menu" in ana.get("/console/calls").get_data(as_text=True)
