@@ -14,9 +14,10 @@ from flask import Blueprint, Response, abort, flash, g, redirect, render_templat
 from sqlalchemy.orm import Session
 
 from . import appctx, casework
-from .errors import RecordingUnavailable, SignInThrottled, TicketClosed, TicketError, TicketTaken
+from .console_session import load_user, page_context, recording_response
+from .errors import SignInThrottled, TicketClosed, TicketError, TicketTaken
 from .inputs import ascii_int, safe_redirect_target
-from .models import Ticket, TicketStatus, User
+from .models import Ticket, TicketStatus
 from .smstext import gsm7_length
 from .ticket_queries import TicketFilter, counts, get_ticket, list_tickets, overview, visible_to
 from .users import end_sessions, sign_in
@@ -27,20 +28,8 @@ ACTIONS = ("take", "note", "resolve", "reject", "extend", "reopen")
 
 # -- who is here, in which language ---------------------------------------------
 
-@bp.before_request
-def load_user():
-    g.lang = session.get("lang") or appctx.hotline().routing.default_language
-    g.labels = appctx.hotline().console_labels[g.lang]
-    g.user = None
-    if "user_id" in session:
-        with appctx.database().session() as db:
-            user = db.get(User, session["user_id"])
-        # A generation other than the user's means a sign-out, password change or disable since.
-        if user is not None and user.active and session.get("generation") == user.session_generation:
-            g.user = user
-    if g.user is None and request.endpoint not in ("console.login", "console.language"):
-        return redirect(url_for("console.login", next=request.full_path if request.method == "GET" else None))
-    return None
+bp.before_request(load_user)
+bp.context_processor(page_context)
 
 
 # No inline script or style anywhere in the templates, so the policy needs no 'unsafe-inline'.
@@ -64,16 +53,6 @@ def protect(response: Response) -> Response:
         for header, value in SECURITY_HEADERS.items():
             response.headers.setdefault(header, value)
     return response
-
-
-@bp.context_processor
-def page_context() -> dict:
-    hotline = appctx.hotline()
-    return {
-        "now": appctx.now(), "config_company": hotline.routing.hotline.company,
-        "languages": hotline.routing.hotline.languages,
-        "language_names": {code: labels["language_name"] for code, labels in hotline.console_labels.items()},
-    }
 
 
 @bp.app_template_filter("local")
@@ -288,14 +267,7 @@ def recording(number: str):
     """The voicemail's audio, fetched from Twilio with the account's credentials."""
     with appctx.database().session() as db:
         url = _visible_ticket(db, number).recording_url
-    store = appctx.recording_store()
-    if store is None or not url:
-        abort(404)
-    try:
-        audio = store.fetch(url)
-    except RecordingUnavailable as exc:
-        return Response(str(exc), status=502, mimetype="text/plain")
-    return Response(audio.audio, mimetype=audio.content_type, headers={"Cache-Control": "private, max-age=3600"})
+    return recording_response(url)
 
 
 # -- the supervisor's view -------------------------------------------------------------

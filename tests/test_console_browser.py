@@ -2,8 +2,9 @@
 
 A customer leaves a voicemail after hours (a whole simulated call over HTTP); an operator signs
 in, finds the ticket by the caller's number, plays the recording, resolves the ticket and sees
-the SMS queued for the customer. Screenshots of the list and of the ticket page are saved in
-``test-output/screenshots/`` for a person to look at.
+the SMS queued for the customer. In operator hours, a call the operator answers pops up as the
+live card without a reload, and the operator registers the complaint from it. Screenshots (also
+at a phone's width) are saved in ``test-output/screenshots/`` for a person to look at.
 
 Needs ``pip install playwright`` (the ``test`` extra) and Debian's ``chromium`` package at
 /usr/bin/chromium (``.ci/run`` installs it); never ``playwright install``, whose browser
@@ -26,7 +27,7 @@ from ivr.smstext import gsm7_length
 from ivr.softphone import Call, HttpTransport, ScriptedCaller
 from ivr.users import add_user
 
-from conftest import AUTH_TOKEN, ROOT, bucharest
+from conftest import AUTH_TOKEN, ROOT, bucharest, sign
 from twilio_standin import TwilioStandin
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -197,5 +198,93 @@ def test_operator_finds_plays_and_resolves_a_voicemail_ticket(page, live_app, tw
         queued = session.scalars(select(SmsMessage).where(SmsMessage.purpose == "ticket_resolved#1")).one()
         assert (queued.to, queued.body, queued.status) == (CALLER, expected.text, "queued")
         assert session.scalars(select(Ticket.status)).one() == "resolved"
+    assert twilio.messages == []  # queued, not sent: no dispatcher runs here
+    assert blocked == []
+
+
+PHONE_VIEWPORT = {"width": 390, "height": 844}
+
+
+def twilio_posts(base_url: str, account_sid: str):
+    """Post a form to the live server as Twilio does (signed), on the call ``CallSid``."""
+    transport = HttpTransport()
+
+    def post(path: str, **fields: str) -> int:
+        data = {"AccountSid": account_sid, "From": CALLER, "To": "+40215894141", **fields}
+        status, _ = transport.post(base_url + path, data, sign(base_url + path, data))
+        return status
+
+    return post
+
+
+def test_an_answered_call_pops_up_and_its_complaint_is_registered(page, live_app, twilio, clock):
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=TIMEOUT_MS)
+    app, base_url = live_app
+    clock.now = bucharest(2026, 11, 17, 10, 0)  # operator hours
+    db, labels = app.extensions["ivr.db"], app.extensions["ivr.hotline"].console_labels["ro"]
+    with db.session() as session, session.begin():
+        add_user(session, OPERATOR, PASSWORD, "operator", clock()).phone = "+40215894141"
+    blocked = []
+    page.on("console", lambda message: blocked.append(message.text) if "Content Security Policy" in message.text else None)
+
+    page.goto(f"{base_url}/console/login")
+    page.get_by_label(labels["user_name"]).fill(OPERATOR)
+    page.get_by_label(labels["password"]).fill(PASSWORD)
+    page.get_by_role("button", name=labels["sign_in"]).click()
+    expect(page.locator(".bar .who")).to_contain_text(OPERATOR)
+    expect(page.locator("#live-card")).to_have_count(0)
+    page.evaluate("window.notReloaded = true")  # gone if the page were loaded again
+
+    # The caller picks technical; ana's phone rings and she picks up (Twilio asks for the whisper).
+    call_sid = "CA" + "5" * 32
+    post = twilio_posts(base_url, twilio.account_sid)
+    assert post("/voice/incoming", CallSid=call_sid) == 200
+    assert post("/voice/menu?lang=ro&attempt=1", CallSid=call_sid, Digits="1") == 200
+    assert post("/voice/whisper/technical", CallSid="CA" + "6" * 32, ParentCallSid=call_sid, To="+40215894141") == 200
+
+    card = page.locator("#live-card")
+    expect(card).to_be_visible()
+    expect(card).to_contain_text(CALLER)
+    expect(card).to_contain_text("Departamentul Tehnic")
+    assert page.evaluate("window.notReloaded") is True
+    screenshot(page, "live-card.png")
+    page.set_viewport_size(PHONE_VIEWPORT)
+    screenshot(page, "live-card-phone.png")
+
+    card.get_by_role("link", name=labels["register_complaint"]).click()
+    expect(page.locator("h1")).to_contain_text(CALLER)
+    form = page.locator("form.complaint")
+    expect(form.get_by_label(labels["department"])).to_have_value("technical")
+    expect(form.get_by_label(labels["sms_number"])).to_have_value(CALLER)
+    form.get_by_label(labels["summary"]).fill("Internetul cade în fiecare seară după ora 20.")
+    screenshot(page, "call-form-phone.png")
+    form.get_by_role("button", name=labels["register_complaint"]).click()
+
+    registered = page.locator("#registered")
+    expect(registered.locator(".spelled")).to_have_text("R C, 2 0 2 6, 0 0 0 0 0 1")
+    expect(registered.locator(".sms-line .pill")).to_have_text("în așteptare")
+    screenshot(page, "call-registered-phone.png")
+    page.set_viewport_size({"width": 1280, "height": 800})
+    screenshot(page, "call-registered.png")
+    with db.session() as session:
+        ticket = session.scalars(select(Ticket)).one()
+        [sms] = session.scalars(select(SmsMessage)).all()
+    assert (ticket.source, ticket.call_sid, ticket.status) == ("operator", call_sid, "in_progress")
+    assert (sms.to, sms.status, sms.ticket_id) == (CALLER, "queued", ticket.id)
+
+    # The caller hangs up: the card goes away, again without a reload.
+    page.evaluate("window.notReloaded = true")
+    assert post("/voice/status", CallSid=call_sid, CallStatus="completed", CallDuration="120") == 204
+    expect(page.locator("#live-card")).to_have_count(0)
+    assert page.evaluate("window.notReloaded") is True
+
+    page.goto(f"{base_url}/console/calls")
+    expect(page.locator("table.calls tbody tr")).to_have_count(1)
+    expect(page.locator("table.calls tbody tr").first).to_contain_text(ticket.number)
+    screenshot(page, "call-log.png")
+    page.set_viewport_size(PHONE_VIEWPORT)
+    screenshot(page, "call-log-phone.png")
     assert twilio.messages == []  # queued, not sent: no dispatcher runs here
     assert blocked == []
