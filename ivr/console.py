@@ -6,19 +6,19 @@ every form carries a CSRF token (Flask-WTF).
 
 from __future__ import annotations
 
-import functools
 from datetime import datetime
 from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, session, url_for
 from sqlalchemy.orm import Session
 
-from . import appctx, casework
+from . import appctx, casework, console_common
+from .console_common import supervisor_only, ticket_filter
 from .errors import RecordingUnavailable, SignInThrottled, TicketClosed, TicketError, TicketTaken
-from .inputs import ascii_int, safe_redirect_target
-from .models import Ticket, TicketStatus, User
+from .inputs import safe_redirect_target
+from .models import Ticket, TicketStatus
 from .smstext import gsm7_length
-from .ticket_queries import TicketFilter, counts, get_ticket, list_tickets, overview, visible_to
+from .ticket_queries import counts, get_ticket, list_tickets, overview, visible_to
 from .users import end_sessions, sign_in
 
 bp = Blueprint("console", __name__, url_prefix="/console")
@@ -29,18 +29,7 @@ ACTIONS = ("take", "note", "resolve", "reject", "extend", "reopen")
 
 @bp.before_request
 def load_user():
-    g.lang = session.get("lang") or appctx.hotline().routing.default_language
-    g.labels = appctx.hotline().console_labels[g.lang]
-    g.user = None
-    if "user_id" in session:
-        with appctx.database().session() as db:
-            user = db.get(User, session["user_id"])
-        # A generation other than the user's means a sign-out, password change or disable since.
-        if user is not None and user.active and session.get("generation") == user.session_generation:
-            g.user = user
-    if g.user is None and request.endpoint not in ("console.login", "console.language"):
-        return redirect(url_for("console.login", next=request.full_path if request.method == "GET" else None))
-    return None
+    return console_common.load_user(open_endpoints=("console.login", "console.language"))
 
 
 # No inline script or style anywhere in the templates, so the policy needs no 'unsafe-inline'.
@@ -66,14 +55,7 @@ def protect(response: Response) -> Response:
     return response
 
 
-@bp.context_processor
-def page_context() -> dict:
-    hotline = appctx.hotline()
-    return {
-        "now": appctx.now(), "config_company": hotline.routing.hotline.company,
-        "languages": hotline.routing.hotline.languages,
-        "language_names": {code: labels["language_name"] for code, labels in hotline.console_labels.items()},
-    }
+bp.context_processor(console_common.page_context)
 
 
 @bp.app_template_filter("local")
@@ -162,26 +144,11 @@ def logout():
     return redirect(url_for("console.login"))
 
 
-def supervisor_only(view):
-    @functools.wraps(view)
-    def wrapped(*args, **kwargs):
-        if not g.user.is_supervisor:
-            abort(403)
-        return view(*args, **kwargs)
-    return wrapped
-
-
 # -- the work list --------------------------------------------------------------------
 
 @bp.get("/")
 def tickets():
-    args = request.args
-    wanted = TicketFilter(
-        department=args.get("department", "") if args.get("department") in appctx.hotline().routing.departments else "",
-        status=args.get("status", "") if args.get("status") in ("open", *TicketStatus.OPEN, TicketStatus.RESOLVED, TicketStatus.REJECTED) else "",
-        overdue=args.get("overdue") == "1", search=args.get("q", "")[:64],
-        page=ascii_int(args.get("page"), max_digits=5) or 1,
-    )
+    wanted = ticket_filter(request.args)
     with appctx.database().session() as db:
         found = list_tickets(db, g.user, wanted, appctx.now())
         per_department, per_status = counts(db, g.user)
