@@ -106,9 +106,11 @@ def _tickets_of_calls(session: Session, call_sids) -> dict[str, list[str]]:
 # -- tickets ----------------------------------------------------------------------------------
 
 def ticket_rows(tickets: Iterable[Ticket], tz: ZoneInfo) -> Iterator[list[object]]:
+    """The deadline is the day the customer was told (its ISO date); ``deadline_at`` is the
+    instant after it, which would read as the next day."""
     for t in tickets:
         in_time = "" if t.closed_at is None else "yes" if t.closed_at < t.deadline_at else "no"
         yield [
             t.number, iso(t.registered_at, tz), t.department, t.caller, t.sms_to, t.source, t.status,
-            iso(t.deadline_at, tz), iso(t.closed_at, tz), in_time,
+            t.deadline_on.isoformat(), iso(t.closed_at, tz), in_time,
         ]

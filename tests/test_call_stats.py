@@ -140,6 +140,7 @@ def test_answered_in_time_counts_twenty_seconds_and_not_twenty_one():
 
 
 def test_chart_scale_and_stacked_segments():
-    assert [scale_top(n) for n in (0, 1, 2, 3, 7, 10, 11, 23, 51, 180)] == [1, 1, 2, 5, 10, 10, 20, 50, 100, 200]
+    assert [scale_top(n) for n in (0, 1, 3, 7, 10, 11, 13, 23, 29, 51, 180, 1001)] == [
+        1, 1, 3, 7, 10, 12, 15, 25, 30, 60, 200, 1200]
     assert stacked({"voicemail": 1, "answered": 3, "error": 0}, 10) == [
         Segment("answered", 3, 0.0, 30.0), Segment("voicemail", 1, 30.0, 10.0)]

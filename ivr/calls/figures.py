@@ -107,13 +107,14 @@ class Segment:
 
 
 def scale_top(largest: int) -> int:
-    """A round axis maximum at or above ``largest`` (1, 2, 5, 10, 20, 50 ...); at least 1."""
-    if largest <= 1:
-        return 1
+    """A round axis maximum at or above ``largest`` (1 .. 10, then 12, 15, 20, 25, 30, 40, 50, 60,
+    80, 100 ...), close enough that the longest bar fills most of the chart; at least 1."""
+    if largest <= 10:
+        return max(largest, 1)
     magnitude = 10 ** math.floor(math.log10(largest))
-    for step in (1, 2, 5, 10):
+    for step in (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10):
         if step * magnitude >= largest:
-            return step * magnitude
+            return round(step * magnitude)
     return 10 * magnitude
 
 
