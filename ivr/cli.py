@@ -430,12 +430,13 @@ def _local_day(text: str, option: str) -> date:
 @click.option("--to", "last", default=None, help="last day, included; default today")
 def export(what: str, first: str, last: str | None) -> None:
     """Write the calls or tickets of a date range to stdout as CSV (calls by start, tickets by registration)."""
+    start_day = _local_day(first, "--from")
+    end_day = _local_day(last, "--to") if last else None
+    if end_day is not None and end_day < start_day:
+        raise click.BadParameter(f"{end_day} is before --from {start_day}", param_hint="--to")
     app = _app()
     tz = app.extensions["ivr.hotline"].routing.timezone
-    start_day = _local_day(first, "--from")
-    end_day = _local_day(last, "--to") if last else datetime.now(tz).date()
-    if end_day < start_day:
-        raise click.BadParameter(f"{end_day} is before --from {start_day}", param_hint="--to")
+    end_day = end_day or datetime.now(tz).date()
     start, end = local_range(start_day, end_day, tz)
     out = click.get_text_stream("stdout")
     with app.extensions["ivr.db"].session() as session:

@@ -70,7 +70,7 @@ def calls_stats():
 
 def _department_rows(per_department: dict[str | None, Tally]) -> list[tuple[str | None, Tally]]:
     """The routing's departments in their order, then calls without one, then departments since removed."""
-    keys = [key for key in appctx.hotline().routing.departments]
+    keys: list[str | None] = list(appctx.hotline().routing.departments)
     keys += [None] if None in per_department else []
     keys += sorted(key for key in per_department if key is not None and key not in keys)
     return [(key, per_department.get(key) or Tally()) for key in keys]
