@@ -82,7 +82,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     trust_proxies(app)  # X-Forwarded-* count only with IVR_TRUSTED_PROXIES
 
-    from . import call_status, console, console_calls, db, sms_status, voice
+    from . import call_status, console, console_calls, console_stats, db, sms_status, voice
 
     database = db.init_app(app)
     app.extensions["ivr.call_events"] = CallEvents(database)
@@ -102,6 +102,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(call_status.bp)
     app.register_blueprint(console.bp)
     app.register_blueprint(console_calls.bp)
+    app.register_blueprint(console_stats.bp)
 
     @app.get("/")
     def home():

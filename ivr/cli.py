@@ -13,7 +13,7 @@ import signal
 import sys
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 
 import click
 from flask import Flask
@@ -22,11 +22,13 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 
 from . import create_app, instance_folder
+from .calls.stats import local_range
 from .deadlines import deadline_for_department
 from .dispatcher import Dispatcher
 from .db import sqlalchemy_url
 from .errors import AccountError, ConfigError, IvrError, TwilioApiError
 from .calls.log import close_stale
+from .exports import CALL_COLUMNS, TICKET_COLUMNS, CallFilter, call_rows, ticket_rows, write_csv
 from .phone import caller_from
 from .recovery.reconcile import reconcile as reconcile_with_twilio
 from .recovery.replay import ReplayResult, replay_if_pending
@@ -35,6 +37,7 @@ from .models import Role, Ticket
 from .users import add_user, disable_user, set_password, set_phone
 from .settings import config_paths, load_hotline
 from .softphone import DIAL_OUTCOMES, Call, HttpTransport, TerminalCaller
+from .ticket_queries import TicketFilter, all_tickets
 from .twilio_auth import TOKEN_FILE, local_auth_token
 
 
@@ -430,3 +433,33 @@ def reconcile(since: str, called: tuple[str, ...], min_age: int) -> None:
                    f"from {t.caller or 'withheld'}  {t.department} (guessed)  {sms}")
     click.echo(f"{result.seen} recordings seen, {result.had_ticket} already had tickets, {len(result.registered)} registered, "
                f"{result.not_voicemail} not hotline voicemails, {result.too_recent} left to the webhooks (under {min_age} min old)")
+
+
+def _local_day(text: str, option: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise click.BadParameter("a date such as 2026-11-01", param_hint=option) from None
+
+
+@main.command()
+@click.argument("what", type=click.Choice(["calls", "tickets"]))
+@click.option("--from", "first", required=True, help="first day, e.g. 2026-11-01 (hotline's timezone)")
+@click.option("--to", "last", default=None, help="last day, included; default today")
+def export(what: str, first: str, last: str | None) -> None:
+    """Write the calls or tickets of a date range to stdout as CSV (calls by start, tickets by registration)."""
+    start_day = _local_day(first, "--from")
+    end_day = _local_day(last, "--to") if last else None
+    if end_day is not None and end_day < start_day:
+        raise click.BadParameter(f"{end_day} is before --from {start_day}", param_hint="--to")
+    app = _app()
+    tz = app.extensions["ivr.hotline"].routing.timezone
+    end_day = end_day or datetime.now(tz).date()
+    start, end = local_range(start_day, end_day, tz)
+    out = click.get_text_stream("stdout")
+    with app.extensions["ivr.db"].session() as session:
+        if what == "calls":
+            write_csv(out, CALL_COLUMNS, call_rows(session, CallFilter(start=start, end=end), tz))
+        else:
+            tickets = all_tickets(session, None, TicketFilter(registered_from=start, registered_before=end), datetime.now(tz))
+            write_csv(out, TICKET_COLUMNS, ticket_rows(tickets, tz))

@@ -6,7 +6,6 @@ every form carries a CSRF token (Flask-WTF).
 
 from __future__ import annotations
 
-import functools
 from datetime import datetime
 from urllib.parse import urlsplit
 
@@ -14,12 +13,12 @@ from flask import Blueprint, Response, abort, flash, g, redirect, render_templat
 from sqlalchemy.orm import Session
 
 from . import appctx, casework
-from .console_session import load_user, page_context, recording_response
+from .console_common import load_user, page_context, recording_response, supervisor_only, ticket_filter
 from .errors import SignInThrottled, TicketClosed, TicketError, TicketTaken
-from .inputs import ascii_int, safe_redirect_target
+from .inputs import safe_redirect_target
 from .models import Ticket, TicketStatus
 from .smstext import gsm7_length
-from .ticket_queries import TicketFilter, counts, get_ticket, list_tickets, overview, visible_to
+from .ticket_queries import counts, get_ticket, list_tickets, overview, visible_to
 from .users import end_sessions, sign_in
 
 bp = Blueprint("console", __name__, url_prefix="/console")
@@ -141,26 +140,11 @@ def logout():
     return redirect(url_for("console.login"))
 
 
-def supervisor_only(view):
-    @functools.wraps(view)
-    def wrapped(*args, **kwargs):
-        if not g.user.is_supervisor:
-            abort(403)
-        return view(*args, **kwargs)
-    return wrapped
-
-
 # -- the work list --------------------------------------------------------------------
 
 @bp.get("/")
 def tickets():
-    args = request.args
-    wanted = TicketFilter(
-        department=args.get("department", "") if args.get("department") in appctx.hotline().routing.departments else "",
-        status=args.get("status", "") if args.get("status") in ("open", *TicketStatus.OPEN, TicketStatus.RESOLVED, TicketStatus.REJECTED) else "",
-        overdue=args.get("overdue") == "1", search=args.get("q", "")[:64],
-        page=ascii_int(args.get("page"), max_digits=5) or 1,
-    )
+    wanted = ticket_filter(request.args)
     with appctx.database().session() as db:
         found = list_tickets(db, g.user, wanted, appctx.now())
         per_department, per_status = counts(db, g.user)

@@ -15,9 +15,9 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, request
 from werkzeug.datastructures import MultiDict
 
 from . import appctx
-from .call_queries import CallFilter, current_call, get_call, list_calls, tickets_of_caller
+from .calls.queries import CallFilter, current_call, get_call, list_calls, tickets_of_caller
 from .calls.complaints import MAX_SUMMARY, mark_no_complaint, next_complaint, register_live, tickets_of_call
-from .console_session import load_user, page_context, recording_response
+from .console_common import load_user, page_context, recording_response
 from .errors import TicketError
 from .inputs import ascii_int, clean_text, matches
 from .models import CallOutcome, CallRecord, User

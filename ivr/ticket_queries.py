@@ -22,6 +22,8 @@ class TicketFilter:
     overdue: bool = False
     search: str = ""
     page: int = 1
+    registered_from: datetime | None = None     # the CSV export's range: from (inclusive) ...
+    registered_before: datetime | None = None   # ... to (exclusive)
 
 
 @dataclass
@@ -39,8 +41,9 @@ def visible_to(user: User) -> ColumnElement[bool]:
     return or_(Ticket.assignee_id.is_(None), Ticket.assignee_id == user.id)
 
 
-def _conditions(user: User, wanted: TicketFilter, now: datetime) -> list[ColumnElement[bool]]:
-    conditions = [visible_to(user)]
+def _conditions(user: User | None, wanted: TicketFilter, now: datetime) -> list[ColumnElement[bool]]:
+    """``user`` None: every ticket (an administrator's export on the server)."""
+    conditions = [visible_to(user)] if user is not None else []
     if wanted.department:
         conditions.append(Ticket.department == wanted.department)
     if wanted.status == "open":
@@ -49,6 +52,10 @@ def _conditions(user: User, wanted: TicketFilter, now: datetime) -> list[ColumnE
         conditions.append(Ticket.status == wanted.status)
     if wanted.overdue:
         conditions += [Ticket.status.in_(TicketStatus.OPEN), Ticket.deadline_at <= now]
+    if wanted.registered_from is not None:
+        conditions.append(Ticket.registered_at >= wanted.registered_from)
+    if wanted.registered_before is not None:
+        conditions.append(Ticket.registered_at < wanted.registered_before)
     text = wanted.search.strip()
     if text:
         digits = "".join(c for c in text if c in "0123456789").lstrip("0")
@@ -71,6 +78,13 @@ def list_tickets(session: Session, user: User, wanted: TicketFilter, now: dateti
         .order_by(open_first, Ticket.deadline_at, Ticket.id).offset((page - 1) * PER_PAGE).limit(PER_PAGE)
     )
     return TicketPage(list(session.scalars(query)), total, page, pages)
+
+
+def all_tickets(session: Session, user: User | None, wanted: TicketFilter, now: datetime) -> list[Ticket]:
+    """Every ticket of the filter, no pages, oldest first: for the CSV export."""
+    return list(session.scalars(
+        select(Ticket).where(*_conditions(user, wanted, now)).order_by(Ticket.registered_at, Ticket.id)
+    ))
 
 
 def counts(session: Session, user: User) -> tuple[dict[str, int], dict[str, int]]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -79,7 +80,22 @@ def database_url_for(kind: str, tmp_path: Path):
     try:
         yield _postgres_schema_url(schema)
     finally:
-        _postgres_admin(f"DROP SCHEMA {schema} CASCADE")
+        _drop_schema(schema)
+
+
+def _drop_schema(schema: str) -> None:
+    """Drop a test's schema; a background writer of an app the test made (the call log, the
+    journal replay) may still hold a lock for a moment, so a deadlock is tried again."""
+    from sqlalchemy.exc import OperationalError
+
+    for attempt in range(5):
+        try:
+            _postgres_admin(f"DROP SCHEMA {schema} CASCADE")
+            return
+        except OperationalError:
+            if attempt == 4:
+                raise
+            time.sleep(0.5)
 
 
 @pytest.fixture
@@ -135,7 +151,11 @@ def app_config(config_dir: Path, clock: FakeClock, tmp_path: Path, database_url:
 @pytest.fixture
 def app(app_config: dict):
     """The hotline on a copy of the shipped configuration."""
-    return create_app(app_config)
+    app = create_app(app_config)
+    yield app
+    # The call log's writer may still be in a transaction: let it finish before the schema goes.
+    app.extensions["ivr.call_events"].flush(5)
+    app.extensions["ivr.db"].engine.dispose()
 
 
 @pytest.fixture

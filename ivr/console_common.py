@@ -1,24 +1,32 @@
-"""What every console blueprint needs before and around a page: the signed-in user, the
-console's language and labels, and the values every page template reads.
+"""What every console blueprint shares: who is signed in and in which language, the page
+context of ``base.html``, the supervisors-only guard, the ticket list's filters, and the
+recording proxy.
 
-Shared by ``ivr.console`` (tickets) and ``ivr.console_calls`` (calls), which do not import
-each other.
+The blueprints (``console``, ``console_calls``, ``console_stats``) each use these instead of
+importing one another.
 """
 
 from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
 
 from flask import Response, abort, g, redirect, request, session, url_for
 
 from . import appctx
 from .errors import RecordingUnavailable
-from .models import User
+from .inputs import ascii_int
+from .models import TicketStatus, User
+from .ticket_queries import TicketFilter
 
+LIST_STATUSES = ("open", *TicketStatus.OPEN, TicketStatus.RESOLVED, TicketStatus.REJECTED)
 # Pages a visitor may open without signing in.
 PUBLIC_ENDPOINTS = ("console.login", "console.language")
 
 
-def load_user():
-    """before_request of the console blueprints: g.lang, g.labels and g.user, or the sign-in page."""
+def load_user() -> Response | None:
+    """Set ``g.lang``, ``g.labels`` and ``g.user``; without a valid sign-in, a redirect to the
+    sign-in page (except on the public pages). For a blueprint's ``before_request``."""
     g.lang = session.get("lang") or appctx.hotline().routing.default_language
     g.labels = appctx.hotline().console_labels[g.lang]
     g.user = None
@@ -34,13 +42,32 @@ def load_user():
 
 
 def page_context() -> dict:
-    """context_processor of the console blueprints."""
+    """What ``base.html`` needs on every console page."""
     hotline = appctx.hotline()
     return {
         "now": appctx.now(), "config_company": hotline.routing.hotline.company,
         "languages": hotline.routing.hotline.languages,
         "language_names": {code: labels["language_name"] for code, labels in hotline.console_labels.items()},
     }
+
+
+def supervisor_only(view):
+    @functools.wraps(view)
+    def wrapped(*args, **kwargs):
+        if not g.user.is_supervisor:
+            abort(403)
+        return view(*args, **kwargs)
+    return wrapped
+
+
+def ticket_filter(args: Mapping[str, str]) -> TicketFilter:
+    """The ticket list's filters from its query string; an unknown value means no filter."""
+    return TicketFilter(
+        department=args.get("department", "") if args.get("department") in appctx.hotline().routing.departments else "",
+        status=args.get("status", "") if args.get("status") in LIST_STATUSES else "",
+        overdue=args.get("overdue") == "1", search=args.get("q", "")[:64],
+        page=ascii_int(args.get("page"), max_digits=5) or 1,
+    )
 
 
 def recording_response(url: str | None) -> Response:

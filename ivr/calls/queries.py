@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ColumnElement, exists, func, select
 from sqlalchemy.orm import Session, selectinload
 
-from .models import CallRecord, Ticket
+from ..models import CallRecord, Ticket
 
 PER_PAGE = 25
 # Twilio ends every call after 4 hours: an answered call older than that whose status
