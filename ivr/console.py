@@ -10,9 +10,10 @@ from datetime import datetime
 from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, session, url_for
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from . import appctx, casework
+from .calls.queries import get_call
 from .console_common import load_user, page_context, recording_response, supervisor_only, ticket_filter
 from .errors import SignInThrottled, TicketClosed, TicketError, TicketTaken
 from .inputs import safe_redirect_target
@@ -166,8 +167,9 @@ def _visible_ticket(db, number: str):
 
 def _render_ticket(ticket, preview=None, status: int = 200):
     store = appctx.recording_store()
+    call = get_call(object_session(ticket), ticket.call_sid)
     return render_template(
-        "console/ticket.html", ticket=ticket, preview=preview, can_play=store is not None,
+        "console/ticket.html", ticket=ticket, preview=preview, can_play=store is not None, call=call,
         can_extend=casework.EXTENSION_RULE in appctx.hotline().routing.deadlines and not ticket.extended
         and ticket.status in TicketStatus.OPEN and appctx.now() < ticket.deadline_at,
     ), status
