@@ -173,7 +173,7 @@ def test_large_lists_are_paginated(app, db, clock, as_user):
     voicemail(app, db, clock, n=30)
     client = as_user("ana")
     first = client.get("/console/").get_data(as_text=True)
-    assert rows(first) == 25 and "Pagina 1 din 2" in first
+    assert rows(first) == 25 and "Pagina 1 din 2" in first and "/console/?page=2" in first
     assert rows(client.get("/console/?page=2").get_data(as_text=True)) == 5
 
 
