@@ -13,7 +13,7 @@ import signal
 import sys
 import threading
 import time
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 import click
 from flask import Flask
@@ -22,22 +22,15 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 
 from . import create_app, instance_folder
-from .calls.stats import local_range
 from .deadlines import deadline_for_department
 from .dispatcher import Dispatcher
 from .db import sqlalchemy_url
-from .errors import AccountError, ConfigError, IvrError, TwilioApiError
+from .errors import ConfigError, IvrError
 from .calls.log import close_stale
-from .exports import CALL_COLUMNS, TICKET_COLUMNS, CallFilter, call_rows, ticket_rows, write_csv
-from .phone import caller_from
-from .recovery.reconcile import reconcile as reconcile_with_twilio
 from .recovery.replay import ReplayResult, replay_if_pending
-from .recovery.twilio_recordings import TwilioRecordings
-from .models import Role, Ticket
-from .users import add_user, disable_user, set_password, set_phone
+from .models import Ticket
 from .settings import config_paths, load_hotline
 from .softphone import DIAL_OUTCOMES, Call, HttpTransport, TerminalCaller
-from .ticket_queries import TicketFilter, all_tickets
 from .twilio_auth import TOKEN_FILE, local_auth_token
 
 
@@ -254,63 +247,6 @@ def recover() -> None:
 
 
 @main.group()
-def user() -> None:
-    """Operator console users."""
-
-
-@user.command("add")
-@click.argument("name")
-@click.option("--role", type=click.Choice(Role.ALL), default=Role.OPERATOR, show_default=True)
-@click.option("--phone", default=None, help="the phone NAME answers hotline calls on (routing.yaml: user:NAME)")
-@click.password_option(help="asked for when not given (IVR_USER_PASSWORD also works)", envvar="IVR_USER_PASSWORD")
-def user_add(name: str, role: str, phone: str | None, password: str) -> None:
-    """Add a console user who signs in with NAME and a password."""
-    app = _app()
-    try:
-        with app.extensions["ivr.db"].session() as session, session.begin():
-            add_user(session, name, password, role, datetime.now(timezone.utc), phone=phone)
-    except AccountError as exc:
-        click.echo(str(exc), err=True)
-        sys.exit(1)
-    click.echo(f"user {name} added as {role}")
-
-
-@user.command("passwd")
-@click.argument("name")
-@click.password_option(help="asked for when not given (IVR_USER_PASSWORD also works)", envvar="IVR_USER_PASSWORD")
-def user_passwd(name: str, password: str) -> None:
-    """Give NAME a new password; every session of NAME ends."""
-    _change_user(set_password, name, password)
-    click.echo(f"password of {name} changed; its sessions are signed out")
-
-
-@user.command("disable")
-@click.argument("name")
-def user_disable(name: str) -> None:
-    """Refuse NAME's sign-ins from now on; every session of NAME ends."""
-    _change_user(disable_user, name)
-    click.echo(f"user {name} disabled; its sessions are signed out")
-
-
-@user.command("phone")
-@click.argument("name")
-@click.argument("number", required=False)
-def user_phone(name: str, number: str | None) -> None:
-    """Set the phone NAME answers hotline calls on (none given: remove it)."""
-    _change_user(set_phone, name, number)
-    click.echo(f"phone of {name}: {number or 'none'}")
-
-
-def _change_user(change, *args: str | None) -> None:
-    try:
-        with _app().extensions["ivr.db"].session() as session, session.begin():
-            change(session, *args)
-    except AccountError as exc:
-        click.echo(str(exc), err=True)
-        sys.exit(1)
-
-
-@main.group()
 def db() -> None:
     """Database schema."""
 
@@ -396,70 +332,5 @@ def _show_ticket(call_sid: str, wait_seconds: float = 8.0) -> None:
         time.sleep(0.3)
 
 
-@main.command()
-@click.option("--since", required=True, help="ISO date or time, e.g. 2026-11-20 (hotline's timezone if naive)")
-@click.option("--to", "called", multiple=True, help="only calls to this hotline number (repeatable); default: every inbound call")
-@click.option("--min-age", default=15, show_default=True, type=click.IntRange(0), help="minutes; younger recordings are left to the webhooks")
-def reconcile(since: str, called: tuple[str, ...], min_age: int) -> None:
-    """Register every voicemail Twilio recorded since a date that has no ticket (safe to repeat)."""
-    account_sid, auth_token = os.environ.get("TWILIO_ACCOUNT_SID"), os.environ.get("TWILIO_AUTH_TOKEN")
-    if not account_sid or not auth_token:
-        click.echo("ivr reconcile needs the account's TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN", err=True)
-        sys.exit(1)
-    app = _app()
-    hotline = app.extensions["ivr.hotline"]
-    tz, region = hotline.routing.timezone, hotline.routing.hotline.holidays
-    try:
-        start = datetime.fromisoformat(since)
-    except ValueError:
-        raise click.BadParameter("an ISO date or time such as 2026-11-20 or 2026-11-20T08:00", param_hint="--since") from None
-    start = start if start.tzinfo else start.replace(tzinfo=tz)
-    numbers = [caller_from(number, region).e164 for number in called]
-    if None in numbers:
-        raise click.BadParameter("a phone number such as +40215894141", param_hint="--to")
-    twilio = TwilioRecordings(account_sid, auth_token, base_url=app.config["TWILIO_API_BASE_URL"])
-    _replay(app)  # what this host journaled knows the department and the SMS number: it goes first
-    try:
-        result = reconcile_with_twilio(
-            app.extensions["ivr.db"], hotline, twilio, app.config["CLOCK"], start,
-            called_numbers=numbers, min_age=timedelta(minutes=min_age),
-        )
-    except TwilioApiError as exc:
-        click.echo(" ".join(str(exc).split()), err=True)
-        sys.exit(1)
-    for t in result.registered:
-        sms = f"SMS to {t.sms_to}" if t.sms_to else "no SMS"
-        click.echo(f"{t.number}  {t.registered_at.astimezone(tz):%Y-%m-%d %H:%M}  {t.call_sid}  "
-                   f"from {t.caller or 'withheld'}  {t.department} (guessed)  {sms}")
-    click.echo(f"{result.seen} recordings seen, {result.had_ticket} already had tickets, {len(result.registered)} registered, "
-               f"{result.not_voicemail} not hotline voicemails, {result.too_recent} left to the webhooks (under {min_age} min old)")
-
-
-def _local_day(text: str, option: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise click.BadParameter("a date such as 2026-11-01", param_hint=option) from None
-
-
-@main.command()
-@click.argument("what", type=click.Choice(["calls", "tickets"]))
-@click.option("--from", "first", required=True, help="first day, e.g. 2026-11-01 (hotline's timezone)")
-@click.option("--to", "last", default=None, help="last day, included; default today")
-def export(what: str, first: str, last: str | None) -> None:
-    """Write the calls or tickets of a date range to stdout as CSV (calls by start, tickets by registration)."""
-    start_day = _local_day(first, "--from")
-    end_day = _local_day(last, "--to") if last else None
-    if end_day is not None and end_day < start_day:
-        raise click.BadParameter(f"{end_day} is before --from {start_day}", param_hint="--to")
-    app = _app()
-    tz = app.extensions["ivr.hotline"].routing.timezone
-    end_day = end_day or datetime.now(tz).date()
-    start, end = local_range(start_day, end_day, tz)
-    out = click.get_text_stream("stdout")
-    with app.extensions["ivr.db"].session() as session:
-        if what == "calls":
-            write_csv(out, CALL_COLUMNS, call_rows(session, CallFilter(start=start, end=end), tz))
-        else:
-            tickets = all_tickets(session, None, TicketFilter(registered_from=start, registered_before=end), datetime.now(tz))
-            write_csv(out, TICKET_COLUMNS, ticket_rows(tickets, tz))
+# The account and record-keeping commands live in modules of their own and join ``main`` here.
+from . import cli_records, cli_users  # noqa: E402,F401
