@@ -22,7 +22,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 
 from . import create_app, instance_folder
-from .deadlines import deadline_for_department
+from .deadlines import compute_deadline
 from .dispatcher import Dispatcher
 from .db import sqlalchemy_url
 from .errors import ConfigError, IvrError
@@ -260,25 +260,31 @@ def db_upgrade() -> None:
 
 
 @main.command()
-@click.option("--department", required=True, help="a department of routing.yaml")
+@click.option("--department", default=None, help="a department of routing.yaml: its deadline rule")
+@click.option("--rule", default=None, help="a rule of routing.yaml's deadlines: (instead of, or with, --department)")
 @click.option("--registered", default=None, help="ISO time, e.g. 2026-11-27T10:00 (hotline's timezone if naive); default now")
-def deadline(department: str, registered: str | None) -> None:
-    """Print the resolution deadline of a complaint registered at a given time."""
+def deadline(department: str | None, rule: str | None, registered: str | None) -> None:
+    """Print when a complaint registered at a given time is due.
+
+    The first line is machine-readable: 2026-12-04 for a rule in days, 2026-11-27T12:00 (the
+    hotline's timezone) for a rule in hours."""
     routing_file, prompts_dir = config_paths()
-    try:
-        routing = load_hotline(routing_file, prompts_dir).routing
-    except ConfigError as exc:
-        _fail(exc)
-    if department not in routing.departments:
+    routing = load_hotline(routing_file, prompts_dir).routing
+    if department is None and rule is None:
+        raise click.UsageError("give --department or --rule (see: ivr deadline --help)")
+    if department is not None and department not in routing.departments:
         raise click.BadParameter(f"not a department of {routing_file}: {', '.join(routing.departments)}", param_hint="--department")
+    rule = rule or routing.departments[department].deadline
+    if rule not in routing.deadlines:
+        raise click.BadParameter(f"not a rule of {routing_file} deadlines: {', '.join(routing.deadlines)}", param_hint="--rule")
     try:
         at = datetime.fromisoformat(registered) if registered else datetime.now(timezone.utc)
     except ValueError:
         raise click.BadParameter("an ISO date and time such as 2026-11-27T10:00", param_hint="--registered") from None
     if at.tzinfo is None:
         at = at.replace(tzinfo=routing.timezone)
-    due = deadline_for_department(routing, department, at)
-    click.echo(due.due_on.isoformat())
+    due = compute_deadline(rule, routing.deadlines[rule], at, routing.calendar, routing.timezone)
+    click.echo(due.machine_text(routing.timezone))
     click.echo(f"{due.description} ({due.rule}), registered {at.astimezone(routing.timezone):%Y-%m-%d %H:%M %Z}")
 
 

@@ -52,9 +52,12 @@ class DeadlineRule(_Strict):
     count: Literal["calendar", "working"] | None = None
     hours: int | None = Field(default=None, ge=1, le=10_000)
     within: str | None = None
+    holidays: Literal["count", "pause"] | None = None  # an hours rule's clock on public holidays
 
     @model_validator(mode="after")
     def _one_shape(self) -> DeadlineRule:
+        if self.holidays is not None and self.hours is None:
+            raise ValueError("holidays: pause belongs to an hours rule (a day rule already skips them when count: working)")
         if self.hours is not None:
             if self.count is not None:
                 raise ValueError("an hours rule takes within and days, not count")
@@ -77,7 +80,8 @@ class DeadlineRule(_Strict):
 
     def describe(self) -> str:
         if self.hours is not None:
-            return f"{self.hours} business hours ({self.within}, {self.days or 'mon-sun'})"
+            paused = ", paused on public holidays" if self.holidays == "pause" else ""
+            return f"{self.hours} business hours ({self.within}, {self.days or 'mon-sun'}{paused})"
         return f"{self.days} {self.count} days"
 
 

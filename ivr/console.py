@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, object_session
 
 from . import appctx, casework
 from .calls.queries import get_call
-from .console_common import load_user, page_context, recording_response, supervisor_only, ticket_filter
+from .console_common import load_user, page_context, recording_response, supervisor_only, ticket_due, ticket_filter
 from .errors import SignInThrottled, TicketClosed, TicketError, TicketTaken
 from .inputs import safe_redirect_target
 from .models import Ticket, TicketStatus
@@ -78,6 +78,12 @@ def time_left(ticket) -> str:
         return label("overdue_by_one") if days == 1 else label("overdue_by", days=days)
     days = (ticket.deadline_on - now.astimezone(appctx.hotline().routing.timezone).date()).days
     return label("due_today") if days <= 0 else label("due_tomorrow") if days == 1 else label("days_left", days=days)
+
+
+@bp.app_template_global()
+def deadline_text(ticket) -> str:
+    """"04.12.2026", or "23.11.2026 10:30" when the ticket's rule counts hours."""
+    return ticket_due(ticket).text(appctx.hotline().routing.timezone)
 
 
 @bp.app_template_global()

@@ -17,7 +17,7 @@ from werkzeug.datastructures import MultiDict
 from . import appctx
 from .calls.queries import CallFilter, current_call, get_call, list_calls, tickets_of_caller
 from .calls.complaints import MAX_SUMMARY, mark_no_complaint, next_complaint, register_live, tickets_of_call
-from .console_common import load_user, page_context, recording_response
+from .console_common import load_user, page_context, recording_response, ticket_due
 from .errors import TicketError
 from .inputs import ascii_int, clean_text, matches
 from .models import CallOutcome, CallRecord, User
@@ -39,9 +39,11 @@ def spelled(number: str) -> str:
 
 
 @bp.app_template_global()
-def spoken_date(day: date) -> str:
-    """A date in the console's language, in words: "4 decembrie 2026"."""
-    return appctx.hotline().prompt_set(g.lang).spoken_date(day)
+def spoken_deadline(ticket) -> str:
+    """A ticket's deadline in the console's language, in words, as the operator reads it to the
+    caller: "4 decembrie 2026", or "astăzi până la ora 13:30" when its rule counts hours."""
+    tz = appctx.hotline().routing.timezone
+    return appctx.hotline().prompt_set(g.lang).spoken_deadline(ticket_due(ticket), tz, appctx.now().astimezone(tz).date())
 
 
 def _textable(number: str | None) -> str | None:

@@ -16,7 +16,8 @@ from flask import Response, abort, g, redirect, request, session, url_for
 from . import appctx
 from .errors import RecordingUnavailable
 from .inputs import ascii_int
-from .models import TicketStatus, User
+from .deadlines import Deadline, ticket_deadline
+from .models import Ticket, TicketStatus, User
 from .ticket_queries import TicketFilter
 
 LIST_STATUSES = ("open", *TicketStatus.OPEN, TicketStatus.RESOLVED, TicketStatus.REJECTED)
@@ -81,3 +82,9 @@ def recording_response(url: str | None) -> Response:
     except RecordingUnavailable as exc:
         return Response(str(exc), status=502, mimetype="text/plain")
     return Response(audio.audio, mimetype=audio.content_type, headers={"Cache-Control": "private, max-age=3600"})
+
+
+def ticket_due(ticket: Ticket) -> Deadline:
+    """A ticket's deadline, timed when its rule counts hours."""
+    routing = appctx.hotline().routing
+    return ticket_deadline(routing, ticket.deadline_on, ticket.deadline_at, ticket.deadline_rule, ticket.deadline_description)

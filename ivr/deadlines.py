@@ -10,6 +10,7 @@ calendar and the hotline's timezone; nothing here reads a clock or a database.
 * Either day term whose last day is not a working day ends on the next working day.
 * ``{hours: N, within: "09:00-21:00", days: mon-sun}``: N hours of the daily
   window, wall clock in the hotline's timezone; see ``_add_business_hours``.
+  ``holidays: pause`` stops that clock on public holidays.
 
 ``Deadline.due_at`` is the first instant *after* the term: for day rules the
 start (local midnight) of the day after ``due_on``, so "overdue" is simply
@@ -41,6 +42,19 @@ class Deadline:
     due_at: datetime  # aware UTC instant at which the term has expired (exclusive end)
     rule: str  # the rule's name in routing.yaml, e.g. "fault"
     description: str  # e.g. "3 working days"
+    timed: bool = False  # an hours rule: due at a time of day, not at the end of a day
+
+    def local_due(self, tz: ZoneInfo) -> datetime:
+        """The moment a person is told: the due instant for a timed term, else the last day's start."""
+        return self.due_at.astimezone(tz) if self.timed else datetime.combine(self.due_on, time(), tzinfo=tz)
+
+    def text(self, tz: ZoneInfo) -> str:
+        """As written in an SMS or on a page: "04.12.2026", or "23.11.2026 10:30" for a timed term."""
+        return self.local_due(tz).strftime("%d.%m.%Y %H:%M" if self.timed else "%d.%m.%Y")
+
+    def machine_text(self, tz: ZoneInfo) -> str:
+        """As ``ivr deadline`` prints it first: "2026-12-04", or "2026-11-23T10:30"."""
+        return self.local_due(tz).strftime("%Y-%m-%dT%H:%M" if self.timed else "%Y-%m-%d")
 
 
 def _require_aware(at: datetime) -> None:
@@ -79,13 +93,16 @@ def _last_day(rule: DeadlineRule, start: date, calendar: WorkCalendar) -> date:
     return _next_working_day_from(day, calendar)
 
 
-def _windows(rule: DeadlineRule, first_day: date, tz: ZoneInfo) -> Iterator[tuple[datetime, datetime]]:
-    """The rule's daily windows as (open, close) UTC instants, in order, from ``first_day``."""
+def _windows(rule: DeadlineRule, first_day: date, tz: ZoneInfo,
+             calendar: WorkCalendar) -> Iterator[tuple[datetime, datetime]]:
+    """The rule's daily windows as (open, close) UTC instants, in order, from ``first_day``;
+    with ``holidays: pause``, none on a public holiday or decreed day off."""
     start, end = parse_span(str(rule.within))
     weekdays = rule.hours_days
     day = first_day
     while True:
-        if day.weekday() in weekdays:
+        paused = rule.holidays == "pause" and calendar.is_holiday(day)
+        if day.weekday() in weekdays and not paused:
             # Build each edge from the local wall clock so DST moves the UTC instant, not the hour.
             close_day = day + timedelta(days=1) if end <= start or end == 24 * 60 else day
             opens = datetime.combine(day, time(start // 60, start % 60), tzinfo=tz)
@@ -94,19 +111,19 @@ def _windows(rule: DeadlineRule, first_day: date, tz: ZoneInfo) -> Iterator[tupl
         day += timedelta(days=1)
 
 
-def _add_business_hours(rule: DeadlineRule, since: datetime, tz: ZoneInfo) -> datetime:
+def _add_business_hours(rule: DeadlineRule, since: datetime, tz: ZoneInfo, calendar: WorkCalendar) -> datetime:
     """``since`` plus ``rule.hours`` hours counted only inside the open windows.
 
     Time outside the window (or on weekdays not listed) does not count, so a
     registration at night starts counting at the next opening. Public holidays
-    do not stop the clock: to pause on a weekday, leave it out of ``days``.
+    stop the clock only with ``holidays: pause``.
     Hours are real elapsed hours, so a window spanning a DST change is an hour
     shorter or longer that day.
     """
     remaining = timedelta(hours=rule.hours or 0)
     since = since.astimezone(UTC)
     # Start a day early: an overnight window opened yesterday may still be open.
-    for opens, closes in _windows(rule, since.astimezone(tz).date() - timedelta(days=1), tz):
+    for opens, closes in _windows(rule, since.astimezone(tz).date() - timedelta(days=1), tz, calendar):
         if closes <= since:
             continue
         begin = max(opens, since)
@@ -120,11 +137,11 @@ def _term(rule_name: str, rule: DeadlineRule, start: date, since: datetime,
           calendar: WorkCalendar, tz: ZoneInfo, description: str) -> Deadline:
     """A day rule runs from the date ``start``; an hours rule from the instant ``since``."""
     if rule.hours is not None:
-        due_at = _add_business_hours(rule, since, tz)
+        due_at = _add_business_hours(rule, since, tz, calendar)
         due_on = (due_at - _TICK).astimezone(tz).date()
-    else:
-        due_on = _last_day(rule, start, calendar)
-        due_at = _local_midnight(due_on + timedelta(days=1), tz)
+        return Deadline(due_on, due_at, rule_name, description, timed=True)
+    due_on = _last_day(rule, start, calendar)
+    due_at = _local_midnight(due_on + timedelta(days=1), tz)
     return Deadline(due_on, due_at, rule_name, description)
 
 
@@ -146,6 +163,12 @@ def extend_deadline(current: Deadline, rule_name: str, rule: DeadlineRule,
         raise ValueError(f'this deadline was already extended by "{rule_name}"')
     description = f"{current.description} + {rule.describe()}"
     return _term(rule_name, rule, current.due_on, current.due_at, calendar, tz, description)
+
+
+def ticket_deadline(routing: Routing, due_on: date, due_at: datetime, rule: str, description: str) -> Deadline:
+    """A stored deadline (a ticket's columns) as a ``Deadline``, timed when its rule counts hours."""
+    known = routing.deadlines.get(rule)
+    return Deadline(due_on, due_at, rule, description, timed=known is not None and known.hours is not None)
 
 
 def deadline_for_department(routing: Routing, department: str, registered_at: datetime) -> Deadline:

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import string
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
+from zoneinfo import ZoneInfo
 from pathlib import Path
 from typing import Any
 
 from .config import read_yaml
+from .deadlines import Deadline
 from .errors import ConfigError
 from .schedule import DAYS, WeeklyHours, format_minutes
 
@@ -45,6 +47,9 @@ PROMPTS: dict[str, frozenset[str]] = {
         "ticket_pending_no_sms": {"deadline", "department"},
         "ticket_not_registered": set(),
         "date": {"day", "month", "year"},
+        "deadline_today": {"time"},
+        "deadline_tomorrow": {"time"},
+        "deadline_at_time": {"date", "time"},
         "goodbye": {"company"},
         "error_apology": set(),
     }.items()
@@ -88,6 +93,19 @@ class PromptSet:
     def spoken_date(self, day: date) -> str:
         """A date as a caller hears it: "22 decembrie 2026"."""
         return self.prompts["date"].format(day=day.day, month=self.months[day.month - 1], year=day.year)
+
+    def spoken_deadline(self, deadline: Deadline, tz: ZoneInfo, today: date) -> str:
+        """A deadline as a caller hears it: a date, or for a timed one "astăzi până la ora 13:30",
+        "mâine până la ora 10:30", "24 noiembrie 2026, până la ora 10:30"."""
+        if not deadline.timed:
+            return self.spoken_date(deadline.due_on)
+        due = deadline.local_due(tz)
+        clock = due.strftime("%H:%M")
+        if due.date() == today:
+            return self.prompts["deadline_today"].format(time=clock)
+        if due.date() == today + timedelta(days=1):
+            return self.prompts["deadline_tomorrow"].format(time=clock)
+        return self.prompts["deadline_at_time"].format(date=self.spoken_date(due.date()), time=clock)
 
     @staticmethod
     def spelled(code: str) -> str:

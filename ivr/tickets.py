@@ -100,7 +100,7 @@ def open_ticket(
     session.add(ticket)
     prompts = hotline.prompt_set(language)
     text = prompts.sms["ticket_registered"].format(
-        ticket=ticket.number, deadline=deadline.due_on.strftime("%d.%m.%Y"),
+        ticket=ticket.number, deadline=deadline.text(routing.timezone),
         company=routing.hotline.company, department=routing.departments[department].name[prompts.lang],
     )
     queue_sms(session, hotline, ticket, "ticket_registered", text, now)

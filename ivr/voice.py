@@ -342,17 +342,22 @@ def recorded(department: str):
     if isinstance(outcome, Registered) and outcome.number:
         speak(response, prompts.say(
             "ticket_registered", ticket=prompts.spelled(outcome.number),
-            deadline=prompts.spoken_date(outcome.deadline_on), department=name,
+            deadline=_spoken_deadline(prompts, outcome.deadline), department=name,
         ))
     elif isinstance(outcome, Journaled):
         # The number comes from the database; the caller gets it by SMS once it is back.
         key = "ticket_pending" if report.sms_to else "ticket_pending_no_sms"
-        speak(response, prompts.say(key, deadline=prompts.spoken_date(outcome.deadline_on), department=name))
+        speak(response, prompts.say(key, deadline=_spoken_deadline(prompts, outcome.deadline), department=name))
     else:  # not kept anywhere, or an empty recording: never say "registered"
         speak(response, prompts.say("ticket_not_registered"))
     speak(response, prompts.say("goodbye", company=hotline.routing.hotline.company))
     response.hangup()
     return twiml_response(response)
+
+
+def _spoken_deadline(prompts: PromptSet, deadline) -> str:
+    tz = appctx.hotline().routing.timezone
+    return prompts.spoken_deadline(deadline, tz, appctx.now().astimezone(tz).date())
 
 
 @bp.post("/recording-status/<department>")

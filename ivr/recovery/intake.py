@@ -12,10 +12,11 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 
 from ..db import Database
-from ..deadlines import deadline_for_department
+from ..deadlines import Deadline, deadline_for_department, ticket_deadline
+from ..models import Ticket
 from ..settings import HotlineConfig
 from ..tickets import VoicemailReport, register_voicemail
 from .journal import Journal, JournalEntry
@@ -29,14 +30,14 @@ class Registered:
     """A ticket holds the report; ``number`` is None for an absent recording that made no ticket."""
 
     number: str | None
-    deadline_on: date | None
+    deadline: Deadline | None
 
 
 @dataclass(frozen=True)
 class Journaled:
     """The journal holds the report; its ticket, number and SMS follow when the database is back."""
 
-    deadline_on: date
+    deadline: Deadline
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,11 @@ class Intake:
             log.exception("journal could not keep CallSid %s either: this complaint is NOT registered", report.call_sid)
             return NotKept()
         self._replay.start()
-        return Journaled(deadline_for_department(self.hotline.routing, report.department, now).due_on)
+        return Journaled(deadline_for_department(self.hotline.routing, report.department, now))
+
+    def _deadline(self, ticket: Ticket) -> Deadline:
+        return ticket_deadline(self.hotline.routing, ticket.deadline_on, ticket.deadline_at,
+                               ticket.deadline_rule, ticket.deadline_description)
 
     def _register_in_time(self, report: VoicemailReport, now: datetime) -> Registered:
         outcome: list[Registered | BaseException] = []
@@ -81,7 +86,7 @@ class Intake:
             try:
                 with self.database.session() as session, session.begin():
                     ticket = register_voicemail(session, self.hotline, report, now)
-                    outcome.append(Registered(ticket.number, ticket.deadline_on) if ticket else Registered(None, None))
+                    outcome.append(Registered(ticket.number, self._deadline(ticket)) if ticket else Registered(None, None))
             except BaseException as exc:  # handed to the waiting webhook, which decides
                 outcome.append(exc)
             finally:
