@@ -22,7 +22,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 
 from . import create_app, instance_folder
-from .deadlines import compute_deadline
+from .deadlines import compute_deadline, milestones_for_department
 from .dispatcher import Dispatcher
 from .db import sqlalchemy_url
 from .errors import ConfigError, IvrError
@@ -172,7 +172,8 @@ def check() -> None:
     prompts = hotline.prompt_set(routing.default_language)
     for key, dept in sorted(routing.departments.items(), key=lambda item: item[1].digit):
         hours = prompts.describe_hours(dept.weekly_hours)
-        click.echo(f"  {dept.digit} {key}: {hours}; {len(dept.operators)} operator(s); deadline {dept.deadline}")
+        terms = ", ".join(f"{name} {m.rule}" for name, m in dept.milestones.items())
+        click.echo(f"  {dept.digit} {key}: {hours}; {len(dept.operators)} operator(s); deadlines {terms}")
 
 
 @main.command()
@@ -274,18 +275,36 @@ def deadline(department: str | None, rule: str | None, registered: str | None) -
         raise click.UsageError("give --department or --rule (see: ivr deadline --help)")
     if department is not None and department not in routing.departments:
         raise click.BadParameter(f"not a department of {routing_file}: {', '.join(routing.departments)}", param_hint="--department")
-    rule = rule or routing.departments[department].deadline
+    if rule is None:
+        _print_milestones(routing, department, _registered(registered, routing.timezone))
+        return
     if rule not in routing.deadlines:
         raise click.BadParameter(f"not a rule of {routing_file} deadlines: {', '.join(routing.deadlines)}", param_hint="--rule")
-    try:
-        at = datetime.fromisoformat(registered) if registered else datetime.now(timezone.utc)
-    except ValueError:
-        raise click.BadParameter("an ISO date and time such as 2026-11-27T10:00", param_hint="--registered") from None
-    if at.tzinfo is None:
-        at = at.replace(tzinfo=routing.timezone)
+    at = _registered(registered, routing.timezone)
     due = compute_deadline(rule, routing.deadlines[rule], at, routing.calendar, routing.timezone)
     click.echo(due.machine_text(routing.timezone))
     click.echo(f"{due.description} ({due.rule}), registered {at.astimezone(routing.timezone):%Y-%m-%d %H:%M %Z}")
+
+
+def _registered(text: str | None, tz) -> datetime:
+    try:
+        at = datetime.fromisoformat(text) if text else datetime.now(timezone.utc)
+    except ValueError:
+        raise click.BadParameter("an ISO date and time such as 2026-11-27T10:00", param_hint="--registered") from None
+    return at if at.tzinfo else at.replace(tzinfo=tz)
+
+
+def _print_milestones(routing, department: str, at: datetime) -> None:
+    """The final (legal) due moment first, machine-readable; then every milestone in words."""
+    tz = routing.timezone
+    milestones = milestones_for_department(routing, department, at)
+    final = next(m for m in milestones if m.final)
+    click.echo(final.deadline.machine_text(tz))
+    click.echo(f"{final.deadline.description} ({final.deadline.rule}), registered {at.astimezone(tz):%Y-%m-%d %H:%M %Z}")
+    if len(milestones) > 1:
+        for m in milestones:
+            flags = " (legal)" if m.final else ""
+            click.echo(f"  {m.name}: {m.deadline.machine_text(tz)}  {m.deadline.description} ({m.deadline.rule}), met by {m.met_by}{flags}")
 
 
 @main.command()

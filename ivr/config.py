@@ -149,14 +149,51 @@ class Hotline(_Strict):
         return value
 
 
+MET_BY = ("registration_sms", "taken", "progress", "resolution")
+_MILESTONE_NAME = re.compile(r"[a-z][a-z0-9_]{0,31}")
+
+
+class Milestone(_Strict):
+    """A deadline a ticket must meet: ``rule`` names a rule of ``deadlines:``; it counts from the
+    registration, or from the due moment of the milestone named in ``after``."""
+
+    rule: str
+    met_by: Literal["registration_sms", "taken", "progress", "resolution"] = "resolution"
+    after: str | None = None
+    final: bool = False  # the legal term: what the caller hears and the registration SMS carries
+
+
 class Department(_Strict):
     digit: int = Field(ge=0, le=9)
     name: dict[str, str]
     hours: dict[str, str | list[str]] = {}
     holidays: Literal["open", "closed"] = "closed"
     operators: list[str] = []
-    deadline: str
+    # One rule name (a single milestone, met by the resolution), or named milestones:
+    # {promised: two_hours, legal: complaint} or {progress: {rule: update14, met_by: progress, after: ack}}.
+    deadline: str | dict[str, str | Milestone]
     keywords: dict[str, list[str]] = {}
+
+    @cached_property
+    def milestones(self) -> dict[str, Milestone]:
+        """The department's milestones by name; exactly one is final (explicitly, or else the
+        last one met by the resolution)."""
+        if isinstance(self.deadline, str):
+            return {"resolve": Milestone(rule=self.deadline, final=True)}
+        named = {k: Milestone(rule=v) if isinstance(v, str) else v for k, v in self.deadline.items()}
+        if not any(m.final for m in named.values()):
+            last = [k for k, m in named.items() if m.met_by == "resolution"][-1:]
+            named = {k: m.model_copy(update={"final": True}) if k in last else m for k, m in named.items()}
+        return named
+
+    @property
+    def final_milestone(self) -> str:
+        return next(k for k, m in self.milestones.items() if m.final)
+
+    @property
+    def final_rule(self) -> str:
+        """The rule of the legal term."""
+        return self.milestones[self.final_milestone].rule
 
     @field_validator("hours")
     @classmethod
@@ -234,7 +271,7 @@ class Routing(_Strict):
         return next((k for k, d in self.departments.items() if d.digit == digit), None)
 
     def deadline_rule(self, department: str) -> DeadlineRule:
-        return self.deadlines[self.departments[department].deadline]
+        return self.deadlines[self.departments[department].final_rule]
 
 
 def _cross_check(routing: Routing) -> list[str]:
@@ -256,11 +293,7 @@ def _cross_check(routing: Routing) -> list[str]:
         if dept.digit in used:
             problems.append(f"departments.{key}.digit: {dept.digit} is already used by departments.{used[dept.digit]}")
         used.setdefault(dept.digit, key)
-        if dept.deadline not in routing.deadlines:
-            problems.append(
-                f'departments.{key}.deadline: "{dept.deadline}" is not a rule under deadlines '
-                f"({', '.join(routing.deadlines)})"
-            )
+        problems += _milestone_problems(key, dept, routing)
         for lang in languages:
             if not dept.name.get(lang, "").strip():
                 problems.append(f"departments.{key}.name.{lang}: missing (every language in hotline.languages needs a name)")
@@ -278,6 +311,46 @@ def _cross_check(routing: Routing) -> list[str]:
     return problems
 
 
+def _milestone_problems(key: str, dept: Department, routing: Routing) -> list[str]:
+    where = f"departments.{key}.deadline"
+    if isinstance(dept.deadline, str):
+        if dept.deadline not in routing.deadlines:
+            return [f'{where}: "{dept.deadline}" is not a rule under deadlines ({", ".join(routing.deadlines)})']
+        return []
+    problems = []
+    for name, value in dept.deadline.items():
+        milestone = Milestone(rule=value) if isinstance(value, str) else value
+        if not matches(_MILESTONE_NAME, name):
+            problems.append(f"{where}.{name}: a milestone name is lowercase letters, digits and _, such as legal")
+        if milestone.rule not in routing.deadlines:
+            problems.append(f'{where}.{name}: "{milestone.rule}" is not a rule under deadlines ({", ".join(routing.deadlines)})')
+        if milestone.after == name:
+            problems.append(f"{where}.{name}.after: a milestone cannot count from itself")
+        elif milestone.after is not None and milestone.after not in dept.deadline:
+            problems.append(f'{where}.{name}.after: "{milestone.after}" is not a milestone of this department')
+    if not any(m.met_by == "resolution" for m in dept.milestones.values()):
+        problems.append(f"{where}: needs a milestone met by the resolution (met_by: resolution)")
+    finals = [k for k, m in dept.milestones.items() if m.final]
+    if len(finals) > 1:
+        problems.append(f"{where}: only one milestone may be final ({', '.join(finals)} are)")
+    elif finals and dept.milestones[finals[0]].met_by != "resolution":
+        problems.append(f"{where}.{finals[0]}.final: the final (legal) milestone is met by the resolution")
+    if not problems and _has_cycle(dept.milestones):
+        problems.append(f"{where}: milestones count from each other in a circle (after: ...)")
+    return problems
+
+
+def _has_cycle(milestones: dict[str, Milestone]) -> bool:
+    for start in milestones:
+        seen, current = set(), start
+        while current is not None:
+            if current in seen:
+                return True
+            seen.add(current)
+            current = milestones[current].after
+    return False
+
+
 def format_location(loc: tuple[Any, ...]) -> str:
     path = ""
     for part in loc:
@@ -286,16 +359,28 @@ def format_location(loc: tuple[Any, ...]) -> str:
 
 
 def _pydantic_problems(error: ValidationError) -> list[str]:
-    problems = []
+    found: list[tuple[str, str]] = []
     for item in error.errors():
-        loc = tuple(p for p in item["loc"] if not (isinstance(p, str) and p.startswith(("int", "str", "list["))))
+        # Drop the names pydantic gives the branches of a union ("str", "dict[...]", "Milestone").
+        loc = tuple(p for p in item["loc"] if not (isinstance(p, str) and (
+            p.startswith(("int", "str", "list[", "dict[")) or p == "Milestone")))
         message = item["msg"].removeprefix("Value error, ")
         if item["type"] == "extra_forbidden":
             message = "unknown key"
         elif item["type"] == "missing":
             message = "missing"
-        problems.append(f"{format_location(loc)}: {message}")
+        found.append((format_location(loc), message))
+    # A mapping that is not a plain text either: its own faults say more than "should be a string".
+    deeper = {where for where, _ in found}
+    problems = [
+        f"{where}: {message}" for where, message in found
+        if not (_is_union_text(message) and any(d.startswith(where + ".") for d in deeper))
+    ]
     return sorted(set(problems), key=problems.index)
+
+
+def _is_union_text(message: str) -> bool:
+    return message == "Input should be a valid string"
 
 
 def _is_day_range(key: Any) -> bool:

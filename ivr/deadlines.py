@@ -171,8 +171,42 @@ def ticket_deadline(routing: Routing, due_on: date, due_at: datetime, rule: str,
     return Deadline(due_on, due_at, rule, description, timed=known is not None and known.hours is not None)
 
 
+@dataclass(frozen=True)
+class MilestoneDue:
+    """One milestone of a complaint: when it is due, what meets it, and what it counts from."""
+
+    name: str
+    deadline: Deadline
+    met_by: str
+    after: str | None
+    final: bool
+
+
+def milestones_for_department(routing: Routing, department: str, registered_at: datetime) -> list[MilestoneDue]:
+    """Every milestone of a complaint for ``department`` registered at ``registered_at``, each
+    after the one it counts from (routing.yaml's order otherwise)."""
+    registration_day(registered_at, routing.timezone)  # refuses a naive time
+    milestones = routing.departments[department].milestones
+    due: dict[str, MilestoneDue] = {}
+    while len(due) < len(milestones):
+        for name, milestone in milestones.items():
+            if name in due or (milestone.after is not None and milestone.after not in due):
+                continue
+            due[name] = MilestoneDue(name, _milestone_deadline(routing, milestone, registered_at, due),
+                                     milestone.met_by, milestone.after, milestone.final)
+    return list(due.values())
+
+
+def _milestone_deadline(routing: Routing, milestone, registered_at: datetime, due: dict[str, MilestoneDue]) -> Deadline:
+    rule = routing.deadlines[milestone.rule]
+    if milestone.after is None:
+        return compute_deadline(milestone.rule, rule, registered_at, routing.calendar, routing.timezone)
+    # Counted as if registered when the earlier milestone fell due.
+    earlier = due[milestone.after].deadline
+    description = f"{rule.describe()} after {milestone.after}"
+    return _term(milestone.rule, rule, earlier.due_on, earlier.due_at, routing.calendar, routing.timezone, description)
+
+
 def deadline_for_department(routing: Routing, department: str, registered_at: datetime) -> Deadline:
-    """The deadline of a complaint for ``department`` under the routing.yaml rules."""
-    rule_name = routing.departments[department].deadline
-    return compute_deadline(rule_name, routing.deadlines[rule_name], registered_at,
-                            routing.calendar, routing.timezone)
+    """The legal (final) deadline of a complaint for ``department`` under the routing.yaml rules."""
+    return next(m.deadline for m in milestones_for_department(routing, department, registered_at) if m.final)
