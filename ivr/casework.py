@@ -18,6 +18,7 @@ from .deadlines import Deadline, extend_deadline
 from .errors import TicketClosed, TicketError, TicketTaken
 from .models import SmsMessage, Ticket, TicketEvent, TicketStatus, User
 from .outbox import queue_sms
+from .tickets import meet_milestones, unmeet_milestones
 from .settings import HotlineConfig
 from .smstext import segments, to_gsm7
 
@@ -93,6 +94,7 @@ def take(session: Session, ticket: Ticket, user: User, now: datetime) -> None:
     _check(user, ticket)
     previous = ticket.assignee.name if ticket.assignee else None
     ticket.assignee, ticket.status = user, TicketStatus.IN_PROGRESS
+    meet_milestones(ticket, "taken", now)
     _record(session, ticket, user, "taken", f"taken from {previous}" if previous and previous != user.name else "taken", now)
 
 
@@ -104,6 +106,7 @@ def add_note(session: Session, ticket: Ticket, user: User, note: str, now: datet
 def _close(session, hotline, ticket, user, status, template, text, now) -> SmsMessage | None:
     _check(user, ticket)
     ticket.status, ticket.outcome, ticket.closed_at = status, text, now
+    meet_milestones(ticket, "resolution", now)
     ticket.assignee = ticket.assignee or user
     message = _notify(session, hotline, ticket, template, now, message=text)
     told = f"SMS queued to {ticket.sms_to}" if message else "no SMS number: tell the customer by phone"
@@ -133,6 +136,10 @@ def extend(session: Session, hotline: HotlineConfig, ticket: Ticket, user: User,
     new = extend_deadline(current, EXTENSION_RULE, routing.deadlines[EXTENSION_RULE], routing.calendar, routing.timezone)
     ticket.deadline_on, ticket.deadline_at, ticket.extended = new.due_on, new.due_at, True
     ticket.deadline_description = new.description
+    for milestone in ticket.milestones:
+        if milestone.final:
+            milestone.due_on, milestone.due_at, milestone.timed = new.due_on, new.due_at, new.timed
+            milestone.description = new.description
     _notify(session, hotline, ticket, "ticket_extended", now, deadline=new.due_on.strftime("%d.%m.%Y"))
     _record(session, ticket, user, "extended", f"deadline {current.due_on.isoformat()} -> {new.due_on.isoformat()} ({new.description})", now)
     return new
@@ -144,4 +151,5 @@ def reopen(session: Session, ticket: Ticket, user: User, now: datetime) -> None:
         raise TicketError(f"{ticket.number} is already open")
     was = ticket.status
     ticket.status, ticket.closed_at = TicketStatus.IN_PROGRESS, None
+    unmeet_milestones(ticket, "resolution")
     _record(session, ticket, user, "reopened", f"was {was}", now)

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, object_session
 from . import appctx, casework
 from .calls.queries import get_call
 from .console_common import load_user, page_context, recording_response, supervisor_only, ticket_due, ticket_filter
+from .deadlines import Deadline
 from .errors import SignInThrottled, TicketClosed, TicketError, TicketTaken
 from .inputs import safe_redirect_target
 from .models import Ticket, TicketStatus
@@ -84,6 +85,17 @@ def time_left(ticket) -> str:
 def deadline_text(ticket) -> str:
     """"04.12.2026", or "23.11.2026 10:30" when the ticket's rule counts hours."""
     return ticket_due(ticket).text(appctx.hotline().routing.timezone)
+
+
+@bp.app_template_global()
+def milestone_state(milestone) -> str:
+    """When a milestone is due, and whether it was met (when), missed, or is still running."""
+    tz = appctx.hotline().routing.timezone
+    due = Deadline(milestone.due_on, milestone.due_at, milestone.rule, milestone.description, milestone.timed).text(tz)
+    if milestone.met_at is not None:
+        state = label("milestone_met", at=local_time(milestone.met_at))
+        return f"{due} · {state}" + (f" · {label('milestone_late')}" if milestone.missed(milestone.met_at) else "")
+    return f"{due} · {label('milestone_missed') if milestone.missed(appctx.now()) else label('milestone_open')}"
 
 
 @bp.app_template_global()

@@ -142,6 +142,33 @@ class Ticket(Base):
         back_populates="ticket", order_by="TicketEvent.id", cascade="all, delete-orphan"
     )
     messages: Mapped[list[SmsMessage]] = relationship(back_populates="ticket", order_by="SmsMessage.id")
+    milestones: Mapped[list[TicketMilestone]] = relationship(
+        back_populates="ticket", order_by="TicketMilestone.id", cascade="all, delete-orphan"
+    )
+
+
+class TicketMilestone(Base):
+    """One of a ticket's deadlines (routing.yaml's milestones), when it fell due and when it was met."""
+
+    __tablename__ = "ticket_milestones"
+    __table_args__ = (UniqueConstraint("ticket_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
+    name: Mapped[str] = mapped_column(String(32))
+    rule: Mapped[str] = mapped_column(String(64))
+    description: Mapped[str] = mapped_column(String(200))
+    met_by: Mapped[str] = mapped_column(String(20))       # registration_sms | taken | progress | resolution
+    final: Mapped[bool] = mapped_column(default=False)    # the legal term, also in the ticket's deadline columns
+    timed: Mapped[bool] = mapped_column(default=False)    # due at a time of day (an hours rule)
+    due_on: Mapped[date]
+    due_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+    met_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+    ticket: Mapped[Ticket] = relationship(back_populates="milestones")
+
+    def missed(self, now: datetime) -> bool:
+        return (self.met_at or now) >= self.due_at
 
 
 class TicketEvent(Base):

@@ -10,8 +10,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from .deadlines import deadline_for_department
-from .models import Ticket, TicketEvent, TicketSequence, TicketSource
+from .deadlines import milestones_for_department
+from .models import Ticket, TicketEvent, TicketMilestone, TicketSequence, TicketSource
 from .outbox import queue_sms
 from .settings import HotlineConfig
 
@@ -90,7 +90,8 @@ def open_ticket(
     routing = hotline.routing
     year = now.astimezone(routing.timezone).year
     sequence = _next_sequence(session, year)
-    deadline = deadline_for_department(routing, department, now)
+    milestones = milestones_for_department(routing, department, now)
+    deadline = next(m.deadline for m in milestones if m.final)
     ticket = Ticket(
         number=format_number(routing.hotline.ticket_prefix, year, sequence), year=year, sequence=sequence,
         department=department, caller=caller, sms_to=sms_to, language=language, source=source,
@@ -98,13 +99,35 @@ def open_ticket(
         deadline_at=deadline.due_at, deadline_rule=deadline.rule, deadline_description=deadline.description,
     )
     session.add(ticket)
+    ticket.milestones = [
+        TicketMilestone(
+            name=m.name, rule=m.deadline.rule, description=m.deadline.description, met_by=m.met_by, final=m.final,
+            timed=m.deadline.timed, due_on=m.deadline.due_on, due_at=m.deadline.due_at,
+        )
+        for m in milestones
+    ]
     prompts = hotline.prompt_set(language)
     text = prompts.sms["ticket_registered"].format(
         ticket=ticket.number, deadline=deadline.text(routing.timezone),
         company=routing.hotline.company, department=routing.departments[department].name[prompts.lang],
     )
-    queue_sms(session, hotline, ticket, "ticket_registered", text, now)
+    if queue_sms(session, hotline, ticket, "ticket_registered", text, now) is not None:
+        meet_milestones(ticket, "registration_sms", now)
     return ticket
+
+
+def meet_milestones(ticket: Ticket, met_by: str, now: datetime) -> None:
+    """Mark the ticket's milestones that ``met_by`` meets (and that are not met yet) as met now."""
+    for milestone in ticket.milestones:
+        if milestone.met_by == met_by and milestone.met_at is None:
+            milestone.met_at = now
+
+
+def unmeet_milestones(ticket: Ticket, met_by: str) -> None:
+    """A re-opened ticket is no longer resolved: its resolution milestones are open again."""
+    for milestone in ticket.milestones:
+        if milestone.met_by == met_by:
+            milestone.met_at = None
 
 
 def _create(session: Session, hotline: HotlineConfig, report: VoicemailReport, now: datetime) -> Ticket:

@@ -107,3 +107,101 @@ def test_a_ticket_carries_the_legal_milestone(config_dir, app_config, clock):
     assert "Termenul de soluționare este 17 decembrie 2026." in ui.transcript
     with app.extensions["ivr.db"].session() as session:
         assert "17.12.2026" in session.scalars(select(SmsMessage.body)).one()
+
+
+# -- on the ticket ------------------------------------------------------------------------------
+
+@pytest.fixture
+def vendor_app(config_dir, app_config, clock):
+    """The hotline whose technical department acknowledges (met by taking the ticket), sends
+    progress after it, and resolves; on a Friday before St Andrew, 10:00."""
+    from ivr import create_app
+
+    routing_with(config_dir, "{acknowledge: {rule: ack7, met_by: taken}, "
+                             "progress: {rule: update14, met_by: progress, after: acknowledge}, resolve: resolve30}")
+    clock.now = bucharest(2026, 11, 27, 10, 0)
+    return create_app(app_config)
+
+
+def leave_voicemail(app):
+    from ivr.softphone import Call, ScriptedCaller, WsgiTransport
+    from conftest import AUTH_TOKEN, BASE_URL
+
+    Call(BASE_URL, AUTH_TOKEN, WsgiTransport(app), ScriptedCaller(["1"], ["busy"], [30])).run()
+
+
+def milestones_of(app) -> dict[str, tuple[str, object]]:
+    from ivr.models import Ticket
+
+    with app.extensions["ivr.db"].session() as session:
+        ticket = session.scalars(select(Ticket)).one()
+        return {m.name: (m.due_on.isoformat(), m.met_at) for m in ticket.milestones}
+
+
+def test_a_ticket_keeps_every_milestone_and_operators_meet_them(vendor_app, clock):
+    from ivr import casework
+    from ivr.models import Ticket
+    from ivr.users import add_user
+
+    leave_voicemail(vendor_app)
+    assert milestones_of(vendor_app) == {
+        "acknowledge": ("2026-12-10", None), "progress": ("2026-12-31", None), "resolve": ("2027-01-18", None),
+    }
+    database, hotline = vendor_app.extensions["ivr.db"], vendor_app.extensions["ivr.hotline"]
+    with database.session() as session, session.begin():
+        ana = add_user(session, "ana", "correct horse", "operator", clock.now)
+        ticket = session.scalars(select(Ticket)).one()
+        casework.take(session, ticket, ana, bucharest(2026, 12, 1, 9, 0))
+        casework.resolve(session, hotline, ticket, ana, "Am înlocuit invertorul.", bucharest(2027, 1, 20, 9, 0))
+    met = milestones_of(vendor_app)
+    assert met["acknowledge"][1] == bucharest(2026, 12, 1, 9, 0) and met["progress"][1] is None
+    assert met["resolve"][1] == bucharest(2027, 1, 20, 9, 0)
+    with database.session() as session:
+        ticket = session.scalars(select(Ticket)).one()
+        late = {m.name: m.missed(bucharest(2027, 1, 21, 9, 0)) for m in ticket.milestones}
+    assert late == {"acknowledge": False, "progress": True, "resolve": True}
+    with database.session() as session, session.begin():
+        ticket = session.scalars(select(Ticket)).one()
+        casework.reopen(session, ticket, ticket.assignee, bucharest(2027, 1, 21, 9, 0))
+    assert milestones_of(vendor_app)["resolve"][1] is None
+
+
+def test_the_ticket_page_lists_the_milestones(vendor_app):
+    import re
+
+    from ivr.users import add_user
+
+    leave_voicemail(vendor_app)
+    with vendor_app.extensions["ivr.db"].session() as session, session.begin():
+        add_user(session, "ana", "correct horse", "supervisor", bucharest(2026, 11, 27, 10, 0))
+    client = vendor_app.test_client()
+    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/console/login").get_data(as_text=True)).group(1)
+    client.post("/console/login", data={"csrf_token": token, "name": "ana", "password": "correct horse"})
+    page = client.get("/console/tickets/RC-2026-000001").get_data(as_text=True)
+    assert "<strong>acknowledge</strong>: 10.12.2026 · în curs" in page
+    assert "<strong>resolve</strong> (termenul legal): 18.01.2027" in page
+    assert "se îndeplinește printr-un mesaj de progres către client" in page
+
+
+def test_tickets_from_before_milestones_get_their_deadline_as_the_final_one(upgraded_database):
+    from sqlalchemy import text
+
+    from ivr.db import upgrade_schema
+    from ivr.models import TicketMilestone
+
+    engine = upgraded_database.engine
+    from alembic import command
+    from ivr.db import alembic_config
+
+    command.downgrade(alembic_config(engine), "0004")
+    with engine.begin() as connection:
+        connection.execute(text(
+            "INSERT INTO tickets (number, year, sequence, department, language, call_sid, call_complaint, source, "
+            "registered_at, deadline_on, deadline_at, deadline_rule, deadline_description, extended, status) VALUES "
+            "('RC-2026-000001', 2026, 1, 'technical', 'ro', 'CA00000000000000000000000000000001', 1, 'voicemail', "
+            "'2026-11-27 08:00:00', '2026-12-04', '2026-12-04 22:00:00', 'fault', '3 working days', false, 'registered')"
+        ))
+    upgrade_schema(engine)
+    with upgraded_database.session() as session:
+        [milestone] = session.scalars(select(TicketMilestone)).all()
+        assert (milestone.name, milestone.final, milestone.met_by, milestone.due_on) == ("resolve", True, "resolution", date(2026, 12, 4))
