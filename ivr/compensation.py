@@ -49,7 +49,6 @@ TEXTS: dict[str, frozenset[str]] = {
         {"weeks", "days_late", "percent", "monthly", "cap_per_week", "per_week", "uncapped", "amount"}
     ),
 }
-_MONEY_FIELDS = ("monthly", "cap_per_week", "per_week", "uncapped", "amount")
 
 
 @dataclass(frozen=True)
@@ -118,10 +117,11 @@ def formula_in_words(compensation: Compensation, texts: Mapping[str, str]) -> st
         "days_late": compensation.days_late, "days_in_month": compensation.days_in_month,
         "weeks": compensation.weeks, "percent": _plain(compensation.percent),
     }
-    for name in _MONEY_FIELDS:
-        amount = compensation.amount if name == "amount" else getattr(compensation, name, None)
-        amount = compensation.monthly_value if name == "monthly" else amount
-        values[name] = format_money(amount, texts) if amount is not None else ""
+    money = {
+        "monthly": compensation.monthly_value, "cap_per_week": compensation.cap_per_week,
+        "per_week": compensation.per_week, "uncapped": compensation.uncapped, "amount": compensation.amount,
+    }
+    values.update({name: "" if amount is None else format_money(amount, texts) for name, amount in money.items()})
     key = compensation.text_key
     return texts[key].format_map({k: v for k, v in values.items() if k in TEXTS[key]})
 
