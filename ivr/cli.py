@@ -357,5 +357,5 @@ def _show_ticket(call_sid: str, wait_seconds: float = 8.0) -> None:
         time.sleep(0.3)
 
 
-# The account and record-keeping commands live in modules of their own and join ``main`` here.
-from . import cli_records, cli_users  # noqa: E402,F401
+# The account, record-keeping and compensation commands live in modules of their own and join ``main`` here.
+from . import cli_compensation, cli_records, cli_users  # noqa: E402,F401

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from decimal import Decimal
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
@@ -83,6 +84,25 @@ class DeadlineRule(_Strict):
             paused = ", paused on public holidays" if self.holidays == "pause" else ""
             return f"{self.hours} business hours ({self.within}, {self.days or 'mon-sun'}{paused})"
         return f"{self.days} {self.count} days"
+
+
+class PerDayLate(_Strict):
+    """Canal+ (seed 002): monthly value ÷ days in the month × days late; see ``ivr.compensation``."""
+
+    kind: Literal["per_day_late"]
+
+
+class PercentPerStartedWeek(_Strict):
+    """ALMSOFT (seed 000): ``percent`` of the monthly value per started week late, each week at most
+    ``cap_per_week`` lei, the whole at most the monthly value; see ``ivr.compensation``."""
+
+    kind: Literal["percent_per_started_week"]
+    percent: Decimal = Field(gt=0, le=100)
+    cap_per_week: Decimal = Field(gt=0)
+
+
+CompensationRule = Annotated[PerDayLate | PercentPerStartedWeek, Field(discriminator="kind")]
+COMPENSATION_KINDS = ("per_day_late", "percent_per_started_week")
 
 
 class Hotline(_Strict):
@@ -172,6 +192,7 @@ class Department(_Strict):
     # One rule name (a single milestone, met by the resolution), or named milestones:
     # {promised: two_hours, legal: complaint} or {progress: {rule: update14, met_by: progress, after: ack}}.
     deadline: str | dict[str, str | Milestone]
+    compensation: str | None = None
     keywords: dict[str, list[str]] = {}
 
     @cached_property
@@ -227,6 +248,7 @@ class Routing(_Strict):
     hotline: Hotline
     deadlines: dict[str, DeadlineRule] = Field(min_length=1)
     departments: dict[str, Department] = Field(min_length=1)
+    compensations: dict[str, CompensationRule] = {}
 
     @cached_property
     def calendar(self) -> WorkCalendar:
@@ -273,6 +295,11 @@ class Routing(_Strict):
     def deadline_rule(self, department: str) -> DeadlineRule:
         return self.deadlines[self.departments[department].final_rule]
 
+    def compensation_rule(self, department: str) -> CompensationRule | None:
+        """The department's compensation rule for late resolution, or None when it names none."""
+        name = self.departments[department].compensation
+        return None if name is None else self.compensations[name]
+
 
 def _cross_check(routing: Routing) -> list[str]:
     """Faults that involve more than one key, each as ``key.path: message``."""
@@ -294,6 +321,11 @@ def _cross_check(routing: Routing) -> list[str]:
             problems.append(f"departments.{key}.digit: {dept.digit} is already used by departments.{used[dept.digit]}")
         used.setdefault(dept.digit, key)
         problems += _milestone_problems(key, dept, routing)
+        if dept.compensation is not None and dept.compensation not in routing.compensations:
+            rules = ", ".join(routing.compensations) or "none defined"
+            problems.append(
+                f'departments.{key}.compensation: "{dept.compensation}" is not a rule under compensations ({rules})'
+            )
         for lang in languages:
             if not dept.name.get(lang, "").strip():
                 problems.append(f"departments.{key}.name.{lang}: missing (every language in hotline.languages needs a name)")
@@ -364,8 +396,14 @@ def _pydantic_problems(error: ValidationError) -> list[str]:
         # Drop the names pydantic gives the branches of a union ("str", "dict[...]", "Milestone").
         loc = tuple(p for p in item["loc"] if not (isinstance(p, str) and (
             p.startswith(("int", "str", "list[", "dict[")) or p == "Milestone")))
+        if loc[:1] == ("compensations",) and len(loc) > 3:
+            loc = loc[:2] + loc[3:]  # pydantic adds the rule's kind to the path: the administrator never wrote it
         message = item["msg"].removeprefix("Value error, ")
-        if item["type"] == "extra_forbidden":
+        if item["type"] in ("union_tag_invalid", "union_tag_not_found"):
+            loc += ("kind",)
+            message = ("missing" if item["type"] == "union_tag_not_found" else f'unknown kind "{item["ctx"]["tag"]}"')
+            message += f" (one of: {', '.join(COMPENSATION_KINDS)})"
+        elif item["type"] == "extra_forbidden":
             message = "unknown key"
         elif item["type"] == "missing":
             message = "missing"

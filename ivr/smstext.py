@@ -10,6 +10,8 @@ from __future__ import annotations
 import unicodedata
 from typing import TYPE_CHECKING
 
+from .compensation import TEXTS as COMPENSATION_TEXTS
+
 if TYPE_CHECKING:
     from .config import Routing
     from .prompts import PromptSet
@@ -37,6 +39,7 @@ SMS_TEMPLATES: dict[str, frozenset[str]] = {
     "ticket_resolved": frozenset({"ticket", "company", "message"}),
     "ticket_rejected": frozenset({"ticket", "company", "message"}),
     "ticket_extended": frozenset({"ticket", "deadline", "company"}),
+    **COMPENSATION_TEXTS,  # the compensation formula in words, for the resolution SMS
 }
 # Texts that carry an operator's free text: only their fixed part must fit one segment;
 # a longer message goes out in several parts, and the operator sees how many first.
@@ -73,6 +76,8 @@ def _worst_case_values(routing: Routing, prompts: PromptSet) -> dict[str, str]:
         "company": routing.hotline.company,
         "department": max(names, key=len),
         "message": "",
+        "lei": "99999", "bani": "99", "days_late": "999", "days_in_month": "31", "weeks": "999",
+        "percent": "100", **{k: "99999,99 lei" for k in ("monthly", "cap_per_week", "per_week", "uncapped", "amount")},
     }
 
 
