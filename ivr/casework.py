@@ -11,9 +11,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 
 from sqlalchemy.orm import Session
 
+from .compensation import Compensation, compensation_for, formula_in_words
 from .deadlines import Deadline, extend_deadline
 from .errors import TicketClosed, TicketError, TicketTaken
 from .models import SmsMessage, Ticket, TicketEvent, TicketStatus, User
@@ -114,8 +116,41 @@ def _close(session, hotline, ticket, user, status, template, text, now) -> SmsMe
     return message
 
 
-def resolve(session: Session, hotline: HotlineConfig, ticket: Ticket, user: User, message: str, now: datetime) -> SmsMessage | None:
-    return _close(session, hotline, ticket, user, TicketStatus.RESOLVED, "ticket_resolved", _text(message, "the message to the customer"), now)
+def compensation_due(hotline: HotlineConfig, ticket: Ticket, now: datetime) -> bool:
+    """Whether resolving now owes the customer a compensation: the department names a rule
+    and the resolution comes after the deadline day."""
+    rule = hotline.routing.compensation_rule(ticket.department)
+    return rule is not None and now.astimezone(hotline.routing.timezone).date() > ticket.deadline_on
+
+
+def compensation_of(hotline: HotlineConfig, ticket: Ticket, monthly_value: Decimal | None, now: datetime) -> Compensation | None:
+    """The compensation owed when resolving now, or None when none is; TicketError without
+    the customer's monthly value when one is owed."""
+    if not compensation_due(hotline, ticket, now):
+        return None
+    if monthly_value is None:
+        raise TicketError("the customer's monthly value is needed to compute the compensation")
+    rule = hotline.routing.compensation_rule(ticket.department)
+    return compensation_for(rule, monthly_value, ticket.deadline_on, now.astimezone(hotline.routing.timezone).date())
+
+
+def resolution_message(hotline: HotlineConfig, ticket: Ticket, message: str, compensation: Compensation | None) -> str:
+    """The operator's message, followed by the compensation in the customer's words."""
+    if compensation is None:
+        return message
+    return f"{message} {formula_in_words(compensation, hotline.prompt_set(ticket.language).sms)}"
+
+
+def resolve(session: Session, hotline: HotlineConfig, ticket: Ticket, user: User, message: str, now: datetime,
+            monthly_value: Decimal | None = None) -> SmsMessage | None:
+    text = _text(message, "the message to the customer")
+    compensation = compensation_of(hotline, ticket, monthly_value, now)
+    closed = _close(session, hotline, ticket, user, TicketStatus.RESOLVED, "ticket_resolved",
+                    resolution_message(hotline, ticket, text, compensation), now)
+    if compensation is not None:
+        _record(session, ticket, user, "compensation",
+                f"{compensation.amount} lei: {formula_in_words(compensation, hotline.prompt_set(ticket.language).sms)}", now)
+    return closed
 
 
 def reject(session: Session, hotline: HotlineConfig, ticket: Ticket, user: User, explanation: str, now: datetime) -> SmsMessage | None:

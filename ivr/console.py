@@ -7,6 +7,7 @@ every form carries a CSRF token (Flask-WTF).
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, session, url_for
@@ -15,6 +16,7 @@ from sqlalchemy.orm import Session, object_session
 from . import appctx, casework
 from .calls.queries import get_call
 from .console_common import load_user, page_context, recording_response, supervisor_only, ticket_due, ticket_filter
+from .compensation import formula_in_words, parse_money
 from .deadlines import Deadline
 from .errors import SignInThrottled, TicketClosed, TicketError, TicketTaken
 from .inputs import safe_redirect_target
@@ -190,7 +192,13 @@ def _render_ticket(ticket, preview=None, status: int = 200):
         "console/ticket.html", ticket=ticket, preview=preview, can_play=store is not None, call=call,
         can_extend=casework.EXTENSION_RULE in appctx.hotline().routing.deadlines and not ticket.extended
         and ticket.status in TicketStatus.OPEN and appctx.now() < ticket.deadline_at,
+        needs_monthly=casework.compensation_due(appctx.hotline(), ticket, appctx.now()),
     ), status
+
+
+def _monthly_value() -> Decimal | None:
+    """The customer's monthly value typed for a compensation ("45,50"), or None."""
+    return parse_money(request.form.get("monthly", "")[:20])
 
 
 @bp.get("/tickets/<number>")
@@ -230,7 +238,7 @@ def _do(db: Session, ticket: Ticket, action: str) -> None:
     elif action == "note":
         casework.add_note(db, ticket, g.user, form.get("text", ""), now)
     elif action == "resolve":
-        casework.resolve(db, hotline, ticket, g.user, form.get("text", ""), now)
+        casework.resolve(db, hotline, ticket, g.user, form.get("text", ""), now, _monthly_value())
     elif action == "reject":
         casework.reject(db, hotline, ticket, g.user, form.get("text", ""), now)
     elif action == "extend":
@@ -255,14 +263,26 @@ def _refusal_words(exc: TicketError) -> str:
 
 
 def _preview(ticket, action: str, text: str):
-    """Show the operator the exact SMS and what it costs before it is sent."""
+    """Show the operator the exact SMS and what it costs before it is sent; with the
+    compensation owed, and its formula in words, when a late resolution owes one."""
+    hotline = appctx.hotline()
     template = "ticket_resolved" if action == "resolve" else "ticket_rejected"
     text = text.strip()
     if not text:
-        flash(str(TicketError("the message to the customer is empty")), "error")
+        flash(label("message_empty"), "error")
         return _render_ticket(ticket, status=422)
-    sms = casework.sms_text(appctx.hotline(), ticket, template, message=text)
-    preview = {"action": action, "text": text, "sms": sms.text, "parts": sms.parts, "characters": gsm7_length(sms.text)}
+    compensation = None
+    if action == "resolve":
+        try:
+            compensation = casework.compensation_of(hotline, ticket, _monthly_value(), appctx.now())
+        except TicketError:
+            flash(label("monthly_needed"), "error")
+            return _render_ticket(ticket, status=422)
+        text_sent = casework.resolution_message(hotline, ticket, text, compensation)
+    sms = casework.sms_text(hotline, ticket, template, message=text_sent if action == "resolve" else text)
+    preview = {"action": action, "text": text, "sms": sms.text, "parts": sms.parts, "characters": gsm7_length(sms.text),
+               "monthly": request.form.get("monthly", "")[:20] if compensation else "",
+               "compensation": formula_in_words(compensation, g.labels) if compensation else ""}
     return _render_ticket(ticket, preview)
 
 
