@@ -31,6 +31,8 @@ _SIP = re.compile(r"^sip:[^@\s]+@[^@\s]+$")
 _USER = re.compile(r"user:[A-Za-z0-9._-]{1,64}")
 # A department key is a segment of webhook URLs: any script's letters (plăți), no "/", "%", "?", ...
 _DEPARTMENT_KEY = re.compile(r"[^\W\d_][\w-]{0,39}")
+# How many digits a client code keyed in on the phone may have (a <Gather numDigits>).
+CLIENT_CODE_DIGITS = (4, 12)
 
 
 class _Strict(BaseModel):
@@ -121,6 +123,8 @@ class Hotline(_Strict):
     sms_countries: list[str] = Field(default=["RO"], min_length=1)
     record_max_seconds: int = Field(default=180, ge=10, le=3600)
     record_operator_calls: bool = False
+    ask_client_code: bool = False
+    client_code_length: int | None = Field(default=None, ge=CLIENT_CODE_DIGITS[0], le=CLIENT_CODE_DIGITS[1])
     extra_non_working_days: list[date] = []
     extra_working_days: list[date] = []
 
@@ -308,6 +312,11 @@ def _cross_check(routing: Routing) -> list[str]:
     departments = ", ".join(routing.departments)
     if hotline.fallback not in routing.departments:
         problems.append(f'hotline.fallback: "{hotline.fallback}" is not a department ({departments})')
+    if hotline.ask_client_code and hotline.client_code_length is None:
+        low, high = CLIENT_CODE_DIGITS
+        problems.append(
+            f"hotline.client_code_length: missing (ask_client_code needs the number of digits of a client code, {low}-{high})"
+        )
     if hotline.foreign_language and hotline.foreign_language not in languages:
         problems.append(f'hotline.foreign_language: "{hotline.foreign_language}" is not in hotline.languages')
     used: dict[int, str] = {}

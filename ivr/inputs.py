@@ -25,6 +25,12 @@ def ascii_int(text: str | None, max_digits: int = 9) -> int | None:
     return int(text)
 
 
+def ascii_digits(text: str | None, length: int) -> str | None:
+    """``text`` when it is exactly ``length`` ASCII digits, leading zeros kept (a code, not a number); else None."""
+    text = text or ""
+    return text if len(text) == length and _ASCII_DIGITS.fullmatch(text) else None
+
+
 def matches(pattern: re.Pattern[str], text: str | None) -> bool:
     """Whether the whole of ``text`` matches ``pattern`` (never a prefix, never before a newline)."""
     return pattern.fullmatch(text or "") is not None

@@ -59,7 +59,7 @@ def _conditions(user: User | None, wanted: TicketFilter, now: datetime) -> list[
     text = wanted.search.strip()
     if text:
         digits = "".join(c for c in text if c in "0123456789").lstrip("0")
-        matches = [Ticket.number.ilike(f"%{text}%")]
+        matches = [Ticket.number.ilike(f"%{text}%"), Ticket.client_code.ilike(f"%{text}%")]
         if len(digits) >= 4:
             matches += [Ticket.caller.like(f"%{digits}%"), Ticket.sms_to.like(f"%{digits}%")]
         conditions.append(or_(*matches))

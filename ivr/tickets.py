@@ -35,6 +35,9 @@ class VoicemailReport:
     # What the report could not know, for the operators: written as a "recovered" event when
     # this report creates the ticket (a reconcile from Twilio's recordings guesses the department).
     recovered_note: str | None = None
+    # The client code the caller keyed in (routing.yaml's ask_client_code). Defaulted, so that
+    # journal lines written before it existed still read back.
+    client_code: str | None = None
 
 
 def find_by_call(session: Session, call_sid: str, complaint: int = 1) -> Ticket | None:
@@ -84,6 +87,7 @@ def _next_sequence(session: Session, year: int) -> int:
 def open_ticket(
     session: Session, hotline: HotlineConfig, *, call_sid: str, department: str, caller: str | None,
     sms_to: str | None, language: str, source: str, now: datetime, complaint: int = 1,
+    client_code: str | None = None,
 ) -> Ticket:
     """A new ticket with the year's next number and the department's deadline, its
     registration SMS queued in the same transaction. The caller records who registered it."""
@@ -94,7 +98,7 @@ def open_ticket(
     deadline = next(m.deadline for m in milestones if m.final)
     ticket = Ticket(
         number=format_number(routing.hotline.ticket_prefix, year, sequence), year=year, sequence=sequence,
-        department=department, caller=caller, sms_to=sms_to, language=language, source=source,
+        department=department, caller=caller, sms_to=sms_to, client_code=client_code, language=language, source=source,
         call_sid=call_sid, call_complaint=complaint, registered_at=now, deadline_on=deadline.due_on,
         deadline_at=deadline.due_at, deadline_rule=deadline.rule, deadline_description=deadline.description,
     )
@@ -134,6 +138,7 @@ def _create(session: Session, hotline: HotlineConfig, report: VoicemailReport, n
     ticket = open_ticket(
         session, hotline, call_sid=report.call_sid, department=report.department, caller=report.caller,
         sms_to=report.sms_to, language=report.language, source=TicketSource.VOICEMAIL, now=now,
+        client_code=report.client_code,
     )
     session.add(TicketEvent(
         ticket=ticket, at=now, actor="caller", kind="registered",
@@ -153,6 +158,7 @@ def _merge_recording(session: Session, ticket: Ticket, report: VoicemailReport, 
     ticket.recording_sid = ticket.recording_sid or report.recording_sid
     ticket.recording_url = ticket.recording_url or report.recording_url
     ticket.recording_duration = ticket.recording_duration or report.recording_duration
+    ticket.client_code = ticket.client_code or report.client_code
     if report.source == "recording callback" and report.recording_status != ticket.recording_status:
         ticket.recording_status = report.recording_status
         session.add(TicketEvent(

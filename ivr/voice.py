@@ -2,7 +2,7 @@
 
 The one URL an administrator gives Twilio is ``POST /voice/incoming``; every
 other URL is reached through the TwiML returned here. The state of a call
-(language, department, SMS number, attempt) travels in the query strings of
+(language, department, SMS number, client code, attempt) travels in the query strings of
 those URLs, so any server process can answer any step.
 """
 
@@ -17,7 +17,7 @@ from twilio.twiml.voice_response import Dial, Gather, VoiceResponse
 from werkzeug.exceptions import HTTPException
 
 from . import appctx
-from .inputs import ascii_int, has_control_characters, matches
+from .inputs import ascii_digits, ascii_int, has_control_characters, matches
 from .phone import Caller, caller_from, keyed_mobile, sms_recipient
 from .prompts import PromptSet
 from .calls import log as call_log
@@ -67,6 +67,17 @@ def _textable(number: str | None) -> str:
 def _sms_arg() -> str:
     """The SMS number carried in the URL, checked again like any number (sms_countries may have changed)."""
     return _textable(request.args.get("sms"))
+
+
+def _client_code(digits: str | None) -> str | None:
+    """``digits`` when it is a client code as routing.yaml defines one now: the configured number of ASCII digits."""
+    length = appctx.hotline().routing.hotline.client_code_length
+    return ascii_digits(digits, length) if length else None
+
+
+def _code_arg() -> str | None:
+    """The client code carried in the URL, checked again: a URL is not the caller's keypad."""
+    return _client_code(request.args.get("code"))
 
 
 def _log_call(write, *args) -> None:
@@ -249,7 +260,7 @@ def dial_status(department: str):
 def _voicemail(response: VoiceResponse, key: str, lang: str):
     sms = _textable(request.form.get("From"))
     if sms:
-        return _append_record(response, key, lang, sms=sms, take=1)
+        return _before_record(response, key, lang, sms)
     _append_sms_request(response, key, lang, asked=1)
     return twiml_response(response)
 
@@ -271,7 +282,7 @@ def sms_number(department: str):
     response, prompts = VoiceResponse(), _prompts(lang)
     mobile = _textable(keyed_mobile(digits, hotline.routing.hotline.holidays))
     if mobile:
-        return _append_record(response, key, lang, sms=mobile, take=1)
+        return _before_record(response, key, lang, mobile)
     if digits and asked < 2:
         speak(response, prompts.say("sms_number_invalid"))
         _append_sms_request(response, key, lang, asked=asked + 1)
@@ -279,15 +290,51 @@ def sms_number(department: str):
     if digits:
         speak(response, prompts.say("sms_number_invalid"))
     speak(response, prompts.say("sms_number_skipped"))
-    return _append_record(response, key, lang, sms="", take=1)
+    return _before_record(response, key, lang, "")
 
 
-def _append_record(response: VoiceResponse, key: str, lang: str, sms: str, take: int):
+def _before_record(response: VoiceResponse, key: str, lang: str, sms: str):
+    """The client code, when routing.yaml asks for one, then the voicemail."""
+    if appctx.hotline().routing.hotline.ask_client_code:
+        _append_code_request(response, key, lang, sms, asked=1)
+        return twiml_response(response)
+    return _append_record(response, key, lang, sms=sms, take=1)
+
+
+def _append_code_request(response: VoiceResponse, key: str, lang: str, sms: str, asked: int) -> None:
+    length = appctx.hotline().routing.hotline.client_code_length
+    action = url_for(".client_code", department=key, lang=lang, sms=sms, asked=asked)
+    gather = Gather(input="dtmf", finish_on_key="#", num_digits=length, timeout=6, action=action, method="POST")
+    prompt = "client_code_request" if asked == 1 else "client_code_invalid"
+    speak(gather, _prompts(lang).say(prompt, digits=length))
+    response.append(gather)
+    response.redirect(action, method="POST")  # nothing keyed: the code is optional
+
+
+@bp.post("/client-code/<department>")
+def client_code(department: str):
+    """The client code a caller keyed in: re-asked once when of the wrong length, optional."""
+    lang, key, asked, sms = _lang(), _department(department), _int_arg("asked", 1), _sms_arg()
+    digits = request.form.get("Digits", "")
+    response = VoiceResponse()
+    code = _client_code(digits)
+    if code:
+        return _append_record(response, key, lang, sms=sms, take=1, code=code)
+    if digits and asked < 2 and appctx.hotline().routing.hotline.client_code_length:
+        _append_code_request(response, key, lang, sms, asked=asked + 1)
+        return twiml_response(response)
+    if digits:
+        speak(response, _prompts(lang).say("client_code_skipped"))
+    return _append_record(response, key, lang, sms=sms, take=1)
+
+
+def _append_record(response: VoiceResponse, key: str, lang: str, sms: str, take: int, code: str | None = None):
     routing, prompts = appctx.hotline().routing, _prompts(lang)
+    code = code or None  # left out of the URLs rather than "code="
     speak(response, prompts.say("voicemail_instructions", department=_department_name(key, lang)))
     response.record(
-        action=url_for(".recorded", department=key, lang=lang, sms=sms), method="POST",
-        recording_status_callback=url_for(".recording_status", department=key, lang=lang, sms=sms),
+        action=url_for(".recorded", department=key, lang=lang, sms=sms, code=code), method="POST",
+        recording_status_callback=url_for(".recording_status", department=key, lang=lang, sms=sms, code=code),
         recording_status_callback_method="POST",
         recording_status_callback_event="completed absent failed",
         play_beep=True, finish_on_key="#", max_length=routing.hotline.record_max_seconds,
@@ -296,7 +343,7 @@ def _append_record(response: VoiceResponse, key: str, lang: str, sms: str, take:
     # Twilio comes here only when nothing was recorded.
     speak(response, prompts.say("voicemail_empty"))
     if take == 1:
-        response.redirect(url_for(".record", department=key, lang=lang, sms=sms, take=2), method="POST")
+        response.redirect(url_for(".record", department=key, lang=lang, sms=sms, code=code, take=2), method="POST")
     else:
         speak(response, prompts.say("goodbye", company=routing.hotline.company))
         response.hangup()
@@ -305,7 +352,7 @@ def _append_record(response: VoiceResponse, key: str, lang: str, sms: str, take:
 
 @bp.post("/record/<department>")
 def record(department: str):
-    return _append_record(VoiceResponse(), _department(department), _lang(), _sms_arg(), _int_arg("take", 2))
+    return _append_record(VoiceResponse(), _department(department), _lang(), _sms_arg(), _int_arg("take", 2), _code_arg())
 
 
 def _voicemail_report(department: str, source: str) -> VoicemailReport:
@@ -316,7 +363,7 @@ def _voicemail_report(department: str, source: str) -> VoicemailReport:
     sid, url = form.get("RecordingSid", ""), form.get("RecordingUrl", "")
     return VoicemailReport(
         call_sid=form["CallSid"], department=_department(department), language=_lang(),
-        caller=_caller().e164, sms_to=_sms_arg() or None,
+        caller=_caller().e164, sms_to=_sms_arg() or None, client_code=_code_arg(),
         recording_sid=sid if matches(_RECORDING_SID, sid) else None,
         recording_url=url if _is_recording_url(url) else None,
         recording_duration=ascii_int(form.get("RecordingDuration"), max_digits=5),

@@ -180,7 +180,7 @@ def test_large_lists_are_paginated(app, db, clock, as_user):
 def test_english_labels(app, db, clock, as_user):
     client = as_user("ana")
     client.get("/console/language/en")
-    assert "Search ticket number or phone" in client.get("/console/").get_data(as_text=True)
+    assert "Search ticket number, phone or client code" in client.get("/console/").get_data(as_text=True)
 
 
 # -- a ticket and its actions ----------------------------------------------------------------

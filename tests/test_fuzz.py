@@ -88,9 +88,10 @@ QUERY_ARGS = {
     "asked": st.one_of(st.sampled_from(["1", "2"]), URL_TEXT),
     "take": st.one_of(st.sampled_from(["1", "2"]), URL_TEXT),
     "sms": st.one_of(st.sampled_from(["+40722123456", "", "+40215551234", "+8613800138000"]), URL_TEXT),
+    "code": st.one_of(st.sampled_from(["12345678", "", "١٢٣٤٥٦٧٨"]), URL_TEXT),
 }
-VOICE_PATHS = ["incoming", "menu", "whisper/{d}", "dial-status/{d}", "sms-number/{d}", "record/{d}", "recorded/{d}",
-               "recording-status/{d}"]
+VOICE_PATHS = ["incoming", "menu", "whisper/{d}", "dial-status/{d}", "sms-number/{d}", "client-code/{d}", "record/{d}",
+               "recorded/{d}", "recording-status/{d}"]
 DEPARTMENT = st.one_of(st.sampled_from([*DEPARTMENTS, "-"]), URL_TEXT.filter(lambda s: "/" not in s and s.strip(".")))
 
 

@@ -10,6 +10,7 @@ FORM = {"CallSid": CALL_SID, "From": "+40722123456", "To": "+40215894141"}
 WEBHOOKS = [
     "/voice/incoming", "/voice/menu?lang=ro&attempt=1", "/voice/whisper/technical",
     "/voice/dial-status/technical?lang=ro", "/voice/sms-number/technical?lang=ro&asked=1",
+    "/voice/client-code/technical?lang=ro&sms=&asked=1",
     "/voice/record/technical?lang=ro&take=2", "/voice/recorded/technical?lang=ro",
     "/voice/recording-status/technical?lang=ro",
 ]
