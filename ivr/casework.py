@@ -116,6 +116,17 @@ def _close(session, hotline, ticket, user, status, template, text, now) -> SmsMe
     return message
 
 
+def progress(session: Session, hotline: HotlineConfig, ticket: Ticket, user: User, message: str, now: datetime) -> SmsMessage | None:
+    """Tell the customer how their complaint is going; meets the ticket's progress milestones."""
+    _check(user, ticket)
+    text = _text(message, "the progress message")
+    sms = _notify(session, hotline, ticket, "ticket_progress", now, message=text)
+    meet_milestones(ticket, "progress", now)
+    told = f"SMS queued to {ticket.sms_to}" if sms else "no SMS number: tell the customer by phone"
+    _record(session, ticket, user, "progress", f"{text} ({told})", now)
+    return sms
+
+
 def compensation_due(hotline: HotlineConfig, ticket: Ticket, now: datetime) -> bool:
     """Whether resolving now owes the customer a compensation: the department names a rule
     and the resolution comes after the deadline day."""

@@ -26,7 +26,9 @@ from .ticket_queries import counts, get_ticket, list_tickets, overview, visible_
 from .users import end_sessions, sign_in
 
 bp = Blueprint("console", __name__, url_prefix="/console")
-ACTIONS = ("take", "note", "resolve", "reject", "extend", "reopen")
+ACTIONS = ("take", "note", "progress", "resolve", "reject", "extend", "reopen")
+# Actions that text the customer: the operator sees the exact SMS before it is sent.
+PREVIEWED = {"progress": "ticket_progress", "resolve": "ticket_resolved", "reject": "ticket_rejected"}
 
 
 # -- who is here, in which language ---------------------------------------------
@@ -218,7 +220,7 @@ def act(number: str, action: str):
         if ticket is None:
             abort(404)
         try:
-            if action in ("resolve", "reject") and request.form.get("confirm") != "1":
+            if action in PREVIEWED and request.form.get("confirm") != "1":
                 casework.check_can_act(g.user, ticket)
                 return _preview(ticket, action, request.form.get("text", ""))
             _do(db, ticket, action)
@@ -237,6 +239,8 @@ def _do(db: Session, ticket: Ticket, action: str) -> None:
         casework.take(db, ticket, g.user, now)
     elif action == "note":
         casework.add_note(db, ticket, g.user, form.get("text", ""), now)
+    elif action == "progress":
+        casework.progress(db, hotline, ticket, g.user, form.get("text", ""), now)
     elif action == "resolve":
         casework.resolve(db, hotline, ticket, g.user, form.get("text", ""), now, _monthly_value())
     elif action == "reject":
@@ -266,7 +270,7 @@ def _preview(ticket, action: str, text: str):
     """Show the operator the exact SMS and what it costs before it is sent; with the
     compensation owed, and its formula in words, when a late resolution owes one."""
     hotline = appctx.hotline()
-    template = "ticket_resolved" if action == "resolve" else "ticket_rejected"
+    template = PREVIEWED[action]
     text = text.strip()
     if not text:
         flash(label("message_empty"), "error")

@@ -38,12 +38,13 @@ SMS_TEMPLATES: dict[str, frozenset[str]] = {
     "ticket_registered": frozenset({"ticket", "deadline", "company", "department"}),
     "ticket_resolved": frozenset({"ticket", "company", "message"}),
     "ticket_rejected": frozenset({"ticket", "company", "message"}),
+    "ticket_progress": frozenset({"ticket", "company", "message"}),
     "ticket_extended": frozenset({"ticket", "deadline", "company"}),
     **COMPENSATION_TEXTS,  # the compensation formula in words, for the resolution SMS
 }
 # Texts that carry an operator's free text: only their fixed part must fit one segment;
 # a longer message goes out in several parts, and the operator sees how many first.
-WITH_OPERATOR_TEXT = {"ticket_resolved", "ticket_rejected"}
+WITH_OPERATOR_TEXT = {"ticket_resolved", "ticket_rejected", "ticket_progress"}
 
 
 def to_gsm7(text: str) -> str:
