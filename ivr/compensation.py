@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
-from .config import CompensationRule, PerDayLate
+from .terms import CompensationRule, PerDayLate
 from .inputs import matches
 
 BANI = Decimal("0.01")

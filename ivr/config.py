@@ -9,19 +9,19 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from decimal import Decimal
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import ConfigDict, Field, ValidationError, field_validator
 
 from .errors import ConfigError
 from .inputs import matches
-from .schedule import DepartmentSchedule, WeeklyHours, parse_days, parse_span
+from .schedule import DepartmentSchedule, WeeklyHours, parse_days
+from .terms import COMPENSATION_KINDS, CompensationRule, DeadlineRule, Milestone, Strict, milestone_problems
 from .workdays import WorkCalendar, supported_countries
 
 _LANGUAGE = re.compile(r"^[a-z]{2,3}$")
@@ -35,10 +35,6 @@ _DEPARTMENT_KEY = re.compile(r"[^\W\d_][\w-]{0,39}")
 CLIENT_CODE_DIGITS = (4, 12)
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
 def _is_e164(text: str) -> bool:
     if not text.startswith("+"):
         return False
@@ -48,66 +44,7 @@ def _is_e164(text: str) -> bool:
         return False
 
 
-class DeadlineRule(_Strict):
-    """``{days: N, count: calendar|working}`` or ``{hours: N, within: "09:00-21:00", days: mon-sun}``."""
-
-    days: int | str | None = None
-    count: Literal["calendar", "working"] | None = None
-    hours: int | None = Field(default=None, ge=1, le=10_000)
-    within: str | None = None
-    holidays: Literal["count", "pause"] | None = None  # an hours rule's clock on public holidays
-
-    @model_validator(mode="after")
-    def _one_shape(self) -> DeadlineRule:
-        if self.holidays is not None and self.hours is None:
-            raise ValueError("holidays: pause belongs to an hours rule (a day rule already skips them when count: working)")
-        if self.hours is not None:
-            if self.count is not None:
-                raise ValueError("an hours rule takes within and days, not count")
-            if self.within is None:
-                raise ValueError('an hours rule needs within, such as "09:00-21:00"')
-            parse_span(self.within)
-            parse_days(str(self.days or "mon-sun"))
-            return self
-        if self.within is not None:
-            raise ValueError("within belongs to an hours rule: add hours: N")
-        if not isinstance(self.days, int) or self.days < 1:
-            raise ValueError("needs days: a whole number of days, 1 or more")
-        if self.count is None:
-            raise ValueError("needs count: calendar or working")
-        return self
-
-    @property
-    def hours_days(self) -> tuple[int, ...]:
-        return parse_days(str(self.days or "mon-sun"))
-
-    def describe(self) -> str:
-        if self.hours is not None:
-            paused = ", paused on public holidays" if self.holidays == "pause" else ""
-            return f"{self.hours} business hours ({self.within}, {self.days or 'mon-sun'}{paused})"
-        return f"{self.days} {self.count} days"
-
-
-class PerDayLate(_Strict):
-    """Canal+ (seed 002): monthly value ÷ days in the month × days late; see ``ivr.compensation``."""
-
-    kind: Literal["per_day_late"]
-
-
-class PercentPerStartedWeek(_Strict):
-    """ALMSOFT (seed 000): ``percent`` of the monthly value per started week late, each week at most
-    ``cap_per_week`` lei, the whole at most the monthly value; see ``ivr.compensation``."""
-
-    kind: Literal["percent_per_started_week"]
-    percent: Decimal = Field(gt=0, le=100)
-    cap_per_week: Decimal = Field(gt=0)
-
-
-CompensationRule = Annotated[PerDayLate | PercentPerStartedWeek, Field(discriminator="kind")]
-COMPENSATION_KINDS = ("per_day_late", "percent_per_started_week")
-
-
-class Hotline(_Strict):
+class Hotline(Strict):
     company: str = Field(min_length=1)
     timezone: str
     holidays: str
@@ -173,21 +110,7 @@ class Hotline(_Strict):
         return value
 
 
-MET_BY = ("registration_sms", "taken", "progress", "resolution")
-_MILESTONE_NAME = re.compile(r"[a-z][a-z0-9_]{0,31}")
-
-
-class Milestone(_Strict):
-    """A deadline a ticket must meet: ``rule`` names a rule of ``deadlines:``; it counts from the
-    registration, or from the due moment of the milestone named in ``after``."""
-
-    rule: str
-    met_by: Literal["registration_sms", "taken", "progress", "resolution"] = "resolution"
-    after: str | None = None
-    final: bool = False  # the legal term: what the caller hears and the registration SMS carries
-
-
-class Department(_Strict):
+class Department(Strict):
     digit: int = Field(ge=0, le=9)
     name: dict[str, str]
     hours: dict[str, str | list[str]] = {}
@@ -246,7 +169,7 @@ class Department(_Strict):
         return WeeklyHours.parse(self.hours)
 
 
-class Routing(_Strict):
+class Routing(Strict):
     model_config = ConfigDict(extra="forbid", frozen=True, ignored_types=(cached_property,))
 
     hotline: Hotline
@@ -329,7 +252,7 @@ def _cross_check(routing: Routing) -> list[str]:
         if dept.digit in used:
             problems.append(f"departments.{key}.digit: {dept.digit} is already used by departments.{used[dept.digit]}")
         used.setdefault(dept.digit, key)
-        problems += _milestone_problems(key, dept, routing)
+        problems += milestone_problems(key, dept, routing)
         if dept.compensation is not None and dept.compensation not in routing.compensations:
             rules = ", ".join(routing.compensations) or "none defined"
             problems.append(
@@ -350,46 +273,6 @@ def _cross_check(routing: Routing) -> list[str]:
         elif digit in used:
             problems.append(f"{where}: key {digit} is already used by departments.{used[digit]}")
     return problems
-
-
-def _milestone_problems(key: str, dept: Department, routing: Routing) -> list[str]:
-    where = f"departments.{key}.deadline"
-    if isinstance(dept.deadline, str):
-        if dept.deadline not in routing.deadlines:
-            return [f'{where}: "{dept.deadline}" is not a rule under deadlines ({", ".join(routing.deadlines)})']
-        return []
-    problems = []
-    for name, value in dept.deadline.items():
-        milestone = Milestone(rule=value) if isinstance(value, str) else value
-        if not matches(_MILESTONE_NAME, name):
-            problems.append(f"{where}.{name}: a milestone name is lowercase letters, digits and _, such as legal")
-        if milestone.rule not in routing.deadlines:
-            problems.append(f'{where}.{name}: "{milestone.rule}" is not a rule under deadlines ({", ".join(routing.deadlines)})')
-        if milestone.after == name:
-            problems.append(f"{where}.{name}.after: a milestone cannot count from itself")
-        elif milestone.after is not None and milestone.after not in dept.deadline:
-            problems.append(f'{where}.{name}.after: "{milestone.after}" is not a milestone of this department')
-    if not any(m.met_by == "resolution" for m in dept.milestones.values()):
-        problems.append(f"{where}: needs a milestone met by the resolution (met_by: resolution)")
-    finals = [k for k, m in dept.milestones.items() if m.final]
-    if len(finals) > 1:
-        problems.append(f"{where}: only one milestone may be final ({', '.join(finals)} are)")
-    elif finals and dept.milestones[finals[0]].met_by != "resolution":
-        problems.append(f"{where}.{finals[0]}.final: the final (legal) milestone is met by the resolution")
-    if not problems and _has_cycle(dept.milestones):
-        problems.append(f"{where}: milestones count from each other in a circle (after: ...)")
-    return problems
-
-
-def _has_cycle(milestones: dict[str, Milestone]) -> bool:
-    for start in milestones:
-        seen, current = set(), start
-        while current is not None:
-            if current in seen:
-                return True
-            seen.add(current)
-            current = milestones[current].after
-    return False
 
 
 def format_location(loc: tuple[Any, ...]) -> str:

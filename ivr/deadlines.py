@@ -26,7 +26,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from .config import DeadlineRule
+from .terms import DeadlineRule
 from .schedule import parse_span
 from .workdays import WorkCalendar
 

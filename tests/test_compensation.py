@@ -12,7 +12,8 @@ import yaml
 
 from ivr.cli import main
 from ivr.compensation import compensation_for, formula_in_words, parse_money
-from ivr.config import PerDayLate, PercentPerStartedWeek, parse_routing
+from ivr.config import parse_routing
+from ivr.terms import PerDayLate, PercentPerStartedWeek
 from ivr.errors import ConfigError
 from ivr.settings import load_hotline
 

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from ivr.cli import main
-from ivr.config import DeadlineRule
+from ivr.terms import DeadlineRule
 from ivr.deadlines import compute_deadline
 from ivr.models import SmsMessage, Ticket
 from ivr.workdays import WorkCalendar
