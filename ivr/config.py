@@ -21,7 +21,10 @@ from pydantic import ConfigDict, Field, ValidationError, field_validator
 from .errors import ConfigError
 from .inputs import matches
 from .schedule import DepartmentSchedule, WeeklyHours, parse_days
-from .terms import COMPENSATION_KINDS, CompensationRule, DeadlineRule, Milestone, Strict, milestone_problems
+from .terms import (
+    COMPENSATION_KINDS, Alert, CompensationRef, CompensationRule, DeadlineRule, Extension, Milestone, Strict,
+    milestone_problems, terms_problems,
+)
 from .workdays import WorkCalendar, supported_countries
 
 _LANGUAGE = re.compile(r"^[a-z]{2,3}$")
@@ -119,7 +122,9 @@ class Department(Strict):
     # One rule name (a single milestone, met by the resolution), or named milestones:
     # {promised: two_hours, legal: complaint} or {progress: {rule: update14, met_by: progress, after: ack}}.
     deadline: str | dict[str, str | Milestone]
-    compensation: str | None = None
+    extension: str | None = None  # a rule under extensions; None: never extended
+    compensation: str | CompensationRef | None = None
+    alert: Alert | None = None
     keywords: dict[str, list[str]] = {}
 
     @cached_property
@@ -142,6 +147,13 @@ class Department(Strict):
     def final_rule(self) -> str:
         """The rule of the legal term."""
         return self.milestones[self.final_milestone].rule
+
+    @property
+    def compensation_milestone(self) -> str:
+        """The milestone whose lateness a compensation is counted against."""
+        if isinstance(self.compensation, CompensationRef):
+            return self.compensation.milestone
+        return self.final_milestone
 
     @field_validator("hours")
     @classmethod
@@ -176,6 +188,7 @@ class Routing(Strict):
     deadlines: dict[str, DeadlineRule] = Field(min_length=1)
     departments: dict[str, Department] = Field(min_length=1)
     compensations: dict[str, CompensationRule] = {}
+    extensions: dict[str, Extension] = {}
 
     @cached_property
     def calendar(self) -> WorkCalendar:
@@ -224,8 +237,15 @@ class Routing(Strict):
 
     def compensation_rule(self, department: str) -> CompensationRule | None:
         """The department's compensation rule for late resolution, or None when it names none."""
-        name = self.departments[department].compensation
-        return None if name is None else self.compensations[name]
+        ref = self.departments[department].compensation
+        if ref is None:
+            return None
+        return self.compensations[ref if isinstance(ref, str) else ref.rule]
+
+    def extension(self, department: str) -> Extension | None:
+        """How the department's tickets may be extended, or None when they may not."""
+        name = self.departments[department].extension
+        return None if name is None else self.extensions[name]
 
 
 def _cross_check(routing: Routing) -> list[str]:
@@ -253,17 +273,22 @@ def _cross_check(routing: Routing) -> list[str]:
             problems.append(f"departments.{key}.digit: {dept.digit} is already used by departments.{used[dept.digit]}")
         used.setdefault(dept.digit, key)
         problems += milestone_problems(key, dept, routing)
-        if dept.compensation is not None and dept.compensation not in routing.compensations:
-            rules = ", ".join(routing.compensations) or "none defined"
-            problems.append(
-                f'departments.{key}.compensation: "{dept.compensation}" is not a rule under compensations ({rules})'
-            )
+        problems += terms_problems(key, dept, routing)
+        for i, target in enumerate(dept.alert.to if dept.alert else []):
+            if not (_is_e164(target) or matches(_USER, target)):
+                problems.append(
+                    f'departments.{key}.alert.to[{i}]: "{target}" is neither "user:NAME" (a console user, '
+                    "told by SMS at their phone) nor an E.164 number (+40...)"
+                )
         for lang in languages:
             if not dept.name.get(lang, "").strip():
                 problems.append(f"departments.{key}.name.{lang}: missing (every language in hotline.languages needs a name)")
         for lang in set(dept.name) | set(dept.keywords):
             if lang not in languages:
                 problems.append(f"departments.{key}: language {lang} is not in hotline.languages")
+    for name, extension in routing.extensions.items():
+        if extension.rule not in routing.deadlines:
+            problems.append(f'extensions.{name}.rule: "{extension.rule}" is not a rule under deadlines ({", ".join(routing.deadlines)})')
     for lang, digit in routing.language_keys.items():
         where = "hotline.language_keys" + (f".{lang}" if hotline.language_keys is not None else "")
         if lang not in languages:
@@ -285,9 +310,9 @@ def format_location(loc: tuple[Any, ...]) -> str:
 def _pydantic_problems(error: ValidationError) -> list[str]:
     found: list[tuple[str, str]] = []
     for item in error.errors():
-        # Drop the names pydantic gives the branches of a union ("str", "dict[...]", "Milestone").
+        # Drop the names pydantic gives the branches of a union ("str", "dict[...]", "Milestone", ...).
         loc = tuple(p for p in item["loc"] if not (isinstance(p, str) and (
-            p.startswith(("int", "str", "list[", "dict[")) or p == "Milestone")))
+            p.startswith(("int", "str", "list[", "dict[")) or p in ("Milestone", "CompensationRef"))))
         if loc[:1] == ("compensations",) and len(loc) > 3:
             loc = loc[:2] + loc[3:]  # pydantic adds the rule's kind to the path: the administrator never wrote it
         message = item["msg"].removeprefix("Value error, ")

@@ -131,6 +131,7 @@ class Ticket(Base):
     deadline_rule: Mapped[str] = mapped_column(String(64))
     deadline_description: Mapped[str] = mapped_column(String(200))
     extended: Mapped[bool] = mapped_column(default=False)
+    extension_count: Mapped[int] = mapped_column(default=0, server_default="0")
     status: Mapped[str] = mapped_column(String(16), default=TicketStatus.REGISTERED, index=True)
     client_code: Mapped[str | None] = mapped_column(String(32))
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
@@ -164,6 +165,8 @@ class TicketMilestone(Base):
     due_on: Mapped[date]
     due_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
     met_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    # When the department's supervisors were warned that it is about to fall due (once).
+    alerted_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
     ticket: Mapped[Ticket] = relationship(back_populates="milestones")
 

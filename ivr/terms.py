@@ -4,6 +4,7 @@ compensation rules. Validated with pydantic like the rest of routing.yaml (``ivr
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Annotated, Literal
 
@@ -95,6 +96,46 @@ class Milestone(Strict):
     final: bool = False  # the legal term: what the caller hears and the registration SMS carries
 
 
+class Extension(Strict):
+    """``extensions.NAME``: how a ticket may be extended, exceptionally and with notice. A
+    department names one in ``extension:``; without it, its tickets are never extended."""
+
+    rule: str                            # a rule of deadlines: the extra time, counted from the due moment
+    milestones: list[str] | None = None  # the milestones it moves; by default the final (legal) one
+    times: int = Field(default=1, ge=1, le=10)  # how many times one ticket may be extended
+
+
+class CompensationRef(Strict):
+    """A department's ``compensation: {rule: NAME, milestone: NAME}``: lateness is counted
+    against that milestone rather than the final one."""
+
+    rule: str
+    milestone: str
+
+
+_LEAD = re.compile(r"(\d{1,4})\s*(m|h|d)")
+_LEAD_UNITS = {"m": "minutes", "h": "hours", "d": "days"}
+
+
+class Alert(Strict):
+    """``departments.X.alert``: who is warned, and how long before a milestone falls due."""
+
+    before: str                                # "30m", "2h", "1d"
+    to: list[str] = Field(min_length=1)        # "user:NAME" (SMS to their phone) or an E.164 number
+
+    @property
+    def lead(self) -> timedelta:
+        count, unit = _LEAD.fullmatch(self.before.strip()).groups()  # type: ignore[union-attr]
+        return timedelta(**{_LEAD_UNITS[unit]: int(count)})
+
+    @model_validator(mode="after")
+    def _valid_lead(self) -> Alert:
+        found = _LEAD.fullmatch(self.before.strip())
+        if found is None or int(found.group(1)) == 0:
+            raise ValueError(f'before: "{self.before}" is not a time such as 30m, 2h or 1d')
+        return self
+
+
 def milestone_problems(key: str, dept: Department, routing: Routing) -> list[str]:
     """Faults of a department's ``deadline:`` that involve other keys (rules, other milestones)."""
     where = f"departments.{key}.deadline"
@@ -134,3 +175,25 @@ def _has_cycle(milestones: dict[str, Milestone]) -> bool:
             seen.add(current)
             current = milestones[current].after
     return False
+
+
+def terms_problems(key: str, dept: Department, routing: Routing) -> list[str]:
+    """Faults of a department's extension, compensation and alert keys."""
+    where, problems = f"departments.{key}", []
+    if dept.extension is not None:
+        extension = routing.extensions.get(dept.extension)
+        if extension is None:
+            known = ", ".join(routing.extensions) or "none defined"
+            problems.append(f'{where}.extension: "{dept.extension}" is not a rule under extensions ({known})')
+        else:
+            for name in extension.milestones or []:
+                if name not in dept.milestones:
+                    problems.append(f'extensions.{dept.extension}.milestones: "{name}" is not a milestone of {where}.deadline')
+    if dept.compensation is not None:
+        name = dept.compensation if isinstance(dept.compensation, str) else dept.compensation.rule
+        if name not in routing.compensations:
+            rules = ", ".join(routing.compensations) or "none defined"
+            problems.append(f'{where}.compensation: "{name}" is not a rule under compensations ({rules})')
+        if isinstance(dept.compensation, CompensationRef) and dept.compensation.milestone not in dept.milestones:
+            problems.append(f'{where}.compensation.milestone: "{dept.compensation.milestone}" is not a milestone of {where}.deadline')
+    return problems
