@@ -10,21 +10,21 @@ the second one's checks see what the first one did.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
 from sqlalchemy.orm import Session
 
 from .compensation import Compensation, compensation_for, formula_in_words
-from .deadlines import Deadline, extend_deadline
+from . import ticket_terms
 from .errors import TicketClosed, TicketError, TicketTaken
 from .models import SmsMessage, Ticket, TicketEvent, TicketStatus, User
 from .outbox import queue_sms
+from .ticket_terms import TermsChange
 from .tickets import meet_milestones, unmeet_milestones
 from .settings import HotlineConfig
 from .smstext import segments, to_gsm7
 
-EXTENSION_RULE = "extension"
 MAX_TEXT = 1000
 
 
@@ -131,7 +131,14 @@ def compensation_due(hotline: HotlineConfig, ticket: Ticket, now: datetime) -> b
     """Whether resolving now owes the customer a compensation: the department names a rule
     and the resolution comes after the deadline day."""
     rule = hotline.routing.compensation_rule(ticket.department)
-    return rule is not None and now.astimezone(hotline.routing.timezone).date() > ticket.deadline_on
+    return rule is not None and now.astimezone(hotline.routing.timezone).date() > compensation_due_on(hotline, ticket)
+
+
+def compensation_due_on(hotline: HotlineConfig, ticket: Ticket) -> date:
+    """The last day of the milestone a compensation counts lateness against (the legal one
+    unless the department's ``compensation:`` names another)."""
+    name = hotline.routing.departments[ticket.department].compensation_milestone
+    return next((m.due_on for m in ticket.milestones if m.name == name), ticket.deadline_on)
 
 
 def compensation_of(hotline: HotlineConfig, ticket: Ticket, monthly_value: Decimal | None, now: datetime) -> Compensation | None:
@@ -142,7 +149,8 @@ def compensation_of(hotline: HotlineConfig, ticket: Ticket, monthly_value: Decim
     if monthly_value is None:
         raise TicketError("the customer's monthly value is needed to compute the compensation")
     rule = hotline.routing.compensation_rule(ticket.department)
-    return compensation_for(rule, monthly_value, ticket.deadline_on, now.astimezone(hotline.routing.timezone).date())
+    return compensation_for(rule, monthly_value, compensation_due_on(hotline, ticket),
+                            now.astimezone(hotline.routing.timezone).date())
 
 
 def resolution_message(hotline: HotlineConfig, ticket: Ticket, message: str, compensation: Compensation | None) -> str:
@@ -168,27 +176,37 @@ def reject(session: Session, hotline: HotlineConfig, ticket: Ticket, user: User,
     return _close(session, hotline, ticket, user, TicketStatus.REJECTED, "ticket_rejected", _text(explanation, "the explanation"), now)
 
 
-def extend(session: Session, hotline: HotlineConfig, ticket: Ticket, user: User, now: datetime) -> Deadline:
-    """Extend the deadline once by the ``extension`` rule; only before it has passed."""
+def extend(session: Session, hotline: HotlineConfig, ticket: Ticket, user: User, reason: str, now: datetime) -> TermsChange:
+    """Extend the milestones the department's extension rule names, with a reason the customer
+    is sent along with the new date; see ``ivr.ticket_terms.plan_extension`` for the refusals."""
     _check(user, ticket)
-    routing = hotline.routing
-    if EXTENSION_RULE not in routing.deadlines:
-        raise TicketError("routing.yaml has no deadlines.extension rule")
-    if ticket.extended:
-        raise TicketError(f"{ticket.number} was already extended once")
-    if now >= ticket.deadline_at:
-        raise TicketError(f"the deadline of {ticket.number} has passed: it can no longer be extended")
-    current = Deadline(ticket.deadline_on, ticket.deadline_at, ticket.deadline_rule, ticket.deadline_description)
-    new = extend_deadline(current, EXTENSION_RULE, routing.deadlines[EXTENSION_RULE], routing.calendar, routing.timezone)
-    ticket.deadline_on, ticket.deadline_at, ticket.extended = new.due_on, new.due_at, True
-    ticket.deadline_description = new.description
-    for milestone in ticket.milestones:
-        if milestone.final:
-            milestone.due_on, milestone.due_at, milestone.timed = new.due_on, new.due_at, new.timed
-            milestone.description = new.description
-    _notify(session, hotline, ticket, "ticket_extended", now, deadline=new.due_on.strftime("%d.%m.%Y"))
-    _record(session, ticket, user, "extended", f"deadline {current.due_on.isoformat()} -> {new.due_on.isoformat()} ({new.description})", now)
-    return new
+    text = _text(reason, "the reason")
+    change = ticket_terms.extend(session, hotline, ticket, user, text, now)
+    _notify(session, hotline, ticket, "ticket_extended", now, deadline=_told(hotline, change), message=text)
+    return change
+
+
+def reclassify(session: Session, hotline: HotlineConfig, ticket: Ticket, user: User, department: str,
+               reason: str, now: datetime) -> TermsChange:
+    """Move the ticket to ``department``: its milestones are counted again from the registration
+    under that department's rules; the customer is told when the legal date changes."""
+    _check(user, ticket)
+    text = _text(reason, "the reason")
+    change = ticket_terms.reclassify(session, hotline, ticket, user, department, text, now)
+    if change.legal_changed:
+        _notify(session, hotline, ticket, "ticket_reclassified", now, deadline=_told(hotline, change),
+                department=department_name(hotline, ticket))
+    return change
+
+
+def _told(hotline: HotlineConfig, change: TermsChange) -> str:
+    return change.told.text(hotline.routing.timezone)
+
+
+def department_name(hotline: HotlineConfig, ticket: Ticket) -> str:
+    """The ticket's department as its customer knows it, in the customer's language."""
+    names = hotline.routing.departments[ticket.department].name
+    return names.get(ticket.language) or names[hotline.routing.default_language]
 
 
 def reopen(session: Session, ticket: Ticket, user: User, now: datetime) -> None:

@@ -13,22 +13,20 @@ from urllib.parse import urlsplit
 from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, session, url_for
 from sqlalchemy.orm import Session, object_session
 
-from . import appctx, casework
+from . import appctx, casework, ticket_terms
 from .calls.queries import get_call
 from .console_common import load_user, page_context, recording_response, supervisor_only, ticket_due, ticket_filter
-from .compensation import formula_in_words, parse_money
+from .compensation import parse_money
+from .console_previews import PREVIEWED, PreviewProblem, preview
 from .deadlines import Deadline
-from .errors import SignInThrottled, TicketClosed, TicketError, TicketTaken
+from .errors import SignInThrottled, TicketClosed, TicketError, TicketRefused, TicketTaken
 from .inputs import safe_redirect_target
 from .models import Ticket, TicketStatus
-from .smstext import gsm7_length
 from .ticket_queries import counts, get_ticket, list_tickets, overview, visible_to
 from .users import end_sessions, sign_in
 
 bp = Blueprint("console", __name__, url_prefix="/console")
-ACTIONS = ("take", "note", "progress", "resolve", "reject", "extend", "reopen")
-# Actions that text the customer: the operator sees the exact SMS before it is sent.
-PREVIEWED = {"progress": "ticket_progress", "resolve": "ticket_resolved", "reject": "ticket_rejected"}
+ACTIONS = ("take", "note", "progress", "resolve", "reject", "extend", "reclassify", "reopen")
 
 
 # -- who is here, in which language ---------------------------------------------
@@ -192,10 +190,19 @@ def _render_ticket(ticket, preview=None, status: int = 200):
     call = get_call(object_session(ticket), ticket.call_sid)
     return render_template(
         "console/ticket.html", ticket=ticket, preview=preview, can_play=store is not None, call=call,
-        can_extend=casework.EXTENSION_RULE in appctx.hotline().routing.deadlines and not ticket.extended
-        and ticket.status in TicketStatus.OPEN and appctx.now() < ticket.deadline_at,
+        extension_refused=_extension_refused(ticket),
+        departments=appctx.hotline().routing.departments,
         needs_monthly=casework.compensation_due(appctx.hotline(), ticket, appctx.now()),
     ), status
+
+
+def _extension_refused(ticket) -> str | None:
+    """Why the ticket cannot be extended, in words; None when it can."""
+    try:
+        ticket_terms.plan_extension(appctx.hotline(), ticket, appctx.now())
+    except TicketRefused as exc:
+        return _refusal_words(exc)
+    return None
 
 
 def _monthly_value() -> Decimal | None:
@@ -222,7 +229,7 @@ def act(number: str, action: str):
         try:
             if action in PREVIEWED and request.form.get("confirm") != "1":
                 casework.check_can_act(g.user, ticket)
-                return _preview(ticket, action, request.form.get("text", ""))
+                return _preview(ticket, action)
             _do(db, ticket, action)
         except TicketError as exc:
             target = _after_refusal(ticket)
@@ -246,7 +253,9 @@ def _do(db: Session, ticket: Ticket, action: str) -> None:
     elif action == "reject":
         casework.reject(db, hotline, ticket, g.user, form.get("text", ""), now)
     elif action == "extend":
-        casework.extend(db, hotline, ticket, g.user, now)
+        casework.extend(db, hotline, ticket, g.user, form.get("text", ""), now)
+    elif action == "reclassify":
+        casework.reclassify(db, hotline, ticket, g.user, form.get("department", ""), form.get("text", ""), now)
     else:
         casework.reopen(db, ticket, g.user, now)
 
@@ -263,31 +272,20 @@ def _refusal_words(exc: TicketError) -> str:
         return label("already_taken", number=exc.number, name=exc.by)
     if isinstance(exc, TicketClosed):
         return label(f"already_{exc.status}", number=exc.number, name=exc.by)
+    if isinstance(exc, TicketRefused):
+        return label(f"refused_{exc.reason}", **exc.params)
     return str(exc)
 
 
-def _preview(ticket, action: str, text: str):
-    """Show the operator the exact SMS and what it costs before it is sent; with the
-    compensation owed, and its formula in words, when a late resolution owes one."""
-    hotline = appctx.hotline()
-    template = PREVIEWED[action]
-    text = text.strip()
-    if not text:
-        flash(label("message_empty"), "error")
+def _preview(ticket, action: str):
+    """Show the operator the exact SMS, what it costs, the compensation owed and the milestones
+    that move, before anything is sent or changed."""
+    try:
+        shown = preview(appctx.hotline(), ticket, action, request.form, appctx.now(), g.labels)
+    except PreviewProblem as problem:
+        flash(label(problem.label), "error")
         return _render_ticket(ticket, status=422)
-    compensation = None
-    if action == "resolve":
-        try:
-            compensation = casework.compensation_of(hotline, ticket, _monthly_value(), appctx.now())
-        except TicketError:
-            flash(label("monthly_needed"), "error")
-            return _render_ticket(ticket, status=422)
-        text_sent = casework.resolution_message(hotline, ticket, text, compensation)
-    sms = casework.sms_text(hotline, ticket, template, message=text_sent if action == "resolve" else text)
-    preview = {"action": action, "text": text, "sms": sms.text, "parts": sms.parts, "characters": gsm7_length(sms.text),
-               "monthly": request.form.get("monthly", "")[:20] if compensation else "",
-               "compensation": formula_in_words(compensation, g.labels) if compensation else ""}
-    return _render_ticket(ticket, preview)
+    return _render_ticket(ticket, shown)
 
 
 @bp.get("/tickets/<number>/recording")

@@ -154,13 +154,8 @@ def compute_deadline(rule_name: str, rule: DeadlineRule, registered_at: datetime
 
 def extend_deadline(current: Deadline, rule_name: str, rule: DeadlineRule,
                     calendar: WorkCalendar, tz: ZoneInfo) -> Deadline:
-    """Extend ``current`` once by ``rule``, counted as if registered on its due date.
-
-    The result carries ``rule_name`` (e.g. "extension"), which is how a second
-    extension is refused: a deadline already under that rule cannot take it again.
-    """
-    if current.rule == rule_name:
-        raise ValueError(f'this deadline was already extended by "{rule_name}"')
+    """``current`` extended by ``rule``, counted as if registered when it fell due. How many
+    times a ticket may be extended is the ticket's business (``ivr.ticket_terms``)."""
     description = f"{current.description} + {rule.describe()}"
     return _term(rule_name, rule, current.due_on, current.due_at, calendar, tz, description)
 

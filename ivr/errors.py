@@ -39,6 +39,15 @@ class TicketError(IvrError):
     """A ticket action that the ticket's current state does not allow."""
 
 
+class TicketRefused(TicketError):
+    """An action the procedure does not allow on this ticket. ``reason`` names the console label
+    (``refused_<reason>``) that tells the operator why, with ``params`` as its values."""
+
+    def __init__(self, reason: str, message: str, **params: str) -> None:
+        self.reason, self.params = reason, params
+        super().__init__(message)
+
+
 class TicketTaken(TicketError):
     """An operator acting on a ticket that ``by`` (a user name) has taken."""
 

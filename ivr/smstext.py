@@ -39,12 +39,13 @@ SMS_TEMPLATES: dict[str, frozenset[str]] = {
     "ticket_resolved": frozenset({"ticket", "company", "message"}),
     "ticket_rejected": frozenset({"ticket", "company", "message"}),
     "ticket_progress": frozenset({"ticket", "company", "message"}),
-    "ticket_extended": frozenset({"ticket", "deadline", "company"}),
+    "ticket_extended": frozenset({"ticket", "deadline", "company", "message"}),
+    "ticket_reclassified": frozenset({"ticket", "deadline", "company", "department"}),
     **COMPENSATION_TEXTS,  # the compensation formula in words, for the resolution SMS
 }
 # Texts that carry an operator's free text: only their fixed part must fit one segment;
 # a longer message goes out in several parts, and the operator sees how many first.
-WITH_OPERATOR_TEXT = {"ticket_resolved", "ticket_rejected", "ticket_progress"}
+WITH_OPERATOR_TEXT = {"ticket_resolved", "ticket_rejected", "ticket_progress", "ticket_extended"}
 
 
 def to_gsm7(text: str) -> str:

@@ -72,19 +72,6 @@ def test_resolving_twice_after_reopening_sends_a_second_sms(work):
     assert [m.purpose for m in ticket.messages][-2:] == ["ticket_resolved#1", "ticket_resolved#2"]
 
 
-def test_extension_is_once_and_before_the_deadline(work):
-    session, hotline, ticket, ana, *_ = work
-    assert ticket.deadline_on == date(2026, 12, 4)
-    with pytest.raises(TicketError, match="has passed"):
-        casework.extend(session, hotline, ticket, ana, ticket.deadline_at)
-    new = casework.extend(session, hotline, ticket, ana, NOW)
-    assert ticket.deadline_on == new.due_on == date(2027, 1, 21)  # 30 working days after 4 December, past Christmas, New Year, 6-7 January
-    assert "30 working days" in ticket.deadline_description
-    with pytest.raises(TicketError, match="already extended"):
-        casework.extend(session, hotline, ticket, ana, NOW + timedelta(days=1))
-    assert ticket.messages[-1].body.endswith("prelungit exceptional pana la 21.01.2027. Ne cerem scuze.")
-
-
 def test_sms_preview_counts_parts(work):
     session, hotline, ticket, *_ = work
     short = casework.sms_text(hotline, ticket, "ticket_resolved", message="Rezolvat.")

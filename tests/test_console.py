@@ -226,24 +226,6 @@ def test_reject_with_a_long_explanation_shows_the_parts_it_costs(app, db, clock,
     assert "respinsa ca neintemeiata. Motiv: Verificarile" in sms.body and "ANCOM" in sms.body
 
 
-def test_extend_once_with_sms_and_never_after_the_deadline(app, db, clock, as_user):
-    clock.now = bucharest(2026, 11, 27, 10, 0)
-    [number] = voicemail(app, db, clock)
-    client = as_user("ana")
-    act(client, number, "extend")
-    extended = ticket(db, number)
-    assert extended.extended and extended.deadline_on > datetime(2026, 12, 4).date()
-    sms = next(m for m in extended.messages if m.purpose.startswith("ticket_extended"))
-    assert extended.deadline_on.strftime("%d.%m.%Y") in sms.body
-    reply = act(client, number, "extend")
-    assert "already extended" in client.get(reply.location).get_data(as_text=True)
-    [late] = voicemail(app, db, clock, department="payments", caller="+40733000222")
-    clock.now += timedelta(days=40)
-    act(client, late, "extend")
-    assert not ticket(db, late).extended
-    assert any("has passed" in m for m in [client.get(f"/console/tickets/{late}").get_data(as_text=True)])
-
-
 def test_reopen_a_resolved_ticket(app, db, clock, as_user):
     [number] = voicemail(app, db, clock)
     client = as_user("ana")

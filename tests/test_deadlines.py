@@ -222,10 +222,3 @@ def test_extension_of_an_hours_deadline_starts_from_its_due_day() -> None:
     assert urgent.due_on == date(2026, 11, 30)
     extended = extend_deadline(urgent, "short", FAULT, RO, TZ)
     assert extended.due_on == date(2026, 12, 4)  # 1 Dec off; Wed 2 (1), Thu 3 (2), Fri 4 (3)
-
-
-def test_extension_applies_only_once() -> None:
-    fault = compute_deadline("fault", FAULT, local(2026, 11, 27), RO, TZ)
-    extended = extend_deadline(fault, "extension", EXTENSION, RO, TZ)
-    with pytest.raises(ValueError, match="already extended"):
-        extend_deadline(extended, "extension", EXTENSION, RO, TZ)

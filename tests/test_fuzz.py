@@ -271,8 +271,9 @@ def test_ticket_list_filters_never_fail(supervisor, args):
 
 @CONSOLE_FUZZ
 @given(number=fuzzed("RC-2026-000001", "RC-2026-000002", "RC-2026-999999"),
-       action=fuzzed("take", "note", "resolve", "reject", "extend", "reopen"),
-       form=st.fixed_dictionaries({}, optional={"text": fuzzed("Am rezolvat.", "Nefondat."), "confirm": fuzzed("1", "0")}))
+       action=fuzzed("take", "note", "progress", "resolve", "reject", "extend", "reclassify", "reopen"),
+       form=st.fixed_dictionaries({}, optional={"text": fuzzed("Am rezolvat.", "Nefondat."), "confirm": fuzzed("1", "0"),
+                                                "department": fuzzed(*DEPARTMENTS), "monthly": fuzzed("45,50", "0")}))
 def test_ticket_actions_never_fail(supervisor, number, action, form):
     path = f"/console/tickets/{quote(number, safe='')}/{quote(action, safe='')}"
     reply = supervisor.post(path, data=form)
