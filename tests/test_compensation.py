@@ -10,14 +10,17 @@ from pathlib import Path
 import pytest
 import yaml
 
+from ivr import casework
 from ivr.cli import main
 from ivr.compensation import compensation_for, formula_in_words, parse_money
 from ivr.config import parse_routing
-from ivr.terms import PerDayLate, PercentPerStartedWeek
 from ivr.errors import ConfigError
 from ivr.settings import load_hotline
+from ivr.terms import PerDayLate, PercentPerStartedWeek
+from ivr.tickets import VoicemailReport, register_voicemail
+from ivr.users import add_user
 
-from conftest import ROOT
+from conftest import ROOT, bucharest
 
 CANAL = PerDayLate(kind="per_day_late")
 ALMSOFT = PercentPerStartedWeek(kind="percent_per_started_week", percent=Decimal(100), cap_per_week=Decimal(10))
@@ -191,3 +194,25 @@ def test_ivr_compensation_refuses_wrong_arguments(runner, compensating_dir, argu
     result = runner.invoke(main, ["compensation", *arguments])
     assert result.exit_code == 2
     assert complaint in result.output
+
+
+def test_a_compensation_counts_lateness_against_the_milestone_it_names(upgraded_database, config_dir):
+    """Canal+ style: the repair is due in 3 working days, the complaint in 30; the compensation
+    follows the repair milestone, not the legal term."""
+    path = config_dir / "routing.yaml"
+    text = path.read_text().replace("departments:\n", "compensations:\n  canal: {kind: per_day_late}\n\ndepartments:\n", 1)
+    path.write_text(text.replace("    deadline: fault\n", "    deadline: {repair: fault, legal: complaint}\n"
+                                 "    compensation: {rule: canal, milestone: repair}\n", 1))
+    hotline = load_hotline(path, config_dir / "prompts")
+    registered = bucharest(2026, 11, 27, 10, 0)  # repair due Fri 4 Dec; legal Mon 28 Dec
+    with upgraded_database.session() as session:
+        ana = add_user(session, "ana", "password-1", "operator", registered)
+        report = VoicemailReport("CA" + "8" * 32, "technical", "ro", None, "+40722123456",
+                                 None, None, None, "completed", "record action")
+        ticket = register_voicemail(session, hotline, report, registered)
+        resolved = bucharest(2026, 12, 9, 11, 0)  # 5 days after the repair was due, well inside the legal term
+        owed = casework.compensation_of(hotline, ticket, Decimal("45.00"), resolved)
+        assert (owed.days_late, owed.amount) == (5, Decimal("7.26"))
+        casework.resolve(session, hotline, ticket, ana, "Am inlocuit decodorul.", resolved, Decimal("45.00"))
+        assert "Despagubire 7,26 lei" in ticket.messages[-1].body
+        session.rollback()
