@@ -229,6 +229,11 @@ class Routing(Strict):
             dept.weekly_hours, dept.holidays == "closed", self.calendar, self.timezone
         )
 
+    @cached_property
+    def shared_milestones(self) -> frozenset[str]:
+        """Milestone names every department has: the registration texts may name them ({promised})."""
+        return frozenset.intersection(*(frozenset(d.milestones) for d in self.departments.values()))
+
     def department_for_digit(self, digit: int) -> str | None:
         return next((k for k, d in self.departments.items() if d.digit == digit), None)
 

@@ -18,7 +18,6 @@ from .calls.queries import get_call
 from .console_common import load_user, page_context, recording_response, supervisor_only, ticket_due, ticket_filter
 from .compensation import parse_money
 from .console_previews import PREVIEWED, PreviewProblem, preview
-from .deadlines import Deadline
 from .errors import SignInThrottled, TicketClosed, TicketError, TicketRefused, TicketTaken
 from .inputs import safe_redirect_target
 from .models import Ticket, TicketStatus
@@ -93,7 +92,7 @@ def deadline_text(ticket) -> str:
 def milestone_state(milestone) -> str:
     """When a milestone is due, and whether it was met (when), missed, or is still running."""
     tz = appctx.hotline().routing.timezone
-    due = Deadline(milestone.due_on, milestone.due_at, milestone.rule, milestone.description, milestone.timed).text(tz)
+    due = milestone.deadline.text(tz)
     if milestone.met_at is not None:
         state = label("milestone_met", at=local_time(milestone.met_at))
         return f"{due} · {state}" + (f" · {label('milestone_late')}" if milestone.missed(milestone.met_at) else "")

@@ -10,6 +10,7 @@ from sqlalchemy import DateTime, ForeignKey, Integer, String, Text, TypeDecorato
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .db import Base
+from .deadlines import Deadline
 
 
 class UtcDateTime(TypeDecorator):
@@ -172,6 +173,11 @@ class TicketMilestone(Base):
 
     def missed(self, now: datetime) -> bool:
         return (self.met_at or now) >= self.due_at
+
+    @property
+    def deadline(self) -> Deadline:
+        """The milestone as the deadline arithmetic and the texts know it."""
+        return Deadline(self.due_on, self.due_at, self.rule, self.description, self.timed)
 
 
 class TicketEvent(Base):

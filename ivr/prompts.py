@@ -58,6 +58,9 @@ PROMPTS: dict[str, frozenset[str]] = {
     }.items()
 }
 _TOP_KEYS = {"voice", "language", "days", "months", "prompts", "sms"}
+# Prompts and SMS texts that tell the caller the terms: they may also name any milestone that
+# every department has, such as {promised} ("astăzi până la ora 13:30").
+WITH_MILESTONES = frozenset({"ticket_registered", "ticket_pending", "ticket_pending_no_sms"})
 
 
 @dataclass(frozen=True)
@@ -90,7 +93,7 @@ class PromptSet:
         template = self.prompts[key]
         if template.startswith("https://"):
             return Utterance(template, self.voice, self.language)
-        allowed = {k: v for k, v in values.items() if k in PROMPTS[key]}
+        allowed = {k: v for k, v in values.items() if k in PROMPTS[key] or key in WITH_MILESTONES}
         return Utterance(template.format_map(allowed), self.voice, self.language)
 
     def spoken_date(self, day: date) -> str:
@@ -138,7 +141,7 @@ def _placeholders(template: str) -> set[str]:
     return {field for _, field, _, _ in string.Formatter().parse(template) if field is not None}
 
 
-def _check_template(where: str, template: Any, allowed: frozenset[str]) -> list[str]:
+def _check_template(where: str, template: Any, allowed: frozenset[str], hint: str = "") -> list[str]:
     if not isinstance(template, str) or not template.strip():
         return [f"{where}: must be a non-empty text"]
     if template.startswith("http://"):
@@ -152,8 +155,12 @@ def _check_template(where: str, template: Any, allowed: frozenset[str]) -> list[
     unknown = sorted(f for f in fields if f not in allowed)
     if unknown:
         names = ", ".join("{" + f + "}" for f in sorted(allowed)) or "none"
-        return [f"{where}: unknown placeholder {', '.join('{' + f + '}' for f in unknown)} (allowed: {names})"]
+        return [f"{where}: unknown placeholder {', '.join('{' + f + '}' for f in unknown)} (allowed: {names}){hint}"]
     return []
+
+
+def _with_milestones(required: dict[str, frozenset[str]], milestones: frozenset[str]) -> dict[str, frozenset[str]]:
+    return {key: allowed | milestones if key in WITH_MILESTONES else allowed for key, allowed in required.items()}
 
 
 def _check_section(source: str, section: str, data: Any, required: dict[str, frozenset[str]]) -> list[str]:
@@ -163,14 +170,17 @@ def _check_section(source: str, section: str, data: Any, required: dict[str, fro
     problems += [f"{source}: {section}.{k}: unknown key" for k in data if k not in required]
     for key, allowed in required.items():
         if key in data:
-            problems += _check_template(f"{source}: {section}.{key}", data[key], allowed)
+            hint = "; a milestone named here must be one every department's deadline has" if key in WITH_MILESTONES else ""
+            problems += _check_template(f"{source}: {section}.{key}", data[key], allowed, hint)
     return problems
 
 
 def parse_prompts(
-    lang: str, data: Any, source: str, sms_templates: dict[str, frozenset[str]] | None = None
+    lang: str, data: Any, source: str, sms_templates: dict[str, frozenset[str]] | None = None,
+    milestones: frozenset[str] = frozenset(),
 ) -> PromptSet:
-    """Validate one prompts file. ``sms_templates`` lists the SMS texts it must also define."""
+    """Validate one prompts file. ``sms_templates`` lists the SMS texts it must also define;
+    ``milestones`` are the milestone names the registration texts may name."""
     if not isinstance(data, dict):
         raise ConfigError([f"{source}: expected a mapping with voice, language, days and prompts"])
     problems = [f"{source}: {k}: unknown key" for k in data if k not in _TOP_KEYS]
@@ -183,9 +193,9 @@ def parse_prompts(
     months = data.get("months")
     if not isinstance(months, list) or len(months) != 12:
         problems.append(f"{source}: months: needs the 12 names of the months, January first")
-    problems += _check_section(source, "prompts", data.get("prompts"), PROMPTS)
+    problems += _check_section(source, "prompts", data.get("prompts"), _with_milestones(PROMPTS, milestones))
     if sms_templates:
-        problems += _check_section(source, "sms", data.get("sms"), sms_templates)
+        problems += _check_section(source, "sms", data.get("sms"), _with_milestones(sms_templates, milestones))
     if problems:
         raise ConfigError(problems)
     return PromptSet(
@@ -201,7 +211,8 @@ def parse_prompts(
 
 
 def load_prompts(
-    directory: Path, languages: list[str], sms_templates: dict[str, frozenset[str]] | None = None
+    directory: Path, languages: list[str], sms_templates: dict[str, frozenset[str]] | None = None,
+    milestones: frozenset[str] = frozenset(),
 ) -> dict[str, PromptSet]:
     sets, problems = {}, []
     for lang in languages:
@@ -210,7 +221,7 @@ def load_prompts(
             problems.append(f"{path}: file not found (hotline.languages lists {lang})")
             continue
         try:
-            sets[lang] = parse_prompts(lang, read_yaml(path), str(path), sms_templates)
+            sets[lang] = parse_prompts(lang, read_yaml(path), str(path), sms_templates, milestones)
         except ConfigError as exc:
             problems += exc.problems
     if problems:

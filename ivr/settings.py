@@ -45,7 +45,7 @@ def load_hotline(routing_file: Path, prompts_dir: Path) -> HotlineConfig:
     if not prompts_dir.is_dir():
         raise ConfigError([f"{prompts_dir.resolve()}: prompts folder not found (run ivr where prompts/ is, or set IVR_PROMPTS_DIR)"])
     routing = load_routing(routing_file)
-    prompts = load_prompts(prompts_dir, routing.hotline.languages, SMS_TEMPLATES)
+    prompts = load_prompts(prompts_dir, routing.hotline.languages, SMS_TEMPLATES, routing.shared_milestones)
     problems = check_sms_templates(routing, prompts)
     if problems:
         raise ConfigError(problems)

@@ -8,12 +8,16 @@ and cuts a segment to 70. So texts are transliterated before they are sent.
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Mapping
+from datetime import date
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 from .compensation import TEXTS as COMPENSATION_TEXTS
 
 if TYPE_CHECKING:
     from .config import Routing
+    from .deadlines import Deadline
     from .prompts import PromptSet
 
 GSM7_BASIC = (
@@ -41,6 +45,7 @@ SMS_TEMPLATES: dict[str, frozenset[str]] = {
     "ticket_progress": frozenset({"ticket", "company", "message"}),
     "ticket_extended": frozenset({"ticket", "deadline", "company", "message"}),
     "ticket_reclassified": frozenset({"ticket", "deadline", "company", "department"}),
+    "due_today": frozenset({"time"}),  # a milestone due later today, as the registration SMS names it
     **COMPENSATION_TEXTS,  # the compensation formula in words, for the resolution SMS
 }
 # Texts that carry an operator's free text: only their fixed part must fit one segment;
@@ -70,16 +75,25 @@ def segments(text: str) -> int:
     return 1 if length <= SEGMENT else -(-length // MULTIPART_SEGMENT)
 
 
+def sms_due(deadline: Deadline, tz: ZoneInfo, today: date, sms: Mapping[str, str]) -> str:
+    """A milestone as the registration SMS names it: "azi la 13:30" when it falls due later
+    today, else "23.11.2026 10:30" or "22.12.2026"."""
+    if deadline.timed and deadline.local_due(tz).date() == today:
+        return sms["due_today"].format(time=deadline.local_due(tz).strftime("%H:%M"))
+    return deadline.text(tz)
+
+
 def _worst_case_values(routing: Routing, prompts: PromptSet) -> dict[str, str]:
     names = [d.name.get(prompts.lang, "") for d in routing.departments.values()]
     return {
+        **{name: "31.12.2026 23:59" for name in routing.shared_milestones},
         "ticket": f"{routing.hotline.ticket_prefix}-2026-000000",
         "deadline": "31.12.2026",
         "company": routing.hotline.company,
         "department": max(names, key=len),
         "message": "",
         "lei": "99999", "bani": "99", "days_late": "999", "days_in_month": "31", "weeks": "999",
-        "percent": "100", **{k: "99999,99 lei" for k in ("monthly", "cap_per_week", "per_week", "uncapped", "amount")},
+        "percent": "100", "time": "23:59", **{k: "99999,99 lei" for k in ("monthly", "cap_per_week", "per_week", "uncapped", "amount")},
     }
 
 
@@ -89,7 +103,7 @@ def check_sms_templates(routing: Routing, prompts: dict[str, PromptSet]) -> list
     for prompt_set in prompts.values():
         values = _worst_case_values(routing, prompt_set)
         for key, allowed in SMS_TEMPLATES.items():
-            text = to_gsm7(prompt_set.sms[key].format_map({k: values[k] for k in allowed}))
+            text = to_gsm7(prompt_set.sms[key].format_map(values))
             if gsm7_length(text) > SEGMENT:
                 problems.append(
                     f"{prompt_set.source}: sms.{key}: {gsm7_length(text)} characters with the longest "

@@ -83,6 +83,8 @@ COMPENSATION_KINDS = ("per_day_late", "percent_per_started_week")
 
 
 MET_BY = ("registration_sms", "taken", "progress", "resolution")
+# Placeholders the registration texts already have: a milestone, also a placeholder there, cannot take their names.
+RESERVED_MILESTONE_NAMES = ("ticket", "deadline", "company", "department", "message", "time", "date")
 _MILESTONE_NAME = re.compile(r"[a-z][a-z0-9_]{0,31}")
 
 
@@ -148,6 +150,8 @@ def milestone_problems(key: str, dept: Department, routing: Routing) -> list[str
         milestone = Milestone(rule=value) if isinstance(value, str) else value
         if not matches(_MILESTONE_NAME, name):
             problems.append(f"{where}.{name}: a milestone name is lowercase letters, digits and _, such as legal")
+        elif name in RESERVED_MILESTONE_NAMES:
+            problems.append(f"{where}.{name}: {name} is a placeholder of the prompts already; choose another name")
         if milestone.rule not in routing.deadlines:
             problems.append(f'{where}.{name}: "{milestone.rule}" is not a rule under deadlines ({", ".join(routing.deadlines)})')
         if milestone.after == name:

@@ -18,10 +18,6 @@ from .models import Ticket, TicketEvent, TicketMilestone, TicketStatus, User
 from .settings import HotlineConfig
 
 
-def stored_deadline(milestone: TicketMilestone) -> Deadline:
-    return Deadline(milestone.due_on, milestone.due_at, milestone.rule, milestone.description, milestone.timed)
-
-
 @dataclass(frozen=True)
 class Move:
     """One milestone's due moment before and after a change of terms."""
@@ -76,8 +72,8 @@ def plan_extension(hotline: HotlineConfig, ticket: Ticket, now: datetime) -> Ter
         raise TicketRefused("extension_too_late", f"the deadline of {ticket.number} has passed: it can no longer be extended")
     rule = routing.deadlines[extension.rule]
     moves = tuple(
-        Move(m.name, m.final, stored_deadline(m),
-             extend_deadline(stored_deadline(m), extension.rule, rule, routing.calendar, routing.timezone))
+        Move(m.name, m.final, m.deadline,
+             extend_deadline(m.deadline, extension.rule, rule, routing.calendar, routing.timezone))
         for m in open_ones
     )
     return TermsChange(moves, ticket.department)
@@ -105,11 +101,11 @@ def plan_reclassification(hotline: HotlineConfig, ticket: Ticket, department: st
         raise TicketRefused("unknown_department", f'"{department}" is not a department')
     if department == ticket.department:
         raise TicketRefused("same_department", f"{ticket.number} is already in {department}")
-    before = {m.name: stored_deadline(m) for m in ticket.milestones}
+    before = {m.name: m.deadline for m in ticket.milestones}
     legal_before = next((m for m in ticket.milestones if m.final), None)
     moves = []
     for due in milestones_for_department(routing, department, ticket.registered_at):
-        earlier = before.get(due.name) if not due.final else (stored_deadline(legal_before) if legal_before else None)
+        earlier = before.get(due.name) if not due.final else (legal_before.deadline if legal_before else None)
         moves.append(Move(due.name, due.final, earlier, due.deadline))
     return TermsChange(tuple(moves), department)
 

@@ -14,6 +14,7 @@ from .deadlines import milestones_for_department
 from .models import Ticket, TicketEvent, TicketMilestone, TicketSequence, TicketSource
 from .outbox import queue_sms
 from .settings import HotlineConfig
+from .smstext import sms_due
 
 RECORDING_STATUSES = {"completed", "absent", "failed"}
 
@@ -111,7 +112,9 @@ def open_ticket(
         for m in milestones
     ]
     prompts = hotline.prompt_set(language)
+    today = now.astimezone(routing.timezone).date()
     text = prompts.sms["ticket_registered"].format(
+        **{m.name: sms_due(m.deadline, routing.timezone, today, prompts.sms) for m in milestones},
         ticket=ticket.number, deadline=deadline.text(routing.timezone),
         company=routing.hotline.company, department=routing.departments[department].name[prompts.lang],
     )

@@ -390,11 +390,13 @@ def recorded(department: str):
         speak(response, prompts.say(
             "ticket_registered", ticket=prompts.spelled(outcome.number),
             deadline=_spoken_deadline(prompts, outcome.deadline), department=name,
+            **_spoken_milestones(prompts, outcome.milestones),
         ))
     elif isinstance(outcome, Journaled):
         # The number comes from the database; the caller gets it by SMS once it is back.
         key = "ticket_pending" if report.sms_to else "ticket_pending_no_sms"
-        speak(response, prompts.say(key, deadline=_spoken_deadline(prompts, outcome.deadline), department=name))
+        speak(response, prompts.say(key, deadline=_spoken_deadline(prompts, outcome.deadline), department=name,
+                                    **_spoken_milestones(prompts, outcome.milestones)))
     else:  # not kept anywhere, or an empty recording: never say "registered"
         speak(response, prompts.say("ticket_not_registered"))
     speak(response, prompts.say("goodbye", company=hotline.routing.hotline.company))
@@ -405,6 +407,11 @@ def recorded(department: str):
 def _spoken_deadline(prompts: PromptSet, deadline) -> str:
     tz = appctx.hotline().routing.timezone
     return prompts.spoken_deadline(deadline, tz, appctx.now().astimezone(tz).date())
+
+
+def _spoken_milestones(prompts: PromptSet, milestones: dict) -> dict[str, str]:
+    """Every milestone in words, for a prompt that names one ({promised})."""
+    return {name: _spoken_deadline(prompts, deadline) for name, deadline in milestones.items()}
 
 
 @bp.post("/recording-status/<department>")

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from ..db import Database
-from ..deadlines import Deadline, deadline_for_department, ticket_deadline
+from ..deadlines import Deadline, milestones_for_department, ticket_deadline
 from ..models import Ticket
 from ..settings import HotlineConfig
 from ..tickets import VoicemailReport, register_voicemail
@@ -31,6 +31,7 @@ class Registered:
 
     number: str | None
     deadline: Deadline | None
+    milestones: dict[str, Deadline] = field(default_factory=dict)  # every milestone, for prompts that name one
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,7 @@ class Journaled:
     """The journal holds the report; its ticket, number and SMS follow when the database is back."""
 
     deadline: Deadline
+    milestones: dict[str, Deadline] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -72,11 +74,17 @@ class Intake:
             log.exception("journal could not keep CallSid %s either: this complaint is NOT registered", report.call_sid)
             return NotKept()
         self._replay.start()
-        return Journaled(deadline_for_department(self.hotline.routing, report.department, now))
+        due = milestones_for_department(self.hotline.routing, report.department, now)
+        return Journaled(next(m.deadline for m in due if m.final), {m.name: m.deadline for m in due})
 
     def _deadline(self, ticket: Ticket) -> Deadline:
         return ticket_deadline(self.hotline.routing, ticket.deadline_on, ticket.deadline_at,
                                ticket.deadline_rule, ticket.deadline_description)
+
+    def _registered(self, ticket: Ticket | None) -> Registered:
+        if ticket is None:
+            return Registered(None, None)
+        return Registered(ticket.number, self._deadline(ticket), {m.name: m.deadline for m in ticket.milestones})
 
     def _register_in_time(self, report: VoicemailReport, now: datetime) -> Registered:
         outcome: list[Registered | BaseException] = []
@@ -86,7 +94,7 @@ class Intake:
             try:
                 with self.database.session() as session, session.begin():
                     ticket = register_voicemail(session, self.hotline, report, now)
-                    outcome.append(Registered(ticket.number, self._deadline(ticket)) if ticket else Registered(None, None))
+                    outcome.append(self._registered(ticket))
             except BaseException as exc:  # handed to the waiting webhook, which decides
                 outcome.append(exc)
             finally:
