@@ -22,7 +22,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 
 from . import create_app, instance_folder
-from .deadlines import compute_deadline, milestones_for_department
+from .deadlines import compute_deadline, extend_deadline, milestones_for_department
 from .dispatcher import Dispatcher
 from .db import sqlalchemy_url
 from .errors import ConfigError, IvrError
@@ -262,7 +262,8 @@ def db_upgrade() -> None:
 
 @main.command()
 @click.option("--department", default=None, help="a department of routing.yaml: its deadline rule")
-@click.option("--rule", default=None, help="a rule of routing.yaml's deadlines: (instead of, or with, --department)")
+@click.option("--rule", default=None, help="a rule of routing.yaml's deadlines: (instead of, or with, --department), "
+              "or of its extensions: (with --department: the department's terms once extended)")
 @click.option("--registered", default=None, help="ISO time, e.g. 2026-11-27T10:00 (hotline's timezone if naive); default now")
 def deadline(department: str | None, rule: str | None, registered: str | None) -> None:
     """Print when a complaint registered at a given time is due.
@@ -278,8 +279,14 @@ def deadline(department: str | None, rule: str | None, registered: str | None) -
     if rule is None:
         _print_milestones(routing, department, _registered(registered, routing.timezone))
         return
+    if rule in routing.extensions and rule not in routing.deadlines:
+        if department is None:
+            raise click.UsageError(f"--rule {rule} is an extension: give the --department whose milestones it moves")
+        _print_extended(routing, department, rule, _registered(registered, routing.timezone))
+        return
     if rule not in routing.deadlines:
-        raise click.BadParameter(f"not a rule of {routing_file} deadlines: {', '.join(routing.deadlines)}", param_hint="--rule")
+        known = ", ".join([*routing.deadlines, *routing.extensions])
+        raise click.BadParameter(f"not a rule of {routing_file} deadlines: or extensions: ({known})", param_hint="--rule")
     at = _registered(registered, routing.timezone)
     due = compute_deadline(rule, routing.deadlines[rule], at, routing.calendar, routing.timezone)
     click.echo(due.machine_text(routing.timezone))
@@ -305,6 +312,35 @@ def _print_milestones(routing, department: str, at: datetime) -> None:
         for m in milestones:
             flags = " (legal)" if m.final else ""
             click.echo(f"  {m.name}: {m.deadline.machine_text(tz)}  {m.deadline.description} ({m.deadline.rule}), met by {m.met_by}{flags}")
+    name = routing.departments[department].extension
+    if name is None:
+        click.echo("  no extension (the department names no extension: rule)")
+    else:
+        moved = ", ".join(f"{n} {d.machine_text(tz)}" for n, d in _extended(routing, department, name, milestones).items())
+        click.echo(f"  extended by {name} (at most {routing.extensions[name].times}x): {moved}")
+
+
+def _extended(routing, department: str, name: str, milestones) -> dict:
+    """The milestones the extension ``name`` moves, at their extended due moments."""
+    extension = routing.extensions[name]
+    names = extension.milestones or [routing.departments[department].final_milestone]
+    rule = routing.deadlines[extension.rule]
+    return {m.name: extend_deadline(m.deadline, extension.rule, rule, routing.calendar, routing.timezone)
+            for m in milestones if m.name in names}
+
+
+def _print_extended(routing, department: str, name: str, at: datetime) -> None:
+    """The department's terms once extended by ``name``: the legal (or first moved) due moment first."""
+    tz = routing.timezone
+    milestones = milestones_for_department(routing, department, at)
+    moved = _extended(routing, department, name, milestones)
+    if not moved:
+        raise click.UsageError(f"the extension {name} moves no milestone of {department}")
+    final = routing.departments[department].final_milestone
+    first = moved.get(final) or next(iter(moved.values()))
+    click.echo(first.machine_text(tz))
+    for milestone, due in moved.items():
+        click.echo(f"  {milestone}: {due.machine_text(tz)}  {due.description}")
 
 
 @main.command()
