@@ -41,6 +41,8 @@ SMS_TEMPLATES: dict[str, frozenset[str]] = {
     "ticket_progress": frozenset({"ticket", "company", "message"}),
     "ticket_extended": frozenset({"ticket", "deadline", "company"}),
     **COMPENSATION_TEXTS,  # the compensation formula in words, for the resolution SMS
+    # To a department's supervisors (routing.yaml alert:), in the hotline's default language.
+    "milestone_alert": frozenset({"company", "ticket", "department", "milestone", "due"}),
 }
 # Texts that carry an operator's free text: only their fixed part must fit one segment;
 # a longer message goes out in several parts, and the operator sees how many first.
@@ -79,6 +81,8 @@ def _worst_case_values(routing: Routing, prompts: PromptSet) -> dict[str, str]:
         "message": "",
         "lei": "99999", "bani": "99", "days_late": "999", "days_in_month": "31", "weeks": "999",
         "percent": "100", **{k: "99999,99 lei" for k in ("monthly", "cap_per_week", "per_week", "uncapped", "amount")},
+        "milestone": max((m for d in routing.departments.values() for m in d.milestones), key=len),
+        "due": "31.12.2026 23:59",
     }
 
 
