@@ -232,4 +232,8 @@ class AlertSchedule:
             return None
         # Set first: a failing database is tried again after ``every``, not on every loop.
         self._next = time.monotonic() + self.every
-        return run_alerts(self.database, self.hotline, self.clock())
+        try:
+            return run_alerts(self.database, self.hotline, self.clock())
+        except Exception:  # the database is down: the SMS the loop sends must not wait for alerts
+            log.exception("alerts pass failed; tried again in %.0f s", self.every)
+            return None

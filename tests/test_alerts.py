@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import select, update
 
 from ivr import casework, create_app
-from ivr.alerts import alert_due, alert_milestones, run_alerts
+from ivr.alerts import AlertSchedule, alert_due, alert_milestones, run_alerts
 from ivr.cli import _dispatcher, main
 from ivr.db import Database
 from ivr.models import SmsMessage, Ticket, TicketEvent, TicketMilestone, User
@@ -270,6 +270,17 @@ def test_the_dispatcher_loop_of_serve_and_worker_sends_the_alerts_to_twilio(twil
     with db.session() as session:
         statuses = session.scalars(select(SmsMessage.status).where(SmsMessage.purpose.like("alert_%"))).all()
     assert statuses == ["sent", "sent"]
+
+
+def test_the_loop_scans_at_once_then_once_a_minute(app, db, hotline, people, clock):
+    schedule = AlertSchedule(db, hotline, clock)
+    register(db, hotline, clock())
+    clock.now = bucharest(2026, 11, 17, 11, 0)
+    assert schedule().sms == 2
+    register(db, hotline, bucharest(2026, 11, 17, 10, 0))
+    assert schedule() is None            # within the minute: not yet
+    schedule._next = 0.0                 # the minute has passed
+    assert schedule().sms == 2
 
 
 @pytest.fixture
