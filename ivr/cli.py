@@ -22,6 +22,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 
 from . import create_app, instance_folder
+from .alerts import AlertPass, AlertSchedule, run_alerts
 from .deadlines import compute_deadline, extend_deadline, milestones_for_department
 from .dispatcher import Dispatcher
 from .db import sqlalchemy_url
@@ -115,12 +116,20 @@ def _housekeeping(app: Flask) -> None:
         close_stale(session, app.config["CLOCK"]())
 
 
+def _alerts(app: Flask) -> AlertPass:
+    """Queue the SMS of the milestones about to be missed (routing.yaml alert:)."""
+    return run_alerts(app.extensions["ivr.db"], app.extensions["ivr.hotline"], app.config["CLOCK"]())
+
+
 def _dispatcher(app: Flask) -> Dispatcher:
+    """The SMS dispatcher of ``ivr worker`` and of ``ivr serve``'s dispatcher process; its loop
+    also looks for milestones to alert about, every ``SCAN_SECONDS``."""
     public = app.config.get("PUBLIC_URL")
+    alerts = AlertSchedule(app.extensions["ivr.db"], app.extensions["ivr.hotline"], app.config["CLOCK"])
     return Dispatcher(
         app.extensions["ivr.db"], app.extensions["ivr.sms_gateway"], app.config["CLOCK"],
         status_callback=f"{public.rstrip('/')}/sms/status" if public else None,
-        housekeeping=lambda: _housekeeping(app),
+        housekeeping=lambda: (_housekeeping(app), alerts()),
     )
 
 
@@ -213,11 +222,12 @@ def serve(host: str, port: int) -> None:
 @main.command()
 @click.option("--once", is_flag=True, help="send what is due, then exit")
 def worker(once: bool) -> None:
-    """Deliver the SMS outbox (several workers may run at once)."""
+    """Deliver the SMS outbox and the alerts before a milestone is missed (several workers may run at once)."""
     app = _app()
     dispatcher = _dispatcher(app)
     if once:
         _housekeeping(app)
+        _echo_alerts(_alerts(app))
         click.echo(f"{dispatcher.drain()} SMS handled")
         return
     stop = threading.Event()
@@ -226,6 +236,20 @@ def worker(once: bool) -> None:
         dispatcher.run_forever(stop)
     except KeyboardInterrupt:
         pass
+
+
+@main.command()
+def alerts() -> None:
+    """Queue the alerts of milestones about to be missed now (ivr worker sends them; it also
+    does this every minute)."""
+    _echo_alerts(_alerts(_app()))
+
+
+def _echo_alerts(done: AlertPass) -> None:
+    click.echo(f"{done.milestones} milestone alert(s), {done.sms} SMS queued")
+    if done.unreachable:
+        click.echo(f"{done.unreachable} recipient(s) without a phone: see the tickets' history "
+                   "(ivr user phone NAME +40...)", err=True)
 
 
 @main.command()

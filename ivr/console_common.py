@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from flask import Response, abort, g, redirect, request, session, url_for
 
 from . import appctx
+from .alerts import risk_windows
 from .errors import RecordingUnavailable
 from .inputs import ascii_int
 from .deadlines import Deadline, ticket_deadline
@@ -63,10 +64,12 @@ def supervisor_only(view):
 
 def ticket_filter(args: Mapping[str, str]) -> TicketFilter:
     """The ticket list's filters from its query string; an unknown value means no filter."""
+    routing = appctx.hotline().routing
     return TicketFilter(
-        department=args.get("department", "") if args.get("department") in appctx.hotline().routing.departments else "",
+        department=args.get("department", "") if args.get("department") in routing.departments else "",
         status=args.get("status", "") if args.get("status") in LIST_STATUSES else "",
         overdue=args.get("overdue") == "1", search=args.get("q", "")[:64],
+        at_risk=risk_windows(routing) if args.get("at_risk") == "1" else None,
         page=ascii_int(args.get("page"), max_digits=5) or 1,
     )
 

@@ -18,14 +18,17 @@ CALLBACK_STATUSES = {"sent", "delivered", "undelivered", "failed"}
 
 
 def queue_sms(
-    session: Session, hotline: HotlineConfig, ticket: Ticket, purpose: str, text: str, now: datetime
+    session: Session, hotline: HotlineConfig, ticket: Ticket, purpose: str, text: str, now: datetime,
+    to: str | None = None,
 ) -> SmsMessage | None:
-    """Queue ``text`` (transliterated to GSM-7) for the ticket's SMS number; None when it has none."""
-    if not ticket.sms_to:
+    """Queue ``text`` (transliterated to GSM-7) for the ticket's SMS number, or for ``to`` (a
+    supervisor's alert, filed under the ticket); None when there is no number."""
+    number = ticket.sms_to if to is None else to
+    if not number:
         return None
     hotline_section = hotline.routing.hotline
     message = SmsMessage(
-        ticket=ticket, purpose=purpose, to=ticket.sms_to, body=to_gsm7(text),
+        ticket=ticket, purpose=purpose, to=number, body=to_gsm7(text),
         sender=None if hotline_section.messaging_service_sid else hotline_section.sms_sender,
         messaging_service_sid=hotline_section.messaging_service_sid,
         status=SmsStatus.QUEUED, next_attempt_at=now, created_at=now, updated_at=now,

@@ -47,6 +47,8 @@ SMS_TEMPLATES: dict[str, frozenset[str]] = {
     "ticket_reclassified": frozenset({"ticket", "deadline", "company", "department"}),
     "due_today": frozenset({"time"}),  # a milestone due later today, as the registration SMS names it
     **COMPENSATION_TEXTS,  # the compensation formula in words, for the resolution SMS
+    # To a department's supervisors (routing.yaml alert:), in the hotline's default language.
+    "milestone_alert": frozenset({"company", "ticket", "department", "milestone", "due"}),
 }
 # Texts that carry an operator's free text: only their fixed part must fit one segment;
 # a longer message goes out in several parts, and the operator sees how many first.
@@ -94,6 +96,8 @@ def _worst_case_values(routing: Routing, prompts: PromptSet) -> dict[str, str]:
         "message": "",
         "lei": "99999", "bani": "99", "days_late": "999", "days_in_month": "31", "weeks": "999",
         "percent": "100", "time": "23:59", **{k: "99999,99 lei" for k in ("monthly", "cap_per_week", "per_week", "uncapped", "amount")},
+        "milestone": max((m for d in routing.departments.values() for m in d.milestones), key=len),
+        "due": "31.12.2026 23:59",
     }
 
 

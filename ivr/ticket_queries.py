@@ -7,12 +7,31 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, case, func, or_, select, true
+from sqlalchemy import ColumnElement, and_, case, exists, func, or_, select, true
 from sqlalchemy.orm import Session, selectinload
 
-from .models import Ticket, TicketStatus, User
+from .models import Ticket, TicketMilestone, TicketStatus, User
 
 PER_PAGE = 25
+
+
+@dataclass(frozen=True)
+class RiskWindows:
+    """How long before a milestone falls due its open ticket is at risk: one window per group
+    of departments, and ``default`` (when given) for departments named in none."""
+
+    by_department: tuple[tuple[timedelta, tuple[str, ...]], ...]
+    default: timedelta | None = None
+
+
+def milestone_due_within(windows: RiskWindows, now: datetime) -> ColumnElement[bool]:
+    """SQL on TicketMilestone joined to its Ticket: due within its department's window of ``now``."""
+    branches = [and_(Ticket.department.in_(keys), TicketMilestone.due_at <= now + window)
+                for window, keys in windows.by_department]
+    if windows.default is not None:
+        named = [key for _, keys in windows.by_department for key in keys]
+        branches.append(and_(Ticket.department.not_in(named), TicketMilestone.due_at <= now + windows.default))
+    return or_(*branches)
 
 
 @dataclass(frozen=True)
@@ -20,6 +39,7 @@ class TicketFilter:
     department: str = ""
     status: str = ""       # "" = all, "open", or one status
     overdue: bool = False
+    at_risk: RiskWindows | None = None   # open, with an unmet milestone due within these windows
     search: str = ""
     page: int = 1
     registered_from: datetime | None = None     # the CSV export's range: from (inclusive) ...
@@ -32,6 +52,8 @@ class TicketPage:
     total: int
     page: int
     pages: int
+    # Each open ticket's nearest unmet milestone, by ticket id.
+    nearest: dict[int, TicketMilestone] = field(default_factory=dict)
 
 
 def visible_to(user: User) -> ColumnElement[bool]:
@@ -52,6 +74,12 @@ def _conditions(user: User | None, wanted: TicketFilter, now: datetime) -> list[
         conditions.append(Ticket.status == wanted.status)
     if wanted.overdue:
         conditions += [Ticket.status.in_(TicketStatus.OPEN), Ticket.deadline_at <= now]
+    if wanted.at_risk is not None:
+        unmet_due_soon = exists().where(
+            TicketMilestone.ticket_id == Ticket.id, TicketMilestone.met_at.is_(None),
+            milestone_due_within(wanted.at_risk, now),
+        )
+        conditions += [Ticket.status.in_(TicketStatus.OPEN), unmet_due_soon]
     if wanted.registered_from is not None:
         conditions.append(Ticket.registered_at >= wanted.registered_from)
     if wanted.registered_before is not None:
@@ -77,7 +105,20 @@ def list_tickets(session: Session, user: User, wanted: TicketFilter, now: dateti
         select(Ticket).where(*conditions).options(selectinload(Ticket.assignee))
         .order_by(open_first, Ticket.deadline_at, Ticket.id).offset((page - 1) * PER_PAGE).limit(PER_PAGE)
     )
-    return TicketPage(list(session.scalars(query)), total, page, pages)
+    tickets = list(session.scalars(query))
+    return TicketPage(tickets, total, page, pages, nearest_unmet_milestones(session, tickets))
+
+
+def nearest_unmet_milestones(session: Session, tickets: list[Ticket]) -> dict[int, TicketMilestone]:
+    """The unmet milestone due first of each open ticket among ``tickets`` (one page)."""
+    ids = [t.id for t in tickets if t.status in TicketStatus.OPEN]
+    if not ids:
+        return {}
+    unmet = session.scalars(
+        select(TicketMilestone).where(TicketMilestone.ticket_id.in_(ids), TicketMilestone.met_at.is_(None))
+        .order_by(TicketMilestone.due_at.desc(), TicketMilestone.id.desc())
+    )
+    return {m.ticket_id: m for m in unmet}  # the last written per ticket is its earliest
 
 
 def all_tickets(session: Session, user: User | None, wanted: TicketFilter, now: datetime) -> list[Ticket]:

@@ -16,6 +16,7 @@ from ivr.tickets import VoicemailReport, register_voicemail
 from ivr.users import add_user
 
 from conftest import AUTH_TOKEN, bucharest
+from test_alerts import with_alerts
 from twilio_standin import TwilioStandin
 
 PASSWORD = "correct horse battery"
@@ -181,6 +182,79 @@ def test_english_labels(app, db, clock, as_user):
     client = as_user("ana")
     client.get("/console/language/en")
     assert "Search ticket number, phone or client code" in client.get("/console/").get_data(as_text=True)
+
+
+# -- the nearest milestone and the at-risk filter (routing.yaml alert:) ----------------------
+
+@pytest.fixture
+def alerting(config_dir):
+    """routing.yaml with technical's two-hour promise inside the legal 30 days (alerted 1 hour
+    before) and customer relations alerted 40 days before; payments keeps no alert (1 day)."""
+    with_alerts(config_dir)
+
+
+def row(page: str, number: str) -> str:
+    """The ticket list's row of ``number``, its whitespace squeezed."""
+    found = re.search(rf"<tr[^>]*>(?:(?!</tr>).)*>{number}</a>.*?</tr>", page, re.S)
+    assert found, number
+    return re.sub(r"\s+", " ", found.group(0))
+
+
+@pytest.mark.usefixtures("alerting")
+def test_list_shows_each_open_tickets_nearest_unmet_milestone(app, db, clock, as_user):
+    [fresh, taken, closed] = voicemail(app, db, clock, n=3)   # Tuesday 10:00: promised 12:00, legal 17.12
+    client = as_user("maria")
+    act(client, taken, "take")
+    act(client, closed, "reject", text="Nu este o reclamatie.", confirm="1")
+    page = client.get("/console/").get_data(as_text=True)
+    assert "Următorul termen" in page
+    assert '<td class="next-milestone"><strong>promised</strong> 17.11.2026 12:00 · în curs</td>' in row(page, fresh)
+    # Taking met the promise: the legal term (a day rule: its date only) is the nearest now.
+    assert '<strong>legal</strong> 17.12.2026 · în curs</td>' in row(page, taken)
+    assert '<td class="next-milestone"></td>' in row(page, closed)
+    clock.now = bucharest(2026, 11, 17, 13, 0)
+    client.get("/console/language/en")
+    page = client.get("/console/").get_data(as_text=True)
+    assert "Next deadline" in page and "<strong>promised</strong> 17.11.2026 12:00 · missed" in row(page, fresh)
+
+
+@pytest.mark.usefixtures("alerting")
+def test_at_risk_lists_open_tickets_with_a_milestone_due_within_their_departments_window(app, db, clock, as_user):
+    [promise] = voicemail(app, db, clock)                                  # promised 12:00, alert 1h before
+    [taken] = voicemail(app, db, clock)                                    # its promise met by taking it
+    [payments] = voicemail(app, db, clock, department="payments")         # 17.12, no alert: 1 day
+    [relations, rejected] = voicemail(app, db, clock, n=2, department="customer_relations")  # 17.12, 40 days
+    client = as_user("maria")
+    act(client, taken, "take")
+    act(client, rejected, "reject", text="Nu este o reclamatie.", confirm="1")
+
+    def at_risk(**extra) -> set[str]:
+        page = client.get("/console/", query_string={"at_risk": "1", **extra}).get_data(as_text=True)
+        return {n for n in (promise, taken, payments, relations, rejected) if f">{n}</a>" in page}
+
+    assert at_risk() == {relations}
+    clock.now = bucharest(2026, 11, 17, 11, 0)
+    assert at_risk() == {relations, promise}
+    assert at_risk(department="technical") == {promise}
+    # 16 December: still more than a day before payments' 17 December; the late promise stays.
+    clock.now = bucharest(2026, 12, 16, 23, 59)
+    assert at_risk() == {relations, promise}
+    clock.now = bucharest(2026, 12, 17, 0, 0)
+    assert at_risk() == {relations, promise, payments}
+    page = client.get("/console/?at_risk=1").get_data(as_text=True)
+    assert 'name="at_risk" value="1" checked' in page and "at_risk=1" in page  # the box, and the CSV link
+    csv = client.get("/console/tickets.csv?at_risk=1").get_data(as_text=True)
+    assert {promise, payments, relations} == {n for n in (promise, taken, payments, relations, rejected) if n in csv}
+
+
+@pytest.mark.usefixtures("alerting")
+def test_at_risk_is_counted_and_paginated_by_the_database(app, db, clock, as_user):
+    voicemail(app, db, clock, n=27, department="customer_relations")
+    voicemail(app, db, clock, n=3, department="payments")
+    client = as_user("maria")
+    first = client.get("/console/?at_risk=1").get_data(as_text=True)
+    assert rows(first) == 25 and "Pagina 1 din 2" in first and "at_risk=1&amp;page=2" in first
+    assert rows(client.get("/console/?at_risk=1&page=2").get_data(as_text=True)) == 2
 
 
 # -- a ticket and its actions ----------------------------------------------------------------
