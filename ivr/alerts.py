@@ -25,7 +25,6 @@ from sqlalchemy.orm import Session
 
 from .config import Routing
 from .db import Database
-from .deadlines import Deadline
 from .models import SmsMessage, Ticket, TicketEvent, TicketMilestone, TicketStatus, User
 from .outbox import queue_sms
 from .settings import HotlineConfig
@@ -158,8 +157,7 @@ def _alert_ticket(session: Session, hotline: HotlineConfig, ticket: Ticket,
 def _alert_milestone(session: Session, hotline: HotlineConfig, ticket: Ticket, milestone: TicketMilestone,
                      recipients: list[_Recipient], now: datetime, done: AlertPass) -> None:
     routing = hotline.routing
-    due = Deadline(milestone.due_on, milestone.due_at, milestone.rule, milestone.description, milestone.timed)
-    due_text = due.text(routing.timezone)
+    due_text = milestone.deadline.text(routing.timezone)
     prompts = hotline.prompt_set(routing.default_language)
     text = prompts.sms["milestone_alert"].format(
         company=routing.hotline.company, ticket=ticket.number, milestone=milestone.name, due=due_text,
