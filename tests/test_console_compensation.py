@@ -3,6 +3,8 @@ shows the amount with its formula in words, and the resolution SMS and the histo
 
 from __future__ import annotations
 
+import html
+
 import pytest
 from sqlalchemy import select
 
@@ -58,3 +60,17 @@ def test_a_resolution_in_time_owes_nothing_and_asks_nothing(app, db, clock, as_u
     with db.session() as session:
         sms = session.scalars(select(SmsMessage.body).where(SmsMessage.purpose.like("ticket_resolved%"))).one()
     assert "Despagubire" not in sms
+
+
+def test_an_english_console_shows_the_formula_in_english_and_the_customer_gets_romanian(app, db, clock, as_user):
+    [number] = voicemail(app, db, clock, at=bucharest(2026, 11, 27, 10, 0))  # fault: due 4 December
+    clock.now = bucharest(2026, 12, 9, 11, 0)  # five days late
+    ana = as_user("ana")
+    ana.get("/console/language/en")
+    assert "The customer's monthly value (lei)" in html.unescape(ana.get(f"/console/tickets/{number}").get_data(as_text=True))
+    missing = resolve_form(ana, number, text="Decoder replaced.")
+    assert missing.status_code == 422 and "Enter the customer's monthly value" in html.unescape(missing.get_data(as_text=True))
+    preview = resolve_form(ana, number, text="Am înlocuit decodorul.", monthly="45,00").get_data(as_text=True)
+    assert "45,00 lei ÷ 31 (days in the month) × 5 (days late) = 7,26 lei" in preview
+    # The customer called in Romanian: the SMS stays Romanian whatever the console's language.
+    assert "Despagubire 7,26 lei = 45,00 lei / 31 (zilele lunii) x 5 (zile de intarziere)." in preview
