@@ -71,6 +71,6 @@ def test_an_english_console_shows_the_formula_in_english_and_the_customer_gets_r
     missing = resolve_form(ana, number, text="Decoder replaced.")
     assert missing.status_code == 422 and "Enter the customer's monthly value" in html.unescape(missing.get_data(as_text=True))
     preview = resolve_form(ana, number, text="Am înlocuit decodorul.", monthly="45,00").get_data(as_text=True)
-    assert "45,00 lei ÷ 31 (days in the month) × 5 (days late) = 7,26 lei" in preview
+    assert "45.00 lei ÷ 31 (days in the month) × 5 (days late) = 7.26 lei" in preview  # English money: a decimal point
     # The customer called in Romanian: the SMS stays Romanian whatever the console's language.
     assert "Despagubire 7,26 lei = 45,00 lei / 31 (zilele lunii) x 5 (zile de intarziere)." in preview
