@@ -17,6 +17,7 @@ from . import appctx, casework, ticket_terms
 from .calls.queries import get_call
 from .console_common import load_user, page_context, recording_response, supervisor_only, ticket_due, ticket_filter
 from .compensation import parse_money
+from .console_labels import label_text
 from .console_previews import PREVIEWED, PreviewProblem, preview
 from .errors import SignInThrottled, TicketClosed, TicketError, TicketRefused, TicketTaken
 from .inputs import safe_redirect_target
@@ -66,7 +67,7 @@ def local_time(moment: datetime | None) -> str:
 
 @bp.app_template_global()
 def label(key: str, **values) -> str:
-    return g.labels[key].format(**values)
+    return label_text(g.labels, g.lang, key, **values)
 
 
 @bp.app_template_global()
@@ -77,9 +78,9 @@ def time_left(ticket) -> str:
     now = appctx.now()
     if now >= ticket.deadline_at:
         days = max((now.astimezone(appctx.hotline().routing.timezone).date() - ticket.deadline_on).days, 1)
-        return label("overdue_by_one") if days == 1 else label("overdue_by", days=days)
+        return label("overdue_by", count=days)
     days = (ticket.deadline_on - now.astimezone(appctx.hotline().routing.timezone).date()).days
-    return label("due_today") if days <= 0 else label("due_tomorrow") if days == 1 else label("days_left", days=days)
+    return label("due_today") if days <= 0 else label("due_tomorrow") if days == 1 else label("days_left", count=days)
 
 
 @bp.app_template_global()
@@ -138,7 +139,7 @@ def login():
             user = sign_in(db, name, password, appctx.now(), source=request.remote_addr or "")
             user_id, generation = (user.id, user.session_generation) if user else (None, None)
     except SignInThrottled as exc:
-        flash(label("throttled", seconds=exc.wait_seconds), "error")
+        flash(label("throttled", count=exc.wait_seconds), "error")
         return render_template("console/login.html"), 429
     if user_id is None:
         flash(label("wrong_password"), "error")

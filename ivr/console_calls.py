@@ -18,6 +18,7 @@ from . import appctx
 from .calls.queries import CallFilter, current_call, get_call, list_calls, tickets_of_caller
 from .calls.complaints import MAX_SUMMARY, mark_no_complaint, next_complaint, register_live, tickets_of_call
 from .console_common import load_user, page_context, recording_response, ticket_due
+from .console_labels import label_text
 from .errors import TicketError
 from .inputs import ascii_int, clean_text, matches
 from .models import CallOutcome, CallRecord, User
@@ -138,7 +139,7 @@ def recording(call_sid: str):
 
 
 def label_of(key: str, **values) -> str:
-    return g.labels[key].format(**values)
+    return label_text(g.labels, g.lang, key, **values)
 
 
 def _refusal(form: MultiDict, complaint: int | None, next_one: int) -> str | None:

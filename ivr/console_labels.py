@@ -1,7 +1,8 @@
 """prompts/console/<lang>.yaml: the operator console's labels, one catalog per language.
 
 The default language's file sets which labels exist; every other language must give the
-same ones, so a label never shows up untranslated.
+same ones, so a label never shows up untranslated. A label that counts something gives its
+plural forms (``{one: ..., few: ..., other: ...}``, with ``{count}``); ``label_text`` picks one.
 """
 
 from __future__ import annotations
@@ -10,9 +11,33 @@ from pathlib import Path
 
 from .config import read_yaml
 from .errors import ConfigError
+from .plurals import PLURAL_FORMS, plural_form
 
 
-def load_labels(prompts_dir: Path, languages: list[str]) -> dict[str, dict[str, str]]:
+Label = str | dict[str, str]  # a text, or its plural forms ({one: ..., few: ..., other: ...})
+
+
+def _label_problem(text: object) -> str:
+    if isinstance(text, dict):
+        forms = ", ".join(PLURAL_FORMS)
+        if "other" not in text or any(k not in PLURAL_FORMS for k in text):
+            return f"plural forms are {forms} (other is required), each a text with {{count}}"
+        if any(not isinstance(v, str) or not v.strip() for v in text.values()):
+            return "every plural form must be a non-empty text"
+        return ""
+    return "" if isinstance(text, str) and text.strip() else "must be a non-empty text, or plural forms (one, few, other)"
+
+
+def label_text(labels: dict[str, Label], lang: str, key: str, **values: object) -> str:
+    """A label with its values; a label with plural forms takes the form ``count`` calls for."""
+    entry = labels[key]
+    if isinstance(entry, dict):
+        form = plural_form(lang, int(values["count"]))  # type: ignore[call-overload]
+        entry = entry.get(form) or entry["other"]
+    return entry.format(**values)
+
+
+def load_labels(prompts_dir: Path, languages: list[str]) -> dict[str, dict[str, Label]]:
     catalogs, problems = {}, []
     for lang in languages:
         path = prompts_dir / "console" / f"{lang}.yaml"
@@ -23,9 +48,8 @@ def load_labels(prompts_dir: Path, languages: list[str]) -> dict[str, dict[str, 
         if not isinstance(data, dict):
             problems.append(f"{path}: expected a mapping of label names to texts")
             continue
-        problems += [f"{path}: {key}: must be a non-empty text" for key, text in data.items()
-                     if not isinstance(text, str) or not text.strip()]
-        catalogs[lang] = {str(k): str(v) for k, v in data.items()}
+        problems += [f"{path}: {key}: {problem}" for key, text in data.items() if (problem := _label_problem(text))]
+        catalogs[lang] = {str(k): v if isinstance(v, dict) else str(v) for k, v in data.items()}
     default = catalogs.get(languages[0], {})
     for lang, labels in catalogs.items():
         path = prompts_dir / "console" / f"{lang}.yaml"

@@ -143,7 +143,7 @@ def test_list_puts_open_tickets_first_by_deadline_with_time_left(app, db, clock,
     clock.now = bucharest(2026, 11, 5, 12, 0)
     page = as_user("ana").get("/console/?status=open").get_data(as_text=True)
     assert page.index(fault) < page.index(complaint)
-    assert "scadentă azi" in page and "27 zile rămase" in page
+    assert "scadentă azi" in page and "27 de zile rămase" in page
     clock.now = bucharest(2026, 11, 7, 12, 0)
     page = as_user("ion").get("/console/").get_data(as_text=True)
     assert "depășită cu 2 zile" in page
