@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
 from datetime import timezone
 
-from sqlalchemy import DateTime, ForeignKey, Integer, String, Text, TypeDecorator, UniqueConstraint
+from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text, TypeDecorator, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .db import Base
@@ -191,6 +192,9 @@ class TicketEvent(Base):
     actor: Mapped[str] = mapped_column(String(64))  # "caller", "twilio", "system", "operator:ana"
     kind: Mapped[str] = mapped_column(String(32))
     detail: Mapped[str] = mapped_column(Text, default="")
+    # What happened, as data ({"from": "ana"}, {"deadline": "2026-12-04"}): rendered in the reader's
+    # language by the console (``ivr.history``). None on events written before it existed.
+    data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     ticket: Mapped[Ticket] = relationship(back_populates="events")
 
