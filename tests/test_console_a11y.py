@@ -1,0 +1,122 @@
+"""Every console page in a real browser, at a laptop's and a phone's size: axe-core finds no
+accessibility violation of any impact, nothing scrolls sideways, and the Romanian console shows
+no English. Screenshots of every page at both sizes go to ``test-output/screenshots/``.
+
+axe-core is vendored into ``tests/vendor/axe-core/`` (from npm); the app never serves it.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from ivr import casework
+from ivr.models import CallRecord, Ticket, User
+from ivr.softphone import Call, HttpTransport, ScriptedCaller
+from ivr.tickets import VoicemailReport, register_voicemail
+from ivr.users import add_user
+
+from conftest import AUTH_TOKEN, ROOT, bucharest
+from test_console_browser import CHROMIUM_ARGS, TIMEOUT_MS, browser, live_app, screenshot, twilio  # noqa: F401
+
+AXE = Path(__file__).parent / "vendor" / "axe-core" / "axe.min.js"
+SIZES = {"laptop": (1366, 768), "phone": (390, 844)}
+SUPERVISOR, PASSWORD = "maria", "correct horse battery"
+# Words that are the same in both catalogs or are names, not English left in a Romanian page.
+NOT_ENGLISH = {"Twilio", "ProNET", "Soluții", "SMS", "CSV", "email", "online", "status", "operator", "operatori",
+               "supervisor", "total", "audio", "minute", "client", "contract", "internet"}
+
+
+@pytest.fixture
+def console_data(live_app, twilio, clock):
+    """A hotline with a call, tickets in every state (one overdue, one resolved with its SMS,
+    one with an undelivered SMS) and a supervisor; yields (base URL, {page name: path})."""
+    app, base_url = live_app
+    db, hotline = app.extensions["ivr.db"], app.extensions["ivr.hotline"]
+    ui = ScriptedCaller(keys_script=["1"], records=[20])
+    Call(base_url, AUTH_TOKEN, HttpTransport(), ui, caller="+40733555111", account_sid=twilio.account_sid).run()
+    with db.session() as session, session.begin():
+        maria = add_user(session, SUPERVISOR, PASSWORD, "supervisor", clock())
+        for i, (department, day) in enumerate((("payments", 2), ("technical", 10), ("customer_relations", 16))):
+            report = VoicemailReport(f"CA{i:032d}", department, "ro", "+4072212345" + str(i), "+4072212345" + str(i),
+                                     None, None, None, "completed", "record action")
+            ticket = register_voicemail(session, hotline, report, bucharest(2026, 11, day, 10, 0))
+            if department == "customer_relations":
+                casework.take(session, ticket, maria, clock())
+                casework.add_note(session, ticket, maria, "Clientul revine mâine.", clock())
+                casework.resolve(session, hotline, ticket, maria, "Am corectat factura.", clock())
+    with db.session() as session:
+        number = session.scalars(select(Ticket.number).where(Ticket.department == "technical").order_by(Ticket.id)).first()
+        call_sid = session.scalars(select(CallRecord.call_sid)).first()
+        assert session.scalar(select(User).where(User.name == SUPERVISOR)) is not None
+    pages = {
+        "list": "/console/", "ticket": f"/console/tickets/{number}", "overview": "/console/overview",
+        "calls": "/console/calls", "call": f"/console/calls/{call_sid}", "call-stats": "/console/calls/stats",
+        "not-found": "/console/tickets/RC-2026-999999",
+    }
+    return base_url, pages
+
+
+def english_words() -> set[str]:
+    """Words of the English console catalog that the Romanian one never uses."""
+    import yaml
+
+    def words(path: Path) -> set[str]:
+        found = set()
+        for value in yaml.safe_load(path.read_text(encoding="utf-8")).values():
+            for text in value.values() if isinstance(value, dict) else [value]:
+                found |= {w.lower() for w in re.findall(r"[A-Za-z]{4,}", re.sub(r"\{[^}]*\}", " ", str(text)))}
+        return found
+
+    ro, en = words(ROOT / "prompts/console/ro.yaml"), words(ROOT / "prompts/console/en.yaml")
+    return en - ro - {w.lower() for w in NOT_ENGLISH}
+
+
+def sign_in(page, base_url: str) -> None:
+    page.goto(f"{base_url}/console/login")
+    page.locator("input[name=name]").fill(SUPERVISOR)
+    page.locator("input[name=password]").fill(PASSWORD)
+    page.locator("form button[type=submit]").first.click()
+    page.wait_for_url(f"{base_url}/console/")
+
+
+def axe_violations(page) -> list[dict]:
+    page.add_script_tag(path=str(AXE))
+    result = page.evaluate("async () => (await axe.run(document, {resultTypes: ['violations']})).violations")
+    return [{"id": v["id"], "impact": v["impact"], "nodes": [n["target"] for n in v["nodes"]][:3]} for v in result]
+
+
+def sideways_scroll(page) -> int:
+    """How many pixels the page is wider than the window (0: no horizontal scroll)."""
+    return page.evaluate("() => document.documentElement.scrollWidth - document.documentElement.clientWidth")
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_every_page_is_accessible_fits_the_screen_and_speaks_romanian(browser, console_data, size):  # noqa: F811
+    base_url, pages = console_data
+    width, height = SIZES[size]
+    # bypass_csp: the console forbids inline scripts, and axe is injected as one.
+    context = browser.new_context(viewport={"width": width, "height": height}, locale="ro-RO", bypass_csp=True)
+    context.set_default_timeout(TIMEOUT_MS)
+    page = context.new_page()
+    problems, english = {}, english_words()
+    try:
+        page.goto(f"{base_url}/console/login")
+        found = {"login": (axe_violations(page), sideways_scroll(page))}
+        screenshot(page, f"a11y-login-{size}.png")
+        sign_in(page, base_url)
+        for name, path in pages.items():
+            page.goto(base_url + path)
+            text = page.evaluate("() => document.body.innerText")
+            leftovers = sorted({w for w in re.findall(r"[A-Za-z]{4,}", text) if w.lower() in english})
+            found[name] = (axe_violations(page), sideways_scroll(page), leftovers)
+            screenshot(page, f"a11y-{name}-{size}.png")
+        for name, (violations, overflow, *rest) in found.items():
+            if violations or overflow > 0 or (rest and rest[0]):
+                problems[name] = {"axe": violations, "sideways_px": overflow, "english": rest[0] if rest else []}
+    finally:
+        context.close()
+    assert not problems, problems
