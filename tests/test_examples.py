@@ -21,13 +21,6 @@ EXAMPLES = ROOT / "examples"
 SHIPPED_PROMPTS = ROOT / "prompts"
 COMPANIES = ["almsoft", "pronet", "canalplus", "shipgratis", "solar_vendor"]
 
-# LEAD: examples/pronet/prompts uses the milestone placeholder {promised} (being implemented on
-# main for issue 9). Until it is merged, `ivr check` refuses those prompts with "unknown placeholder
-# {promised}", so the tests that need a whole hotline read ProNET's routing.yaml with the shipped
-# prompts/, and test_pronet_prompts_only_wait_for_the_promised_placeholder allows exactly that
-# refusal. Once the feature is merged, empty this set: that test then fails until you do.
-PROMPTS_PENDING = {"pronet"}
-
 # The prompts each example changes from the shipped prompts/ (the rest must stay identical, so a
 # change to the shipped prompts that is not carried into a copy is caught here).
 CHANGED_PROMPTS = {
@@ -45,16 +38,12 @@ def prompts_dir(company: str) -> Path:
     return own if own.is_dir() else SHIPPED_PROMPTS
 
 
-def checkable_prompts_dir(company: str) -> Path:
-    return SHIPPED_PROMPTS if company in PROMPTS_PENDING else prompts_dir(company)
-
-
 @pytest.fixture
 def serve_example(monkeypatch):
     """Point IVR_ROUTING_FILE and IVR_PROMPTS_DIR at one example, as an administrator would."""
     def serve(company: str, prompts: Path | None = None) -> None:
         monkeypatch.setenv("IVR_ROUTING_FILE", str(EXAMPLES / company / "routing.yaml"))
-        monkeypatch.setenv("IVR_PROMPTS_DIR", str(prompts or checkable_prompts_dir(company)))
+        monkeypatch.setenv("IVR_PROMPTS_DIR", str(prompts or prompts_dir(company)))
     return serve
 
 
@@ -75,18 +64,6 @@ def test_ivr_check_accepts_each_example(runner, serve_example, company):
     result = runner.invoke(main, ["check"])
     assert result.exit_code == 0, result.output
     assert result.output.startswith(f"{EXAMPLES / company / 'routing.yaml'}: OK")
-
-
-def test_pronet_prompts_only_wait_for_the_promised_placeholder(runner, serve_example):
-    serve_example("pronet", EXAMPLES / "pronet" / "prompts")
-    result = runner.invoke(main, ["check"])
-    if "pronet" not in PROMPTS_PENDING:
-        assert result.exit_code == 0, result.output
-        return
-    assert result.exit_code != 0, "the {promised} placeholder is accepted now: empty PROMPTS_PENDING"
-    problems = result.output.splitlines()[1:]
-    # ro and en: three spoken templates and the SMS each; nothing else may be wrong.
-    assert len(problems) == 8 and all("unknown placeholder {promised}" in p for p in problems), result.output
 
 
 @pytest.mark.parametrize("company", sorted(CHANGED_PROMPTS))
