@@ -124,9 +124,11 @@ def open_ticket(
 
 
 def meet_milestones(ticket: Ticket, met_by: str, now: datetime) -> None:
-    """Mark the ticket's milestones that ``met_by`` meets (and that are not met yet) as met now."""
+    """Mark the ticket's milestones that ``met_by`` meets (and that are not met yet) as met now.
+    The resolution meets them all: a customer told the outcome needs no acknowledgement or
+    progress message any more."""
     for milestone in ticket.milestones:
-        if milestone.met_by == met_by and milestone.met_at is None:
+        if (met_by == "resolution" or milestone.met_by == met_by) and milestone.met_at is None:
             milestone.met_at = now
 
 
