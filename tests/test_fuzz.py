@@ -92,7 +92,10 @@ QUERY_ARGS = {
 }
 VOICE_PATHS = ["incoming", "menu", "whisper/{d}", "dial-status/{d}", "sms-number/{d}", "client-code/{d}", "record/{d}",
                "recorded/{d}", "recording-status/{d}"]
-DEPARTMENT = st.one_of(st.sampled_from([*DEPARTMENTS, "-"]), URL_TEXT.filter(lambda s: "/" not in s and s.strip(".")))
+# A path ending in ";" is not signed as sent: twilio-python's validator reads the URL with
+# urlparse, which drops an empty ";" parameter. Twilio never calls one: department keys hold no ";".
+DEPARTMENT = st.one_of(st.sampled_from([*DEPARTMENTS, "-"]),
+                       URL_TEXT.filter(lambda s: "/" not in s and s.strip(".") and not s.endswith(";")))
 
 
 URL_SAFE = "!$'()*,/:;?@"  # what werkzeug's url_for leaves unquoted in a query string
