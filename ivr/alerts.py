@@ -160,7 +160,8 @@ def _alert_milestone(session: Session, hotline: HotlineConfig, ticket: Ticket, m
     due_text = milestone.deadline.text(routing.timezone)
     prompts = hotline.prompt_set(routing.default_language)
     text = prompts.sms["milestone_alert"].format(
-        company=routing.hotline.company, ticket=ticket.number, milestone=milestone.name, due=due_text,
+        company=routing.hotline.company, ticket=ticket.number, due=due_text,
+        milestone=routing.departments[ticket.department].milestone_title(milestone.name, prompts.lang) or milestone.name,
         department=routing.departments[ticket.department].name[prompts.lang],
     )
     told, untold, numbers = [], [], set()

@@ -148,6 +148,11 @@ class Department(Strict):
         """The rule of the legal term."""
         return self.milestones[self.final_milestone].rule
 
+    def milestone_title(self, name: str, lang: str) -> str | None:
+        """The milestone's name for operators in ``lang``, when routing.yaml gives one."""
+        milestone = self.milestones.get(name)
+        return milestone.title.get(lang) if milestone is not None else None
+
     @property
     def compensation_milestone(self) -> str:
         """The milestone whose lateness a compensation is counted against."""

@@ -101,6 +101,15 @@ def milestone_state(milestone) -> str:
 
 
 @bp.app_template_global()
+def milestone_name(department: str, name: str) -> str:
+    """A milestone as operators read it: its routing.yaml title in their language, else the
+    console's word for a common name (resolve, legal, ...), else its key."""
+    dept = appctx.hotline().routing.departments.get(department)
+    title = dept.milestone_title(name, g.lang) if dept is not None else None
+    return title or (label(f"milestone_name_{name}") if f"milestone_name_{name}" in g.labels else name)
+
+
+@bp.app_template_global()
 def department_name(key: str) -> str:
     department = appctx.hotline().routing.departments.get(key)
     return department.name[g.lang] if department else key

@@ -96,6 +96,7 @@ class Milestone(Strict):
     met_by: Literal["registration_sms", "taken", "progress", "resolution"] = "resolution"
     after: str | None = None
     final: bool = False  # the legal term: what the caller hears and the registration SMS carries
+    title: dict[str, str] = {}  # what operators read, per language: {ro: "Termen promis", en: "Promised"}
 
 
 class Extension(Strict):
@@ -154,6 +155,9 @@ def milestone_problems(key: str, dept: Department, routing: Routing) -> list[str
             problems.append(f"{where}.{name}: {name} is a placeholder of the prompts already; choose another name")
         if milestone.rule not in routing.deadlines:
             problems.append(f'{where}.{name}: "{milestone.rule}" is not a rule under deadlines ({", ".join(routing.deadlines)})')
+        for lang in milestone.title:
+            if lang not in routing.hotline.languages:
+                problems.append(f"{where}.{name}.title.{lang}: {lang} is not in hotline.languages")
         if milestone.after == name:
             problems.append(f"{where}.{name}.after: a milestone cannot count from itself")
         elif milestone.after is not None and milestone.after not in dept.deadline:

@@ -208,9 +208,9 @@ def test_list_shows_each_open_tickets_nearest_unmet_milestone(app, db, clock, as
     act(client, closed, "reject", text="Nu este o reclamatie.", confirm="1")
     page = client.get("/console/").get_data(as_text=True)
     assert "Următorul termen" in page
-    assert '<td class="next-milestone"><strong>promised</strong> 17.11.2026 12:00 · în curs</td>' in row(page, fresh)
+    assert '<td class="next-milestone"><strong>termen promis</strong> 17.11.2026 12:00 · în curs</td>' in row(page, fresh)
     # Taking met the promise: the legal term (a day rule: its date only) is the nearest now.
-    assert '<strong>legal</strong> 17.12.2026 · în curs</td>' in row(page, taken)
+    assert '<strong>termen legal</strong> 17.12.2026 · în curs</td>' in row(page, taken)
     assert '<td class="next-milestone"></td>' in row(page, closed)
     clock.now = bucharest(2026, 11, 17, 13, 0)
     client.get("/console/language/en")

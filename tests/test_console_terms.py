@@ -14,10 +14,10 @@ from conftest import bucharest
 from test_console import as_user, csrf, db, users, voicemail  # noqa: F401  (fixtures and helpers)
 
 WORDS = {
-    "ro": {"new_terms": "Termenele după confirmare", "too_late": "Termenul a trecut: nu mai poate fi prelungit.",
+    "ro": {"new_terms": "Termenele după confirmare", "resolve": "soluționare", "too_late": "Termenul a trecut: nu mai poate fi prelungit.",
            "enough": "Termenul a fost deja prelungit de câte ori permite procedura (1).",
            "no_sms": "Termenul legal rămâne același: clientul nu primește SMS.", "reason": "Scrieți motivul."},
-    "en": {"new_terms": "Deadlines once confirmed", "too_late": "The deadline has passed: it can no longer be extended.",
+    "en": {"new_terms": "Deadlines once confirmed", "resolve": "resolution", "too_late": "The deadline has passed: it can no longer be extended.",
            "enough": "The deadline was already extended as many times as the procedure allows (1).",
            "no_sms": "The legal deadline stays the same: the customer gets no SMS.", "reason": "Write the reason."},
 }
@@ -53,7 +53,7 @@ def test_an_extension_is_previewed_with_its_new_date_then_sent_with_its_reason(a
     reason = "Așteptăm echipamentul de la furnizor."
     preview = html.unescape(post(ana, number, "extend", text=reason).get_data(as_text=True))
     # 30 working days from Fri 4 Dec, past Christmas, New Year and 6-7 January: Thu 21 Jan 2027.
-    assert WORDS[lang]["new_terms"] in preview and "resolve: 04.12.2026 → 21.01.2027" in preview
+    assert WORDS[lang]["new_terms"] in preview and f"{WORDS[lang]['resolve']}: 04.12.2026 → 21.01.2027" in preview
     assert "prelungit exceptional pana la 21.01.2027. Motiv: Asteptam echipamentul de la furnizor." in preview
     assert only_ticket(db)[2] == 0  # nothing changed by the preview
     assert post(ana, number, "extend", text=reason, confirm="1").status_code == 303
@@ -85,7 +85,7 @@ def test_a_fault_reclassified_as_billing_gets_thirty_days_and_an_sms_after_a_pre
     form = {"department": "payments", "text": "Este o reclamație despre factură."}
     preview = html.unescape(post(ana, number, "reclassify", **form).get_data(as_text=True))
     # payments: 30 calendar days from Fri 27 Nov is Sun 27 Dec, so Mon 28 Dec.
-    assert "resolve: 04.12.2026 → 28.12.2026" in preview
+    assert f"{WORDS[lang]['resolve']}: 04.12.2026 → 28.12.2026" in preview
     assert "a fost preluata de Departamentul Plati. Noul termen de solutionare: 28.12.2026." in preview
     assert only_ticket(db)[0] == "technical"
     post(ana, number, "reclassify", confirm="1", **form)

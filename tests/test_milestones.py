@@ -180,8 +180,8 @@ def test_the_ticket_page_lists_the_milestones(vendor_app):
     token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/console/login").get_data(as_text=True)).group(1)
     client.post("/console/login", data={"csrf_token": token, "name": "ana", "password": "correct horse"})
     page = client.get("/console/tickets/RC-2026-000001").get_data(as_text=True)
-    assert "<strong>acknowledge</strong>: 10.12.2026 · în curs" in page
-    assert "<strong>resolve</strong> (termenul legal): 18.01.2027" in page
+    assert "<strong>confirmare de primire</strong>: 10.12.2026 · în curs" in page
+    assert "<strong>soluționare</strong> (termenul legal): 18.01.2027" in page
     assert "se îndeplinește printr-un mesaj de progres către client" in page
 
 
@@ -207,3 +207,14 @@ def test_tickets_from_before_milestones_get_their_deadline_as_the_final_one(upgr
     with upgraded_database.session() as session:
         [milestone] = session.scalars(select(TicketMilestone)).all()
         assert (milestone.name, milestone.final, milestone.met_by, milestone.due_on) == ("resolve", True, "resolution", date(2026, 12, 4))
+
+
+def test_a_milestone_title_names_it_for_operators_in_their_language(config_dir):
+    path = routing_with(config_dir, '{promised: {rule: target, title: {ro: "Promisiunea de 2 ore", en: "2-hour promise"}}, '
+                                    "legal: complaint}")
+    routing = load_routing(path)
+    technical = routing.departments["technical"]
+    assert (technical.milestone_title("promised", "ro"), technical.milestone_title("legal", "ro")) == ("Promisiunea de 2 ore", None)
+    path.write_text(path.read_text().replace('en: "2-hour promise"', 'de: "Versprechen"'))
+    with pytest.raises(ConfigError, match=r"departments.technical.deadline.promised.title.de: de is not in hotline.languages"):
+        load_routing(path)
