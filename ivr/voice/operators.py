@@ -1,0 +1,98 @@
+"""Putting the caller through to a department's operators, and what happens when nobody answers."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import request, url_for
+from twilio.twiml.voice_response import Dial, VoiceResponse
+
+from .. import appctx
+from ..calls import log as call_log
+from ..inputs import ascii_int
+from ..phone import caller_from
+from ..twiml import speak, twiml_response
+from .blueprint import bp
+from .call_state import call_caller, call_lang, department_name, department_or_fallback, log_call, parent_call_sid, prompts_in
+from .voicemail import take_voicemail
+
+log = logging.getLogger(__name__)
+DIAL_ANSWERED = {"completed", "answered"}
+
+
+def route(response: VoiceResponse, key: str, lang: str):
+    """Dial the department's operators when it is staffed, else take a voicemail."""
+    routing, prompts = appctx.hotline().routing, prompts_in(lang)
+    dept, name = routing.departments[key], department_name(key, lang)
+    log_call(call_log.department_chosen, key, lang)
+    if not routing.schedule(key).is_open(appctx.now()):
+        hours = prompts.describe_hours(dept.weekly_hours)
+        speak(response, prompts.say("department_closed", department=name, hours=hours))
+        return take_voicemail(response, key, lang)
+    targets = _dial_targets(dept.operators)
+    if not targets:
+        speak(response, prompts.say("operators_unavailable", department=name))
+        return take_voicemail(response, key, lang)
+    speak(response, prompts.say("connecting", department=name))
+    log_call(call_log.offered, key)
+    recording = {}
+    if routing.hotline.record_operator_calls:
+        recording = dict(
+            record="record-from-answer-dual", recording_status_callback_event="completed",
+            recording_status_callback=url_for("call_status.conversation_recording"),
+        )
+    dial = Dial(
+        action=url_for(".dial_status", department=key, lang=lang), method="POST",
+        timeout=routing.hotline.dial_timeout, caller_id=call_caller().e164, answer_on_bridge=True, **recording,
+    )
+    whisper = url_for(".whisper", department=key)
+    for target in targets:
+        if target.startswith("client:"):
+            dial.client(target.removeprefix("client:"), url=whisper, method="POST")
+        elif target.startswith("sip:"):
+            dial.sip(target, url=whisper, method="POST")
+        else:
+            dial.number(target, url=whisper, method="POST")
+    response.append(dial)
+    return twiml_response(response)
+
+
+def _dial_targets(operators: list[str]) -> list[str]:
+    """routing.yaml's operators, a "user:NAME" replaced by that console user's phone (left out
+    when the user has none or is disabled)."""
+    targets = []
+    for target in operators:
+        if target.startswith("user:"):
+            phone = appctx.operator_phones().phone_of(target.removeprefix("user:"))
+            if phone is None:
+                log.warning("operator %s has no phone in the console users; not dialled", target)
+                continue
+            target = phone
+        targets.append(target)
+    return targets
+
+
+@bp.post("/whisper/<department>")
+def whisper(department: str):
+    """What the operator hears before the caller is put through."""
+    hotline = appctx.hotline()
+    lang, key = hotline.routing.default_language, department_or_fallback(department)
+    caller = caller_from(request.form.get("ParentCallFrom") or request.form.get("From"), hotline.routing.hotline.holidays)
+    parent, target, now = parent_call_sid(), request.form.get("To", ""), appctx.now()
+    appctx.call_events().record(lambda session: call_log.answered(session, parent, target, now))
+    response = VoiceResponse()
+    speak(response, prompts_in(lang).say("whisper", department=department_name(key, lang), caller=caller.e164 or ""))
+    return twiml_response(response)
+
+
+@bp.post("/dial-status/<department>")
+def dial_status(department: str):
+    lang, key = call_lang(), department_or_fallback(department)
+    response = VoiceResponse()
+    if request.form.get("DialCallStatus", "") in DIAL_ANSWERED:
+        talked = ascii_int(request.form.get("DialCallDuration"), max_digits=6) or 0
+        log_call(call_log.dial_answered, talked)
+        response.hangup()
+        return twiml_response(response)
+    speak(response, prompts_in(lang).say("operators_unavailable", department=department_name(key, lang)))
+    return take_voicemail(response, key, lang)
