@@ -164,6 +164,7 @@ def _stop_process(process: multiprocessing.process.BaseProcess, grace_seconds: f
 
 
 @click.group(name="ivr", cls=_Ivr)
+@click.version_option(package_name="ivr", prog_name="ivr", message="%(prog)s %(version)s")
 def main() -> None:
     """Complaint hotline on Twilio."""
 
@@ -186,8 +187,9 @@ def check() -> None:
 
 
 @main.command()
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="address to listen on (0.0.0.0: every interface, e.g. behind a tunnel for Twilio)")
+@click.option("--port", default=5000, show_default=True, type=int, help="port to listen on")
 def serve(host: str, port: int) -> None:
     """Serve the hotline (embedded defaults: SQLite in ./instance)."""
     import waitress
@@ -219,7 +221,7 @@ def serve(host: str, port: int) -> None:
         _stop_process(dispatcher)
 
 
-@main.command()
+@main.command(short_help="Send the SMS outbox and milestone alerts.")
 @click.option("--once", is_flag=True, help="send what is due, then exit")
 def worker(once: bool) -> None:
     """Deliver the SMS outbox and the alerts before a milestone is missed (several workers may run at once)."""
@@ -238,7 +240,7 @@ def worker(once: bool) -> None:
         pass
 
 
-@main.command()
+@main.command(short_help="Queue the alerts of milestones due soon.")
 def alerts() -> None:
     """Queue the alerts of milestones about to be missed now (ivr worker sends them; it also
     does this every minute)."""
@@ -252,7 +254,7 @@ def _echo_alerts(done: AlertPass) -> None:
                    "(ivr user phone NAME +40...)", err=True)
 
 
-@main.command()
+@main.command(short_help="Register the journaled complaints.")
 def recover() -> None:
     """Register the complaints journaled while the database was unavailable."""
     app = _app()
@@ -284,7 +286,7 @@ def db_upgrade() -> None:
     click.echo(f"database at the latest schema: {app.extensions['ivr.db'].engine.url.render_as_string(hide_password=True)}")
 
 
-@main.command()
+@main.command(short_help="Print when a complaint is due.")
 @click.option("--department", default=None, help="a department of routing.yaml: its deadline rule")
 @click.option("--rule", default=None, help="a rule of routing.yaml's deadlines: (instead of, or with, --department), "
               "or of its extensions: (with --department: the department's terms once extended)")
@@ -368,11 +370,13 @@ def _print_extended(routing, department: str, name: str, at: datetime) -> None:
 
 
 @main.command()
-@click.option("--url", default="http://127.0.0.1:5000", show_default=True, help="where the hotline runs")
+@click.option("--url", default="http://127.0.0.1:5000", show_default=True,
+              help="the hotline's base URL (the call starts at URL/voice/incoming)")
 @click.option("--from", "caller", default="+40722123456", show_default=True, help="the caller's number, or anonymous")
 @click.option("--to", "called", default="+40215894141", show_default=True, help="the hotline's number")
 @click.option("--keys", default=None, help="scripted key presses, one per menu: 1,0722123456#,...")
-@click.option("--dial", type=click.Choice(DIAL_OUTCOMES), default=None, help="how operator dials end")
+@click.option("--dial", type=click.Choice(DIAL_OUTCOMES), default=None, help="what happens when the operators' phones ring: answered (you play the operator), busy, no-answer, "
+                   "failed or canceled; without it you are asked at each dial")
 @click.option("--record", type=int, default=None, help="seconds spoken at each beep (0 = silence)")
 def call(url: str, caller: str, called: str, keys: str | None, dial: str | None, record: int | None) -> None:
     """Place a call to the running hotline from this terminal."""

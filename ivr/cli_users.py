@@ -20,7 +20,8 @@ def user() -> None:
 
 @user.command("add")
 @click.argument("name")
-@click.option("--role", type=click.Choice(Role.ALL), default=Role.OPERATOR, show_default=True)
+@click.option("--role", type=click.Choice(Role.ALL), default=Role.OPERATOR, show_default=True,
+              help="an operator works the tickets; a supervisor also sees everyone's work and the overview")
 @click.option("--phone", default=None, help="the phone NAME answers hotline calls on (routing.yaml: user:NAME)")
 @click.password_option(help="asked for when not given (IVR_USER_PASSWORD also works)", envvar="IVR_USER_PASSWORD")
 def user_add(name: str, role: str, phone: str | None, password: str) -> None:
