@@ -1,4 +1,4 @@
-"""gunicorn's settings for the hotline: ``gunicorn -c gunicorn.conf.py -w 4 wsgi:app``
+"""gunicorn's settings for the hotline: ``gunicorn -c gunicorn.conf.py wsgi:app``
 (gunicorn also reads this file by itself when started from the project folder).
 
 Forwarded headers are the app's business (IVR_TRUSTED_PROXIES, see ivr/proxies.py), exactly
@@ -7,6 +7,30 @@ SCRIPT_NAME from a header when the request comes from 127.0.0.1: a forgery when 
 trusted, and a difference from waitress when one is. Nothing here lets it.
 """
 
+from __future__ import annotations
+
+import multiprocessing
+import os
+import tempfile
+
 forwarded_allow_ips = ""
 secure_scheme_headers: dict[str, str] = {}
 forwarder_headers = ""
+
+# Webhooks wait on the database at most a few seconds (then the journal takes the complaint), so
+# a sync worker per core and a half is enough; WEB_CONCURRENCY overrides it.
+workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2))
+# Twilio gives a webhook 15 s: a worker stuck longer is restarted before Twilio gives up twice.
+timeout = 14
+graceful_timeout = 20
+bind = os.environ.get("IVR_BIND", "127.0.0.1:8000")
+
+# /metrics: the workers' webhook histograms are added up from files in one folder, fresh at
+# each start (a folder of your own in PROMETHEUS_MULTIPROC_DIR must be emptied before a start).
+os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="ivr-metrics-"))
+
+
+def child_exit(server, worker) -> None:
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)

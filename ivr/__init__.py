@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -15,6 +14,7 @@ from flask import Flask, redirect, url_for
 from flask_wtf.csrf import CSRFProtect
 
 from .errors import ConfigError
+from .monitoring.logs import configure_logging
 from .proxies import trust_proxies, trusted_proxies
 from .recordings import make_recording_store
 from .calls.events import CallEvents
@@ -52,6 +52,8 @@ def _environment_config(instance_path: str) -> dict[str, Any]:
         "JOURNAL_REPLAY_SECONDS": 10.0,
         # How long the menu dials a "user:NAME" operator at the phone it last read (0: read every call).
         "OPERATOR_PHONES_SECONDS": 30.0,
+        "METRICS_TOKEN": env.get("IVR_METRICS_TOKEN"),  # /metrics answers only with it
+        "LOG_FORMAT": env.get("IVR_LOG_FORMAT", "plain"),  # or json
     }
 
 
@@ -77,12 +79,12 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         Path(app.config["ROUTING_FILE"]), Path(app.config["PROMPTS_DIR"])
     )
     app.extensions["ivr.hotline"] = hotline
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    configure_logging(app.config["LOG_FORMAT"])
 
     trust_proxies(app)  # X-Forwarded-* count only with IVR_TRUSTED_PROXIES
 
     from . import call_status, console, console_calls, console_stats, db, sms_status, voice
+    from .monitoring import health, metrics
 
     database = db.init_app(app)
     app.extensions["ivr.call_events"] = CallEvents(database)
@@ -103,6 +105,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(console.bp)
     app.register_blueprint(console_calls.bp)
     app.register_blueprint(console_stats.bp)
+    app.register_blueprint(health.bp)
+    metrics.init_app(app)
 
     @app.get("/")
     def home():

@@ -76,6 +76,18 @@ class Journal:
         """Cheap enough to ask on every dispatcher pass: two stat calls and a directory listing."""
         return (self.path.exists() and self.path.stat().st_size > 0) or any(self._moved_files())
 
+    def pending(self) -> int:
+        """How many reports wait to be replayed (lines of the journal and of files being replayed)."""
+        files = [self.path, *self._moved_files()] if self.path.exists() else list(self._moved_files())
+        count = 0
+        for path in files:
+            try:
+                with open(path, "rb") as fh:
+                    count += sum(1 for line in fh if line.strip())
+            except FileNotFoundError:  # replayed and removed meanwhile
+                continue
+        return count
+
     @contextmanager
     def replaying(self) -> Iterator[list[Path] | None]:
         """The files to replay, oldest first, while this process is the only replayer;
