@@ -1,0 +1,64 @@
+"""``ivr db upgrade`` on a database with data from the first release keeps every ticket, its
+history and its SMS, and fills in what later releases added (milestones, extension counts)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+
+from click.testing import CliRunner
+from sqlalchemy import select, text
+
+from ivr.cli import main
+from ivr.db import Database, upgrade_schema
+from ivr.models import SmsMessage, Ticket, TicketEvent, TicketMilestone
+
+FIRST_RELEASE = "0001"
+TICKETS = [
+    # number, department, call, deadline day, rule, description, extended, status
+    ("RC-2026-000001", "technical", "CA" + "1" * 32, "2026-12-04", "fault", "3 working days", False, "registered"),
+    ("RC-2026-000002", "payments", "CA" + "2" * 32, "2027-01-21", "extension", "3 working days + 30 working days", True, "in_progress"),
+    ("RC-2026-000003", "customer_relations", "CA" + "3" * 32, "2026-12-28", "complaint", "30 calendar days", False, "resolved"),
+]
+
+
+def _first_release_data(engine) -> None:
+    with engine.begin() as db:
+        db.execute(text("INSERT INTO ticket_sequences (year, last) VALUES (2026, 3)"))
+        for i, (number, department, call, due, rule, description, extended, status) in enumerate(TICKETS, 1):
+            db.execute(text(
+                "INSERT INTO tickets (id, number, year, sequence, department, caller, sms_to, language, call_sid, "
+                "registered_at, deadline_on, deadline_at, deadline_rule, deadline_description, extended, status) "
+                "VALUES (:id, :number, 2026, :id, :department, '+40722123456', '+40722123456', 'ro', :call, "
+                "'2026-11-27 08:00:00+00:00', :due, :due_at, :rule, :description, :extended, :status)"),
+                dict(id=i, number=number, department=department, call=call, due=due, due_at=f"{due} 22:00:00+00:00",
+                     rule=rule, description=description, extended=extended, status=status))
+            db.execute(text(
+                "INSERT INTO ticket_events (ticket_id, at, actor, kind, detail) "
+                "VALUES (:id, '2026-11-27 08:00:00+00:00', 'caller', 'registered', 'voicemail (record action)')"), dict(id=i))
+            db.execute(text(
+                "INSERT INTO sms_messages (ticket_id, purpose, \"to\", body, status, attempts, next_attempt_at, created_at, updated_at) "
+                "VALUES (:id, 'ticket_registered', '+40722123456', :body, 'delivered', 1, '2026-11-27 08:00:00+00:00', "
+                "'2026-11-27 08:00:00+00:00', '2026-11-27 08:00:05+00:00')"), dict(id=i, body=f"Reclamatia {number}"))
+
+
+def test_upgrading_a_first_release_database_keeps_every_ticket(any_database_url, monkeypatch):
+    database = Database.connect(any_database_url)
+    upgrade_schema(database.engine, FIRST_RELEASE)
+    _first_release_data(database.engine)
+    monkeypatch.setenv("IVR_DATABASE_URL", any_database_url)
+    result = CliRunner().invoke(main, ["db", "upgrade"])
+    assert result.exit_code == 0, result.output
+    with database.session() as session:
+        tickets = session.scalars(select(Ticket).order_by(Ticket.id)).all()
+        assert [(t.number, t.department, t.call_sid, t.deadline_on.isoformat(), t.deadline_rule, t.extended, t.status)
+                for t in tickets] == [row[:4] + row[4:5] + row[6:] for row in TICKETS]
+        assert [t.extension_count for t in tickets] == [0, 1, 0]
+        assert all(t.registered_at == datetime(2026, 11, 27, 8, tzinfo=timezone.utc) for t in tickets)
+        # Each ticket's one deadline became its final milestone.
+        milestones = session.scalars(select(TicketMilestone).order_by(TicketMilestone.ticket_id)).all()
+        assert [(m.name, m.final, m.due_on) for m in milestones] == [
+            ("resolve", True, date(2026, 12, 4)), ("resolve", True, date(2027, 1, 21)), ("resolve", True, date(2026, 12, 28))]
+        events = session.scalars(select(TicketEvent)).all()
+        assert [(e.kind, e.detail, e.data) for e in events] == [("registered", "voicemail (record action)", None)] * 3
+        assert [m.body for m in session.scalars(select(SmsMessage).order_by(SmsMessage.id))] == [f"Reclamatia {t[0]}" for t in TICKETS]
+    database.engine.dispose()
