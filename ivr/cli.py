@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import re
 import signal
 import sys
 import threading
@@ -393,10 +394,22 @@ def call(url: str, caller: str, called: str, keys: str | None, dial: str | None,
     log = phone.run()
     click.echo(f"Call ended ({log.ended_by}).")
     if log.recordings:
+        number = spoken_ticket_number(" ".join(log.said_after_recording()))
+        click.echo(f"The hotline registered ticket {number} (as said on the line)." if number else
+                   "The hotline said no ticket number after the recording: " + " ".join(log.said_after_recording()))
         try:
             _show_ticket(log.call_sid)
         except SQLAlchemyError:
-            pass  # the hotline keeps its tickets in a database we cannot read
+            click.echo("(its SMS are in the hotline's database, which this terminal cannot read)")
+
+
+_SPELLED_NUMBER = re.compile(r"\b((?:[A-Z0-9] )*[A-Z0-9]), (\d \d \d \d), ((?:\d ){5,}\d)\b")
+
+
+def spoken_ticket_number(speech: str) -> str | None:
+    """A ticket number as the hotline spells it on the line ("R C, 2 0 2 6, 0 0 0 0 1 2"), written back."""
+    found = _SPELLED_NUMBER.search(speech)
+    return "-".join(part.replace(" ", "") for part in found.groups()) if found else None
 
 
 def _show_ticket(call_sid: str, wait_seconds: float = 8.0) -> None:

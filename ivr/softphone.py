@@ -117,6 +117,12 @@ class CallLog:
     dials: list[list[str]] = field(default_factory=list)
     recordings: list[dict[str, str]] = field(default_factory=list)
     ended_by: str = ""
+    said: list[str] = field(default_factory=list)  # what the hotline said to the caller, in order
+    said_before_last_recording: int = 0  # how much of ``said`` came before the last recording
+
+    def said_after_recording(self) -> list[str]:
+        """What the caller heard after their last recording: what became of the complaint."""
+        return self.said[self.said_before_last_recording:] if self.recordings else []
 
 
 class Call:
@@ -185,7 +191,10 @@ class Call:
     # -- the verbs --------------------------------------------------------------
 
     def _say(self, verb: ET.Element, url: str, who: str = "caller") -> None:
-        self.ui.hear((verb.text or "").strip(), who)
+        text = (verb.text or "").strip()
+        if who == "caller":
+            self.log.said.append(text)
+        self.ui.hear(text, who)
 
     def _play(self, verb: ET.Element, url: str, who: str = "caller") -> None:
         self.ui.hear(f"[recording {verb.text}]", who)
@@ -255,6 +264,7 @@ class Call:
                 self.post(urljoin(url, callback), {"RecordingStatus": "absent", "RecordingSid": "RE" + secrets.token_hex(16)})
             return None  # nothing recorded: Twilio skips the action
         sid = "RE" + secrets.token_hex(16)
+        self.log.said_before_last_recording = len(self.log.said)
         recording = {
             "RecordingSid": sid,
             "RecordingUrl": f"https://api.twilio.com/2010-04-01/Accounts/{self.account_sid}/Recordings/{sid}",

@@ -42,6 +42,9 @@ def test_interactive_call_after_hours_leaves_a_voicemail(runner, live_url, monke
     assert "Programul operatorilor de la Departamentul Plăți" in result.output
     assert "beep: recording" in result.output
     assert "Reclamația a fost înregistrată" in result.output
+    # The app's database is not the one `ivr call` would open (IVR_INSTANCE_DIR is elsewhere):
+    # the ticket comes from what the hotline said on the line.
+    assert "The hotline registered ticket RC-2026-000001 (as said on the line)." in result.output
 
 
 def test_call_without_any_token_explains_what_to_do(runner, monkeypatch, tmp_path):
