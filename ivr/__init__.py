@@ -83,6 +83,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     trust_proxies(app)  # X-Forwarded-* count only with IVR_TRUSTED_PROXIES
 
     from . import call_status, console, console_calls, console_stats, db, sms_status, voice
+    from . import console_errors, console_history
 
     database = db.init_app(app)
     app.extensions["ivr.call_events"] = CallEvents(database)
@@ -103,6 +104,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(console.bp)
     app.register_blueprint(console_calls.bp)
     app.register_blueprint(console_stats.bp)
+    app.register_blueprint(console_history.bp)
+    app.register_blueprint(console_errors.bp)
 
     @app.get("/")
     def home():
