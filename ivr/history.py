@@ -180,7 +180,10 @@ def _compensation(data: Mapping[str, Any], reader: Reader) -> str:
 
 
 def _milestone(data: Mapping[str, Any], reader: Reader) -> str:
-    return reader.label("milestone_final") if data.get("final") else data.get("milestone", "")
+    """"termenul legal" for the final milestone, "termenul promised" for another."""
+    if data.get("final"):
+        return reader.label("milestone_final")
+    return reader.label("history_milestone", name=data.get("milestone", ""))
 
 
 def _extended(data: Mapping[str, Any], reader: Reader) -> str:
