@@ -85,6 +85,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     from . import call_status, console, console_calls, console_stats, db, sms_status, voice
     from .monitoring import health, metrics
+    from . import console_errors, console_history
 
     database = db.init_app(app)
     app.extensions["ivr.call_events"] = CallEvents(database)
@@ -107,6 +108,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(console_stats.bp)
     app.register_blueprint(health.bp)
     metrics.init_app(app)
+    app.register_blueprint(console_history.bp)
+    app.register_blueprint(console_errors.bp)
 
     @app.get("/")
     def home():

@@ -23,9 +23,10 @@ from sqlalchemy import exists, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from . import history
 from .config import Routing
 from .db import Database
-from .models import SmsMessage, Ticket, TicketEvent, TicketMilestone, TicketStatus, User
+from .models import SmsMessage, Ticket, TicketMilestone, TicketStatus, User
 from .outbox import queue_sms
 from .settings import HotlineConfig
 from .ticket_queries import RiskWindows, milestone_due_within
@@ -89,7 +90,7 @@ class AlertPass:
 class _Recipient:
     target: str            # as routing.yaml writes it: "user:ana" or "+40722123456"
     number: str | None     # where the SMS goes; None when there is nowhere
-    problem: str = ""      # why not, for the history
+    problem: str = ""      # why not, for the history: "not_a_user" or "no_phone" (labels history_alert_<problem>)
 
 
 def alert_milestones(session: Session, hotline: HotlineConfig, now: datetime, limit: int = BATCH) -> AlertPass:
@@ -125,15 +126,19 @@ def _user_phones(session: Session, routing: Routing) -> dict[str, str | None]:
     return dict(found)
 
 
+# The problems of ``_Recipient`` as the log says them (the history says them in the reader's words).
+_PROBLEMS = {"not_a_user": "not an active console user", "no_phone": "no phone (ivr user phone)"}
+
+
 def _recipients(targets: list[str], users: dict[str, str | None]) -> list[_Recipient]:
     recipients = []
     for target in targets:
         if not target.startswith("user:"):
             recipients.append(_Recipient(target, target))
         elif (name := target.removeprefix("user:")) not in users:
-            recipients.append(_Recipient(target, None, "not an active console user"))
+            recipients.append(_Recipient(target, None, "not_a_user"))
         elif users[name] is None:
-            recipients.append(_Recipient(target, None, "no phone (ivr user phone)"))
+            recipients.append(_Recipient(target, None, "no_phone"))
         else:
             recipients.append(_Recipient(target, users[name]))
     return recipients
@@ -167,21 +172,18 @@ def _alert_milestone(session: Session, hotline: HotlineConfig, ticket: Ticket, m
     told, untold, numbers = [], [], set()
     for index, recipient in enumerate(recipients):
         if recipient.number is None:
-            untold.append(f"{recipient.target} ({recipient.problem})")
-            log.warning("ticket %s: no alert SMS to %s: %s", ticket.number, recipient.target, recipient.problem)
+            untold.append({"target": recipient.target, "problem": recipient.problem})
+            log.warning("ticket %s: no alert SMS to %s: %s", ticket.number, recipient.target, _PROBLEMS[recipient.problem])
             continue
         if recipient.number in numbers:
             continue  # two entries that name one phone: one SMS
         numbers.add(recipient.number)
         if _queue_once(session, hotline, ticket, f"alert_{milestone.name}#{index}", text, recipient.number, now):
             done.sms += 1
-        shown = recipient.target if recipient.target == recipient.number else f"{recipient.target} {recipient.number}"
-        told.append(shown)
+        told.append({"target": recipient.target, "number": recipient.number})
     milestone.alerted_at = now
-    detail = f"milestone {milestone.name}, due {due_text}: SMS to {', '.join(told) or 'nobody'}"
-    if untold:
-        detail += f"; not sent to {', '.join(untold)}"
-    session.add(TicketEvent(ticket_id=ticket.id, at=now, actor="system", kind="alerted", detail=detail))
+    history.record(session, ticket, "system", "alerted", now, milestone=milestone.name, final=milestone.final,
+                   due=history.due(milestone.deadline), told=told, untold=untold)
     done.milestones += 1
     done.unreachable += len(untold)
 

@@ -16,9 +16,9 @@ from decimal import Decimal
 from sqlalchemy.orm import Session
 
 from .compensation import Compensation, compensation_for, formula_in_words
-from . import ticket_terms
-from .errors import TicketClosed, TicketError, TicketTaken
-from .models import SmsMessage, Ticket, TicketEvent, TicketStatus, User
+from . import history, ticket_terms
+from .errors import TicketClosed, TicketRefused, TicketTaken
+from .models import SmsMessage, Ticket, TicketStatus, User
 from .outbox import queue_sms
 from .ticket_terms import TermsChange
 from .tickets import meet_milestones, unmeet_milestones
@@ -50,12 +50,9 @@ def check_can_act(user: User, ticket: Ticket) -> None:
         raise TicketTaken(ticket.number, ticket.assignee.name if ticket.assignee else "?")
 
 
-def _actor(user: User) -> str:
-    return f"{user.role}:{user.name}"
-
-
-def _record(session: Session, ticket: Ticket, user: User, kind: str, detail: str, now: datetime) -> None:
-    session.add(TicketEvent(ticket=ticket, at=now, actor=_actor(user), kind=kind, detail=detail))
+def _record(session: Session, ticket: Ticket, user: User, kind: str, now: datetime, detail: str = "",
+            **data: object) -> None:
+    history.record(session, ticket, history.actor_of(user), kind, now, detail, **data)
 
 
 def _closed_by(ticket: Ticket) -> str:
@@ -71,11 +68,13 @@ def _check(user: User, ticket: Ticket, *, open_only: bool = True) -> None:
 
 
 def _text(value: str, what: str) -> str:
+    """The operator's text, trimmed; refused (``refused_empty_<what>``, ``refused_too_long``)
+    when empty or too long. ``what``: note, progress, message, explanation, reason."""
     value = (value or "").strip()
     if not value:
-        raise TicketError(f"{what} is empty")
+        raise TicketRefused(f"empty_{what}", f"the {what} is empty")
     if len(value) > MAX_TEXT:
-        raise TicketError(f"{what} is longer than {MAX_TEXT} characters")
+        raise TicketRefused("too_long", f"the {what} is longer than {MAX_TEXT} characters", max=str(MAX_TEXT))
     return value
 
 
@@ -97,12 +96,12 @@ def take(session: Session, ticket: Ticket, user: User, now: datetime) -> None:
     previous = ticket.assignee.name if ticket.assignee else None
     ticket.assignee, ticket.status = user, TicketStatus.IN_PROGRESS
     meet_milestones(ticket, "taken", now)
-    _record(session, ticket, user, "taken", f"taken from {previous}" if previous and previous != user.name else "taken", now)
+    _record(session, ticket, user, "taken", now, previous=previous if previous != user.name else None)
 
 
 def add_note(session: Session, ticket: Ticket, user: User, note: str, now: datetime) -> None:
     _check(user, ticket, open_only=False)
-    _record(session, ticket, user, "note", _text(note, "the note"), now)
+    _record(session, ticket, user, "note", now, _text(note, "note"))
 
 
 def _close(session, hotline, ticket, user, status, template, text, now) -> SmsMessage | None:
@@ -111,19 +110,17 @@ def _close(session, hotline, ticket, user, status, template, text, now) -> SmsMe
     meet_milestones(ticket, "resolution", now)
     ticket.assignee = ticket.assignee or user
     message = _notify(session, hotline, ticket, template, now, message=text)
-    told = f"SMS queued to {ticket.sms_to}" if message else "no SMS number: tell the customer by phone"
-    _record(session, ticket, user, status, f"{text} ({told})", now)
+    _record(session, ticket, user, status, now, text, sms_to=message.to if message else None)
     return message
 
 
 def progress(session: Session, hotline: HotlineConfig, ticket: Ticket, user: User, message: str, now: datetime) -> SmsMessage | None:
     """Tell the customer how their complaint is going; meets the ticket's progress milestones."""
     _check(user, ticket)
-    text = _text(message, "the progress message")
+    text = _text(message, "progress")
     sms = _notify(session, hotline, ticket, "ticket_progress", now, message=text)
     meet_milestones(ticket, "progress", now)
-    told = f"SMS queued to {ticket.sms_to}" if sms else "no SMS number: tell the customer by phone"
-    _record(session, ticket, user, "progress", f"{text} ({told})", now)
+    _record(session, ticket, user, "progress", now, text, sms_to=sms.to if sms else None)
     return sms
 
 
@@ -147,7 +144,7 @@ def compensation_of(hotline: HotlineConfig, ticket: Ticket, monthly_value: Decim
     if not compensation_due(hotline, ticket, now):
         return None
     if monthly_value is None:
-        raise TicketError("the customer's monthly value is needed to compute the compensation")
+        raise TicketRefused("monthly_needed", "the customer's monthly value is needed to compute the compensation")
     rule = hotline.routing.compensation_rule(ticket.department)
     return compensation_for(rule, monthly_value, compensation_due_on(hotline, ticket),
                             now.astimezone(hotline.routing.timezone).date())
@@ -162,25 +159,24 @@ def resolution_message(hotline: HotlineConfig, ticket: Ticket, message: str, com
 
 def resolve(session: Session, hotline: HotlineConfig, ticket: Ticket, user: User, message: str, now: datetime,
             monthly_value: Decimal | None = None) -> SmsMessage | None:
-    text = _text(message, "the message to the customer")
+    text = _text(message, "message")
     compensation = compensation_of(hotline, ticket, monthly_value, now)
     closed = _close(session, hotline, ticket, user, TicketStatus.RESOLVED, "ticket_resolved",
                     resolution_message(hotline, ticket, text, compensation), now)
     if compensation is not None:
-        _record(session, ticket, user, "compensation",
-                f"{compensation.amount} lei: {formula_in_words(compensation, hotline.prompt_set(ticket.language).sms)}", now)
+        _record(session, ticket, user, "compensation", now, **history.compensation_data(compensation))
     return closed
 
 
 def reject(session: Session, hotline: HotlineConfig, ticket: Ticket, user: User, explanation: str, now: datetime) -> SmsMessage | None:
-    return _close(session, hotline, ticket, user, TicketStatus.REJECTED, "ticket_rejected", _text(explanation, "the explanation"), now)
+    return _close(session, hotline, ticket, user, TicketStatus.REJECTED, "ticket_rejected", _text(explanation, "explanation"), now)
 
 
 def extend(session: Session, hotline: HotlineConfig, ticket: Ticket, user: User, reason: str, now: datetime) -> TermsChange:
     """Extend the milestones the department's extension rule names, with a reason the customer
     is sent along with the new date; see ``ivr.ticket_terms.plan_extension`` for the refusals."""
     _check(user, ticket)
-    text = _text(reason, "the reason")
+    text = _text(reason, "reason")
     change = ticket_terms.extend(session, hotline, ticket, user, text, now)
     _notify(session, hotline, ticket, "ticket_extended", now, deadline=_told(hotline, change), message=text)
     return change
@@ -191,7 +187,7 @@ def reclassify(session: Session, hotline: HotlineConfig, ticket: Ticket, user: U
     """Move the ticket to ``department``: its milestones are counted again from the registration
     under that department's rules; the customer is told when the legal date changes."""
     _check(user, ticket)
-    text = _text(reason, "the reason")
+    text = _text(reason, "reason")
     change = ticket_terms.reclassify(session, hotline, ticket, user, department, text, now)
     if change.legal_changed:
         _notify(session, hotline, ticket, "ticket_reclassified", now, deadline=_told(hotline, change),
@@ -212,8 +208,8 @@ def department_name(hotline: HotlineConfig, ticket: Ticket) -> str:
 def reopen(session: Session, ticket: Ticket, user: User, now: datetime) -> None:
     _check(user, ticket, open_only=False)
     if ticket.status in TicketStatus.OPEN:
-        raise TicketError(f"{ticket.number} is already open")
+        raise TicketRefused("already_open", f"{ticket.number} is already open", number=ticket.number)
     was = ticket.status
     ticket.status, ticket.closed_at = TicketStatus.IN_PROGRESS, None
     unmeet_milestones(ticket, "resolution")
-    _record(session, ticket, user, "reopened", f"was {was}", now)
+    _record(session, ticket, user, "reopened", now, was=was)

@@ -19,7 +19,7 @@ from .calls.queries import CallFilter, current_call, get_call, list_calls, ticke
 from .calls.complaints import MAX_SUMMARY, mark_no_complaint, next_complaint, register_live, tickets_of_call
 from .console_common import load_user, page_context, recording_response, ticket_due
 from .console_labels import label_text
-from .errors import TicketError
+from .errors import TicketError, TicketRefused
 from .inputs import ascii_int, clean_text, matches
 from .models import CallOutcome, CallRecord, User
 from .phone import caller_from, sms_recipient
@@ -175,8 +175,8 @@ def register(call_sid: str):
                 sms_to=_textable(form.get("sms_to")), complaint=complaint or 1, now=now,
             )
             number = ticket.number
-    except TicketError as exc:
-        flash(str(exc), "error")
+    except TicketError as exc:  # a refusal of the service in labels; one of ``_refusal`` in words already
+        flash(label_of(f"refused_{exc.reason}", **exc.params) if isinstance(exc, TicketRefused) else str(exc), "error")
         return _render_call(call_sid, form, 422)
     flash(label_of("complaint_registered", number=number), "ok")
     return redirect(url_for(".call", call_sid=call_sid, registered=number, _anchor="registered"), 303)

@@ -19,9 +19,10 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import and_, or_, select
 
+from . import history
 from .db import Database
 from .errors import SmsPermanentError, SmsTemporaryError
-from .models import SmsMessage, SmsStatus, TicketEvent
+from .models import SmsMessage, SmsStatus
 from .sms_gateway import OutgoingSms, SentSms, SmsGateway
 
 log = logging.getLogger(__name__)
@@ -129,7 +130,7 @@ class Dispatcher:
             if sent is not None:
                 message.status = SmsStatus.LOGGED if sent.status == "logged" else SmsStatus.SENT
                 message.twilio_sid, message.sent_at = sent.sid, now
-                detail = f"SMS {message.purpose} to {message.to}: {message.status}"
+                error_code = None
             elif retry:
                 message.status, message.next_attempt_at = SmsStatus.QUEUED, now + backoff(message.attempts)
                 message.error_code, message.error_message = error.code, str(error)
@@ -137,7 +138,8 @@ class Dispatcher:
                 return
             else:
                 message.status, message.error_code, message.error_message = SmsStatus.FAILED, error.code, str(error)
-                detail = f"SMS {message.purpose} to {message.to}: failed ({error.code}: {error})"
+                error_code = error.code
                 log.error("SMS %s to %s failed for good: %s", message.id, message.to, error)
-            if message.ticket_id is not None:
-                session.add(TicketEvent(ticket_id=message.ticket_id, at=now, actor="system", kind="sms", detail=detail))
+            if message.ticket is not None:
+                history.record(session, message.ticket, "system", "sms", now, purpose=message.purpose, to=message.to,
+                               status=message.status, error=error_code)

@@ -8,7 +8,8 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .models import SmsMessage, SmsStatus, Ticket, TicketEvent
+from . import history
+from .models import SmsMessage, SmsStatus, Ticket
 from .settings import HotlineConfig
 from .smstext import to_gsm7
 
@@ -49,7 +50,7 @@ def record_status_callback(
     message.status, message.updated_at = status, now
     if error_code:
         message.error_code = error_code
-    if message.ticket_id is not None:
-        detail = f"SMS {message.purpose} to {message.to}: {status}" + (f" (error {error_code})" if error_code else "")
-        session.add(TicketEvent(ticket_id=message.ticket_id, at=now, actor="twilio", kind="sms_status", detail=detail))
+    if message.ticket is not None:
+        history.record(session, message.ticket, "twilio", "sms_status", now, purpose=message.purpose, to=message.to,
+                       status=status, error=error_code or None)
     return message

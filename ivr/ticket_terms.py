@@ -12,9 +12,10 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from . import history
 from .deadlines import Deadline, MilestoneDue, extend_deadline, milestones_for_department
 from .errors import TicketRefused
-from .models import Ticket, TicketEvent, TicketMilestone, TicketStatus, User
+from .models import Ticket, TicketMilestone, TicketStatus, User
 from .settings import HotlineConfig
 
 
@@ -84,10 +85,9 @@ def extend(session: Session, hotline: HotlineConfig, ticket: Ticket, user: User,
     _apply(ticket, change)
     ticket.extension_count += 1
     ticket.extended = True
-    moved = ", ".join(f"{m.name} {m.before.machine_text(hotline.routing.timezone)} -> "
-                      f"{m.after.machine_text(hotline.routing.timezone)}" for m in change.moves if m.before)
-    session.add(TicketEvent(ticket=ticket, at=now, actor=f"{user.role}:{user.name}", kind="extended",
-                            detail=f"{reason} ({moved})"))
+    moves = [{"milestone": m.name, "final": m.final, "before": history.due(m.before), "after": history.due(m.after)}
+             for m in change.moves if m.before]
+    history.record(session, ticket, history.actor_of(user), "extended", now, reason, moves=moves)
     return change
 
 
@@ -121,8 +121,7 @@ def reclassify(session: Session, hotline: HotlineConfig, ticket: Ticket, user: U
     ticket.department = department
     ticket.milestones = [_stored(d, met.get(d.met_by)) for d in due.values()]
     _apply(ticket, change)
-    session.add(TicketEvent(ticket=ticket, at=now, actor=f"{user.role}:{user.name}", kind="reclassified",
-                            detail=f"{was} -> {department}: {reason}"))
+    history.record(session, ticket, history.actor_of(user), "reclassified", now, reason, **{"from": was, "to": department})
     return change
 
 

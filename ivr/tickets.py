@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from . import history
 from .deadlines import milestones_for_department
-from .models import Ticket, TicketEvent, TicketMilestone, TicketSequence, TicketSource
+from .models import Ticket, TicketMilestone, TicketSequence, TicketSource
 from .outbox import queue_sms
 from .settings import HotlineConfig
 from .smstext import sms_due
@@ -35,6 +37,10 @@ class VoicemailReport:
     source: str            # "record action" | "recording callback" | "reconcile"
     # What the report could not know, for the operators: written as a "recovered" event when
     # this report creates the ticket (a reconcile from Twilio's recordings guesses the department).
+    # Its data (``ivr.history``): recording, at, department, language, sms. Defaulted, so that
+    # journal lines written before it existed still read back.
+    recovered: dict[str, Any] | None = None
+    # The same as a sentence, as journal lines written before ``recovered`` carry it.
     recovered_note: str | None = None
     # The client code the caller keyed in (routing.yaml's ask_client_code). Defaulted, so that
     # journal lines written before it existed still read back.
@@ -123,6 +129,11 @@ def open_ticket(
     return ticket
 
 
+def final_due(ticket: Ticket) -> str:
+    """The ticket's legal term as history data (``ivr.history.due``)."""
+    return history.due(next(m for m in ticket.milestones if m.final).deadline)
+
+
 def meet_milestones(ticket: Ticket, met_by: str, now: datetime) -> None:
     """Mark the ticket's milestones that ``met_by`` meets (and that are not met yet) as met now.
     The resolution meets them all: a customer told the outcome needs no acknowledgement or
@@ -145,13 +156,12 @@ def _create(session: Session, hotline: HotlineConfig, report: VoicemailReport, n
         sms_to=report.sms_to, language=report.language, source=TicketSource.VOICEMAIL, now=now,
         client_code=report.client_code,
     )
-    session.add(TicketEvent(
-        ticket=ticket, at=now, actor="caller", kind="registered",
-        detail=f"voicemail ({report.source}); deadline {ticket.deadline_on.isoformat()}: "
-               f"{ticket.deadline_description} ({ticket.deadline_rule})",
-    ))
-    if report.recovered_note:
-        session.add(TicketEvent(ticket=ticket, at=now, actor="system", kind="recovered", detail=report.recovered_note))
+    history.record(session, ticket, "caller", "registered", now, via="voicemail",
+                   report=report.source.replace(" ", "_"), deadline=final_due(ticket))
+    if report.recovered:
+        history.record(session, ticket, "system", "recovered", now, **report.recovered)
+    elif report.recovered_note:
+        history.record(session, ticket, "system", "recovered", now, report.recovered_note)
     session.flush()
     return ticket
 
@@ -166,9 +176,7 @@ def _merge_recording(session: Session, ticket: Ticket, report: VoicemailReport, 
     ticket.client_code = ticket.client_code or report.client_code
     if report.source == "recording callback" and report.recording_status != ticket.recording_status:
         ticket.recording_status = report.recording_status
-        session.add(TicketEvent(
-            ticket=ticket, at=now, actor="twilio", kind="recording",
-            detail=f"recording {report.recording_sid or ''} {report.recording_status}".replace("  ", " "),
-        ))
+        history.record(session, ticket, "twilio", "recording", now,
+                       recording=report.recording_sid, status=report.recording_status)
     elif ticket.recording_status is None and report.recording_url:
         ticket.recording_status = "completed"

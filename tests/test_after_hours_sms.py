@@ -73,7 +73,8 @@ def test_sms_status_webhook_records_delivery(live_env, twilio, runner, clock):
     with app.extensions["ivr.db"].session() as session:
         sms = session.scalars(select(SmsMessage)).one()
         assert (sms.status, sms.error_code) == ("undelivered", 30005)
-        assert "undelivered (error 30005)" in sms.ticket.events[-1].detail
+        assert sms.ticket.events[-1].data == {"purpose": "ticket_registered", "to": "+40722123456",
+                                              "status": "undelivered", "error": 30005}
 
 
 def test_local_trial_without_credentials_logs_the_sms(app, twilio_post, runner, monkeypatch, app_config, database_url, caplog):

@@ -104,10 +104,10 @@ def alerts_sent(db, number: str | None = None) -> list[tuple[str, str, str]]:
         return sorted(tuple(row) for row in session.execute(query.order_by(SmsMessage.id)))
 
 
-def alert_events(db, number: str) -> list[str]:
+def alert_events(db, number: str) -> list[dict]:
     with db.session() as session:
         return list(session.scalars(
-            select(TicketEvent.detail).join(Ticket).where(Ticket.number == number, TicketEvent.kind == "alerted")
+            select(TicketEvent.data).join(Ticket).where(Ticket.number == number, TicketEvent.kind == "alerted")
             .order_by(TicketEvent.id)
         ))
 
@@ -150,9 +150,11 @@ def test_each_recipient_gets_one_sms_per_milestone_however_often_the_scan_runs(a
     assert run_alerts(restarted, hotline, bucharest(2026, 11, 17, 11, 45)).sms == 0
     restarted.engine.dispose()
     assert len(alerts_sent(db)) == 2
-    [detail] = alert_events(db, number)
-    assert detail.startswith("milestone promised, due 17.11.2026 12:00: SMS to user:maria +40722000111, +40744000222")
-    assert "not sent to user:ion (no phone" in detail and "user:ghost (not an active console user)" in detail
+    [data] = alert_events(db, number)
+    assert data["milestone"] == "promised" and data["due"] == "2026-11-17T10:00:00+00:00"
+    assert data["told"] == [{"target": "user:maria", "number": "+40722000111"},
+                            {"target": "+40744000222", "number": "+40744000222"}]
+    assert data["untold"] == [{"target": "user:ion", "problem": "no_phone"}, {"target": "user:ghost", "problem": "not_a_user"}]
 
 
 def test_a_day_milestone_is_alerted_with_its_date(app, db, hotline, people, clock):

@@ -44,7 +44,7 @@ def test_take_then_only_the_taker_or_a_supervisor_acts(work):
     with pytest.raises(casework.NotYourTicket):
         casework.take(session, ticket, ion, NOW)
     casework.take(session, ticket, maria, NOW)
-    assert ticket.assignee is maria and ticket.events[-1].detail == "taken from ana"
+    assert ticket.assignee is maria and ticket.events[-1].data == {"previous": "ana"}
 
 
 def test_resolve_and_reject_need_text_and_an_open_ticket(work):

@@ -102,8 +102,8 @@ def test_permanent_error_fails_the_sms_with_its_code_and_is_not_retried(database
     row = message(database, sms_id)
     assert row.status == "failed" and row.error_code == code and row.attempts == 1
     with database.session() as session:
-        details = session.scalars(select(TicketEvent.detail).where(TicketEvent.kind == "sms")).all()
-    assert any(str(code) in d for d in details)
+        data = session.scalars(select(TicketEvent.data).where(TicketEvent.kind == "sms")).all()
+    assert [(d["status"], d["error"]) for d in data] == [("failed", code)]
 
 
 def test_queue_survives_a_restart(database, hotline, twilio, now_clock):

@@ -94,9 +94,9 @@ def test_recordings_without_tickets_become_one_ticket_each(run, twilio, upgraded
     assert store.fetch(first.recording_url).audio == twilio.recordings[ro]
     # Operators are told the ticket was recovered and what was guessed.
     assert [e.kind for e in first.events] == ["registered", "recovered"]
-    assert "(reconcile)" in first.events[0].detail
-    recovered = first.events[1].detail
-    assert "Twilio" in recovered and "customer_relations" in recovered and "guess" in recovered
+    assert first.events[0].data["report"] == "reconcile"
+    recovered = first.events[1].data
+    assert recovered["recording"] == ro and recovered["department"] == "customer_relations" and recovered["sms"]
     # The SMS is queued for the callers who may receive one, due at once.
     assert [(m.to, m.status) for m in first.messages] == [(MOBILE, "queued")]
     assert first.number in first.messages[0].body

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from ivr import casework, ticket_terms
-from ivr.errors import TicketError, TicketRefused
+from ivr.errors import TicketRefused
 from ivr.settings import load_hotline
 from ivr.tickets import VoicemailReport, register_voicemail
 from ivr.users import add_user
@@ -81,12 +81,13 @@ def test_an_extension_moves_only_the_milestones_its_rule_names_and_texts_the_rea
     assert sms.purpose == "ticket_extended#1"
     assert sms.body.endswith("prelungit exceptional pana la 12.01.2027. Motiv: Piesa de schimb vine din import.")
     event = ticket.events[-1]
-    assert event.kind == "extended" and "Piesa de schimb" in event.detail and "legal 2026-12-28 -> 2027-01-12" in event.detail
+    assert event.kind == "extended" and event.detail == "Piesa de schimb vine din import."
+    assert event.data == {"moves": [{"milestone": "legal", "final": True, "before": "2026-12-28", "after": "2027-01-12"}]}
 
 
 def test_an_extension_needs_a_reason(terms):
     session, hotline, ticket, ana = terms(technical=PROMISED_AND_LEGAL, extensions=ONCE_LEGAL, technical_extension="legal_once")
-    with pytest.raises(TicketError, match="the reason is empty"):
+    with pytest.raises(TicketRefused, match="the reason is empty"):
         casework.extend(session, hotline, ticket, ana, "  ", NOW)
     assert ticket.extension_count == 0 and len(ticket.messages) == 1
 
@@ -129,7 +130,8 @@ def test_reclassifying_counts_the_new_departments_terms_from_the_registration(te
     assert not change.legal_changed
     assert ticket.department == "payments" and due(ticket) == {"resolve": "28.12"}
     assert [m.purpose for m in ticket.messages] == ["ticket_registered"]  # same legal date: no SMS
-    assert ticket.events[-1].kind == "reclassified" and ticket.events[-1].detail == "technical -> payments: Este o problema de facturare."
+    assert ticket.events[-1].kind == "reclassified" and ticket.events[-1].detail == "Este o problema de facturare."
+    assert ticket.events[-1].data == {"from": "technical", "to": "payments"}
 
 
 def test_reclassifying_is_refused_to_the_same_or_an_unknown_department(terms):

@@ -126,7 +126,7 @@ def test_failed_recording_still_registers_the_complaint(twilio_post, db):
     ticket = only_ticket(db)
     assert ticket.recording_status == "failed"
     assert [e.kind for e in ticket.events] == ["registered", "recording"]
-    assert "failed" in ticket.events[-1].detail
+    assert ticket.events[-1].data["status"] == "failed"
     assert len(ticket.messages) == 1
 
 
@@ -135,7 +135,7 @@ def test_failed_callback_after_the_action_is_recorded_on_the_ticket(twilio_post,
     status_callback(twilio_post, "failed")
     ticket = only_ticket(db)
     assert ticket.recording_status == "failed"
-    assert any(e.kind == "recording" and "failed" in e.detail for e in ticket.events)
+    assert any(e.kind == "recording" and e.data["status"] == "failed" for e in ticket.events)
 
 
 def test_empty_first_take_does_not_mark_the_spoken_second_take(twilio_post, db):

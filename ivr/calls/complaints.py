@@ -9,11 +9,12 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from ..errors import TicketError
+from .. import history
+from ..errors import TicketRefused
 from ..inputs import clean_text
-from ..models import CallRecord, Ticket, TicketEvent, TicketSource, TicketStatus, User
+from ..models import CallRecord, Ticket, TicketSource, TicketStatus, User
 from ..settings import HotlineConfig
-from ..tickets import find_by_call, open_ticket
+from ..tickets import final_due, find_by_call, open_ticket
 
 MAX_SUMMARY = 1000
 
@@ -37,10 +38,10 @@ def register_live(
     ``complaint`` comes from the form the operator saw (``next_complaint`` when it was drawn),
     so the same form posted twice finds the ticket it made instead of making another."""
     if department not in hotline.routing.departments:
-        raise TicketError(f"unknown department {department!r}")
+        raise TicketRefused("unknown_department", f"unknown department {department!r}")
     summary = clean_text(summary, MAX_SUMMARY).strip()
     if not summary:
-        raise TicketError("the summary of the complaint is empty")
+        raise TicketRefused("empty_summary", "the summary of the complaint is empty")
     existing = find_by_call(session, call.call_sid, complaint)
     if existing is not None:
         return existing
@@ -54,9 +55,8 @@ def register_live(
             ticket.assignee, ticket.status = operator, TicketStatus.IN_PROGRESS
             ticket.client_code = clean_text(client_code, 32).strip() or None
             ticket.recording_sid, ticket.recording_url = call.recording_sid, call.recording_url
-            session.add(TicketEvent(
-                ticket=ticket, at=now, actor=f"{operator.role}:{operator.name}", kind="registered", detail=summary,
-            ))
+            history.record(session, ticket, history.actor_of(operator), "registered", now, summary,
+                           via="operator", deadline=final_due(ticket))
             session.flush()
     except IntegrityError:  # the same form, posted twice at once: the other post made it
         existing = find_by_call(session, call.call_sid, complaint)
@@ -70,5 +70,5 @@ def mark_no_complaint(session: Session, call: CallRecord, operator: User, reason
     """The call was not a complaint (an information request, a wrong number): say why."""
     reason = clean_text(reason, MAX_SUMMARY).strip()
     if not reason:
-        raise TicketError("say why the call was not a complaint")
+        raise TicketRefused("empty_no_complaint_reason", "say why the call was not a complaint")
     call.no_complaint_reason, call.no_complaint_by_id = reason, operator.id

@@ -134,15 +134,12 @@ def _report(hotline: HotlineConfig, recording: TwilioRecording, call: TwilioCall
     caller = caller_from(call.caller, routing.hotline.holidays)
     language, department = hotline.language_for(caller), routing.hotline.fallback
     sms_to = sms_recipient(caller, routing.hotline.sms_countries)
-    note = (
-        f"recovered from Twilio's recording {recording.sid} by ivr reconcile on "
-        f"{now.astimezone(timezone.utc):%Y-%m-%d %H:%M} UTC; the caller's menu choice and language "
-        f"are not known, so the department ({department}) and the language ({language}) are guesses"
-        + ("" if sms_to else "; no SMS: the caller's number is not a mobile of hotline.sms_countries")
-    )
+    # The caller's menu choice and language are not known: the department and language are guesses.
+    recovered = {"recording": recording.sid, "at": now.astimezone(timezone.utc).isoformat(),
+                 "department": department, "language": language, "sms": sms_to is not None}
     return VoicemailReport(
         call_sid=recording.call_sid, department=department, language=language,
         caller=caller.e164, sms_to=sms_to,
         recording_sid=recording.sid, recording_url=recording.url, recording_duration=recording.duration,
-        recording_status="completed", source=SOURCE, recovered_note=note,
+        recording_status="completed", source=SOURCE, recovered=recovered,
     )
