@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from ivr.calls.log import conversation_recorded
 from ivr.recordings import CHUNK_BYTES
 from ivr.tickets import VoicemailReport, register_voicemail
 from ivr.users import add_user
@@ -154,3 +155,15 @@ def test_errors_stay_what_they_were(ana, recording, with_twilio):
     reply = ana.get(path, headers={"Range": "bytes=0-99"})
     assert reply.status_code == 502 and "deleted" in reply.get_data(as_text=True)
     assert ana.get(path.replace("/recording", "x/recording")).status_code == 404
+
+
+def test_a_conversation_recording_is_sought_the_same_way(ana, with_twilio, app, clock):
+    # The call log's recording of an operator's conversation goes through the same proxy.
+    audio = with_twilio.add_recording(SID, seconds=3.0)
+    url = f"https://api.twilio.com/2010-04-01/Accounts/{with_twilio.account_sid}/Recordings/{SID}"
+    call_sid = "CA" + "cd" * 16
+    with app.extensions["ivr.db"].session() as session, session.begin():
+        conversation_recorded(session, call_sid, SID, url, clock())
+    reply = ana.get(f"/console/calls/{call_sid}/recording", headers={"Range": "bytes=-500"})
+    assert reply.status_code == 206 and reply.data == audio[-500:]
+    assert reply.headers["Content-Range"] == f"bytes {len(audio) - 500}-{len(audio) - 1}/{len(audio)}"
