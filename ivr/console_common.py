@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 
 from flask import Response, abort, g, redirect, request, session, url_for
 
@@ -107,7 +107,7 @@ def recording_response(url: str | None) -> Response:
     return Response(_relayed(stream), status=stream.status, mimetype=stream.content_type, headers=headers)
 
 
-def _relayed(stream: RecordingStream):
+def _relayed(stream: RecordingStream) -> Iterator[bytes]:
     """The stream's chunks; when Twilio stops halfway, the answer ends short (the browser
     notices, as Content-Length was promised) and the reason is logged."""
     try:
