@@ -115,6 +115,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     def home():
         return redirect(url_for("console.tickets"))
 
+    @app.get("/favicon.ico")
+    def favicon():
+        # Browsers ask for /favicon.ico whatever the page links; the console's icon is an SVG.
+        return redirect(url_for("static", filename="favicon.svg"), code=301)
+
     @app.get("/health")
     def health() -> dict[str, str]:
         return {"status": "ok"}

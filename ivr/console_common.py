@@ -9,18 +9,22 @@ importing one another.
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+import logging
+from collections.abc import Iterator, Mapping
 
 from flask import Response, abort, g, redirect, request, session, url_for
 
 from . import appctx
 from .alerts import risk_windows
+from .byte_ranges import MalformedRange, parse_range
 from .errors import RecordingUnavailable
 from .inputs import ascii_int
 from .deadlines import Deadline, ticket_deadline
 from .models import Ticket, TicketStatus, User
+from .recordings import RecordingStream
 from .ticket_queries import TicketFilter
 
+log = logging.getLogger(__name__)
 LIST_STATUSES = ("open", *TicketStatus.OPEN, TicketStatus.RESOLVED, TicketStatus.REJECTED)
 # Pages a visitor may open without signing in.
 PUBLIC_ENDPOINTS = ("console.login", "console.language")
@@ -75,16 +79,43 @@ def ticket_filter(args: Mapping[str, str]) -> TicketFilter:
 
 
 def recording_response(url: str | None) -> Response:
-    """A recording's audio, fetched from Twilio with the account's credentials (the browser
-    has none); 404 without a recording or a Twilio account, 502 when Twilio fails."""
+    """A recording's audio, streamed from Twilio with the account's credentials (the browser
+    has none), answering a Range request with that part (206) so the player can seek; 404
+    without a recording or a Twilio account, 502 when Twilio fails, 416 for a range that is
+    malformed or lies outside the recording."""
     store = appctx.recording_store()
     if store is None or not url:
         abort(404)
     try:
-        audio = store.fetch(url)
+        byte_range, malformed = parse_range(request.headers.get("Range")), False
+    except MalformedRange:
+        # Answered with the recording's length (416, bytes */LENGTH): Twilio is asked all the same.
+        byte_range, malformed = None, True
+    try:
+        stream = store.open(url, byte_range=byte_range)
     except RecordingUnavailable as exc:
         return Response(str(exc), status=502, mimetype="text/plain")
-    return Response(audio.audio, mimetype=audio.content_type, headers={"Cache-Control": "private, max-age=3600"})
+    if malformed or stream.status == 416:
+        stream.close()
+        total = "*" if stream.total is None else stream.total
+        return Response(status=416, headers={"Content-Range": f"bytes */{total}", "Accept-Ranges": "bytes"})
+    headers = {"Accept-Ranges": "bytes", "Cache-Control": "private, max-age=3600"}
+    if stream.length is not None:
+        headers["Content-Length"] = str(stream.length)
+    if stream.content_range is not None:
+        headers["Content-Range"] = stream.content_range.header()
+    return Response(_relayed(stream), status=stream.status, mimetype=stream.content_type, headers=headers)
+
+
+def _relayed(stream: RecordingStream) -> Iterator[bytes]:
+    """The stream's chunks; when Twilio stops halfway, the answer ends short (the browser
+    notices, as Content-Length was promised) and the reason is logged."""
+    try:
+        yield from stream
+    except RecordingUnavailable as exc:
+        log.warning("recording cut off: %s", exc)
+    finally:
+        stream.close()
 
 
 def ticket_due(ticket: Ticket) -> Deadline:

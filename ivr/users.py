@@ -38,7 +38,7 @@ def add_user(session: Session, name: str, password: str, role: str, now: datetim
         raise AccountError(f'"{name}" is not a user name (letters, digits, . - _)')
     if role not in Role.ALL:
         raise AccountError(f'"{role}" is not a role ({", ".join(Role.ALL)})')
-    _check_password(password)
+    check_password(password)
     if session.scalar(select(User).where(User.name == name)):
         raise AccountError(f'there is already a user "{name}"')
     user = User(name=name, password_hash=_hasher.hash(password), role=role, created_at=now)
@@ -63,7 +63,8 @@ def set_phone(session: Session, user: User | str, phone: str | None) -> None:
     user.phone = parsed.e164
 
 
-def _check_password(password: str) -> None:
+def check_password(password: str) -> None:
+    """Raise AccountError when ``password`` breaks the rule (MIN_PASSWORD characters or more)."""
     if len(password) < MIN_PASSWORD:
         raise AccountError(f"the password needs at least {MIN_PASSWORD} characters")
 
@@ -75,9 +76,18 @@ def _named(session: Session, name: str) -> User:
     return user
 
 
+def find_user(session: Session, name: str) -> User | None:
+    return session.scalar(select(User).where(User.name == name.strip()))
+
+
+def all_users(session: Session) -> list[User]:
+    """Every console user, disabled ones included, by name."""
+    return list(session.scalars(select(User).order_by(User.name)))
+
+
 def set_password(session: Session, name: str, password: str) -> User:
     """Give ``name`` a new password and end all of its sessions."""
-    _check_password(password)
+    check_password(password)
     user = _named(session, name)
     user.password_hash = _hasher.hash(password)
     user.session_generation += 1

@@ -1,5 +1,6 @@
 """Console accounts without HTTP: sign-in throttling per name and address, password change,
-disabling and session generations, on SQLite and (with IVR_TEST_DATABASE_URL) PostgreSQL."""
+disabling and session generations, and the ``ivr user`` commands an administrator runs (list,
+add, passwd, disable), on SQLite and (with IVR_TEST_DATABASE_URL) PostgreSQL."""
 
 from __future__ import annotations
 
@@ -8,11 +9,12 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
+from ivr.cli import main
 from ivr.errors import AccountError, SignInThrottled
 from ivr.models import SignInThrottle
-from ivr.users import FORGET_FAILURES_AFTER, add_user, disable_user, end_sessions, set_password, sign_in
+from ivr.users import FORGET_FAILURES_AFTER, add_user, disable_user, end_sessions, find_user, set_password, sign_in
 
-from conftest import bucharest
+from conftest import AUTH_TOKEN, bucharest
 
 NOW = bucharest(2026, 11, 27, 10, 0)
 PASSWORD = "password-1"
@@ -79,3 +81,97 @@ def test_password_change_disable_and_sign_out_bump_the_generation(session):
         disable_user(session, "ion")
     with pytest.raises(AccountError, match="at least 8"):
         set_password(session, "ana", "short")
+
+
+# -- ivr user ... ---------------------------------------------------------------------------------
+
+RULE = "Password (at least 8 characters)"
+
+
+@pytest.fixture
+def ivr(runner, monkeypatch, config_dir, any_database_url, upgraded_database):
+    """Run ``ivr ...`` on ``upgraded_database`` (the same database); returns click's result."""
+    monkeypatch.chdir(config_dir)
+    monkeypatch.setenv("TWILIO_AUTH_TOKEN", AUTH_TOKEN)
+    monkeypatch.setenv("IVR_DATABASE_URL", any_database_url)
+    monkeypatch.delenv("IVR_USER_PASSWORD", raising=False)
+    return lambda *args, input=None: runner.invoke(main, list(args), input=input)
+
+
+def _user(database, name: str):
+    with database.session() as session:
+        return find_user(session, name)
+
+
+def test_user_list_shows_who_may_sign_in(ivr, upgraded_database):
+    assert ivr("user", "list").output == "no users yet: ivr user add NAME\n"
+    with upgraded_database.session() as session, session.begin():
+        add_user(session, "maria", PASSWORD, "supervisor", NOW)
+        add_user(session, "ana", PASSWORD, "operator", NOW + timedelta(days=1), phone="+40215894141")
+    assert ivr("user", "disable", "maria").exit_code == 0
+    result = ivr("user", "list")
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines() == [
+        "NAME   ROLE        PHONE         ACTIVE         CREATED",
+        "ana    operator    +40215894141  yes            2026-11-28 10:00",
+        "maria  supervisor  -             no (disabled)  2026-11-27 10:00",
+    ]
+
+
+def test_the_password_prompt_states_the_rule_and_asks_again(ivr, upgraded_database):
+    # A short password, then a repeat that differs: both asked again instead of giving up.
+    result = ivr("user", "add", "elena", input="short\nlong-enough-1\nlong-enough-2\nlong-enough-1\nlong-enough-1\n")
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith(RULE)  # the rule, before anything is typed
+    assert "the password needs at least 8 characters; try again" in result.output
+    assert "do not match" in result.output and "user elena added as operator" in result.output
+    with upgraded_database.session() as session:
+        assert sign_in(session, "elena", "long-enough-1", NOW) is not None
+
+
+def test_passwd_asks_again_and_ends_every_session(ivr, upgraded_database):
+    with upgraded_database.session() as session, session.begin():
+        add_user(session, "ana", PASSWORD, "operator", NOW)
+    generation = _user(upgraded_database, "ana").session_generation
+    result = ivr("user", "passwd", "ana", input="1234567\nnew-password\nnew-password\n")
+    assert result.exit_code == 0, result.output
+    assert result.output.count(RULE) == 2 and "password of ana changed" in result.output
+    assert _user(upgraded_database, "ana").session_generation == generation + 1
+    with upgraded_database.session() as session:
+        assert sign_in(session, "ana", "new-password", NOW) is not None
+
+
+def test_an_unknown_name_is_refused_before_the_password_is_typed(ivr):
+    for command in (("user", "passwd", "nobody"), ("user", "disable", "nobody")):
+        result = ivr(*command, input="irrelevant-1\nirrelevant-1\n")
+        assert result.exit_code == 1 and 'no user "nobody"' in result.output
+        assert RULE not in result.output
+
+
+def test_an_existing_name_is_refused_before_the_password_is_typed(ivr, upgraded_database):
+    with upgraded_database.session() as session, session.begin():
+        add_user(session, "ana", PASSWORD, "operator", NOW)
+    result = ivr("user", "add", "ana", input=f"{PASSWORD}\n{PASSWORD}\n")
+    assert result.exit_code == 1 and 'already a user "ana"' in result.output and RULE not in result.output
+
+
+def test_a_short_password_given_without_a_prompt_fails_at_once(ivr, monkeypatch, upgraded_database):
+    # Scripts pass it with IVR_USER_PASSWORD: no one could answer a prompt, so no prompt.
+    monkeypatch.setenv("IVR_USER_PASSWORD", "short")
+    result = ivr("user", "add", "dan")
+    assert result.exit_code == 1 and "at least 8 characters" in result.output and RULE not in result.output
+    assert _user(upgraded_database, "dan") is None
+    monkeypatch.setenv("IVR_USER_PASSWORD", "long-enough-1")
+    assert ivr("user", "add", "dan").exit_code == 0
+
+
+def test_disable_signs_the_user_out_and_keeps_them_out(ivr, upgraded_database):
+    with upgraded_database.session() as session, session.begin():
+        add_user(session, "ana", PASSWORD, "operator", NOW)
+    generation = _user(upgraded_database, "ana").session_generation
+    result = ivr("user", "disable", "ana")
+    assert result.exit_code == 0 and "user ana disabled; its sessions are signed out" in result.output
+    ana = _user(upgraded_database, "ana")
+    assert not ana.active and ana.session_generation == generation + 1
+    with upgraded_database.session() as session:
+        assert sign_in(session, "ana", PASSWORD, NOW) is None

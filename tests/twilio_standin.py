@@ -16,6 +16,12 @@ What it imitates (the 2010-04-01 REST API, as twilio-python reads it):
   16-bit WAV, Content-Type ``audio/x-wav``. ``.mp3`` serves the same WAV bytes labelled
   ``audio/mpeg``: enough to test that the format reaches the URL, not a real MP3. Same
   Basic auth as Messages; an unknown SID is Twilio's 404 (20404), as for a deleted one.
+  One byte range (``Range: bytes=0-99``, ``bytes=1000-``, ``bytes=-500``) is answered 206
+  with Content-Range, one it cannot satisfy or read 416 with ``Content-Range: bytes */LENGTH``,
+  like Twilio's media storage; ``ignore_ranges = True`` answers 200 with the whole file
+  instead, as a server without range support does (RFC 9110 allows it). The body is written
+  in chunks of 64 KiB; ``pause_recordings_after(n)`` holds every recording answer after its
+  first ``n`` bytes until the event it returns is set, to show that a client streams.
   ``redirect_recordings_to(host)`` makes it answer 302 to ``http://{host}:{port}/media/...``
   instead (Twilio's hand-off to its media storage), served without auth; the Authorization
   header each media request carried is kept in ``media_authorizations``.
@@ -69,6 +75,8 @@ _RECORDINGS_PATH = re.compile(r"^/2010-04-01/Accounts/(?P<account>[^/]+)/Recordi
 _CALL_PATH = re.compile(r"^/2010-04-01/Accounts/(?P<account>[^/]+)/Calls/(?P<sid>[^/.]+)\.json$")
 _MEDIA_PATH = re.compile(r"^/media/(?P<sid>[^/.]+)\.(?P<ext>wav|mp3)$")
 _AUDIO_TYPES = {"wav": "audio/x-wav", "mp3": "audio/mpeg"}
+_CHUNK = 64 * 1024
+_RANGE = re.compile(r"bytes=(?P<first>[0-9]*)-(?P<last>[0-9]*)")
 
 # Twilio's own code and message for the statuses a test is likely to script.
 _DEFAULT_ERRORS = {
@@ -96,6 +104,8 @@ class _Media:
     data: bytes = b""
     content_type: str = ""
     location: str | None = None
+    content_range: str | None = None
+    accept_ranges: bool = False
 
 
 class TwilioStandin:
@@ -103,7 +113,9 @@ class TwilioStandin:
 
     ``messages`` holds what was accepted (dicts with sid, to, from, messaging_service_sid,
     body, status_callback, status, date_created); ``requests`` counts every request received;
-    ``recordings`` maps a recording SID to its WAV bytes (delete one to imitate a deletion);
+    ``recordings`` maps a recording SID to its WAV bytes (delete one to imitate a deletion,
+    or set one to serve other bytes); ``range_headers`` holds the Range header (or None) of
+    each recording request;
     ``recording_list`` and ``calls`` hold the Recording and Call resources' fields, as dicts,
     of what ``add_call_recording`` registered.
     """
@@ -116,6 +128,10 @@ class TwilioStandin:
         self.recording_list: list[dict] = []
         self.calls: dict[str, dict] = {}
         self.media_authorizations: list[str | None] = []
+        self.range_headers: list[str | None] = []
+        self.ignore_ranges = False
+        self.pause_timed_out = False
+        self._pause: tuple[int, threading.Event, float] | None = None
         self.requests = 0
         self._media_host: str | None = None
         self._faults: list[_Fault] = []
@@ -152,9 +168,10 @@ class TwilioStandin:
 
     # -- recordings --------------------------------------------------------
 
-    def add_recording(self, sid: str) -> bytes:
-        """Register a recording (a quiet tone whose pitch depends on ``sid``) and return its WAV bytes."""
-        audio = _wav_tone(200 + zlib.crc32(sid.encode()) % 600)
+    def add_recording(self, sid: str, seconds: float = 1.0) -> bytes:
+        """Register a recording (a quiet tone whose pitch depends on ``sid``, ``seconds`` long)
+        and return its WAV bytes."""
+        audio = _wav_tone(200 + zlib.crc32(sid.encode()) % 600, seconds)
         with self._lock:
             self.recordings[sid] = audio
         return audio
@@ -187,6 +204,14 @@ class TwilioStandin:
             })
         self.add_recording(sid)
         return sid
+
+    def pause_recordings_after(self, size: int, limit: float = 10.0) -> threading.Event:
+        """Hold each recording answer after its first ``size`` bytes until the returned event is
+        set; after ``limit`` seconds it goes on regardless and ``pause_timed_out`` turns True
+        (a client that waited for the whole file before passing any of it on)."""
+        release = threading.Event()
+        self._pause = (size, release, limit)
+        return release
 
     def redirect_recordings_to(self, host: str) -> None:
         """Answer recording requests with a 302 to ``host`` (say, "localhost" for a host other
@@ -399,6 +424,22 @@ def _wav_tone(frequency: int, seconds: float = 1.0, rate: int = 8000, amplitude:
     return buffer.getvalue()
 
 
+def _span(requested: str, length: int) -> tuple[int, int] | None:
+    """The first and last byte of one ``Range: bytes=...`` in a file of ``length`` bytes;
+    None when it cannot be read or satisfied (several ranges included: not needed here)."""
+    match = _RANGE.fullmatch(requested.strip())
+    if match is None or not (match["first"] or match["last"]):
+        return None
+    if not match["first"]:
+        suffix = int(match["last"])
+        return (max(length - suffix, 0), length - 1) if suffix and length else None
+    first = int(match["first"])
+    last = int(match["last"]) if match["last"] else length - 1
+    if first >= length or last < first:
+        return None
+    return first, min(last, length - 1)
+
+
 def _error(status: int, code: int | None, message: str) -> tuple[int, dict]:
     if code is None:  # an error Twilio gives no code for: twilio-python then reports the HTTP status
         return status, {"message": message, "status": status}
@@ -492,11 +533,22 @@ def _handler_for(standin: TwilioStandin) -> type[BaseHTTPRequestHandler]:
             return standin._list(_single_values(query))
 
         def _recording(self, sid: str, ext: str, path: str) -> tuple[int, dict | _Media]:
+            requested = self.headers.get("Range")
             with standin._lock:
                 audio = standin.recordings.get(sid)
+                standin.range_headers.append(requested)
             if audio is None:
                 return _error(404, 20404, f"The requested resource {path} was not found")
-            return 200, _Media(audio, _AUDIO_TYPES[ext])
+            if standin.ignore_ranges:
+                return 200, _Media(audio, _AUDIO_TYPES[ext])
+            if requested is None:
+                return 200, _Media(audio, _AUDIO_TYPES[ext], accept_ranges=True)
+            span = _span(requested, len(audio))
+            if span is None:
+                return 416, _Media(b"", _AUDIO_TYPES[ext], content_range=f"bytes */{len(audio)}", accept_ranges=True)
+            first, last = span
+            return 206, _Media(audio[first : last + 1], _AUDIO_TYPES[ext], accept_ranges=True,
+                               content_range=f"bytes {first}-{last}/{len(audio)}")
 
         def _answer(self, status: int, payload: dict | _Media, raw_body: str | None = None) -> None:
             if isinstance(payload, _Media):
@@ -509,10 +561,27 @@ def _handler_for(standin: TwilioStandin) -> type[BaseHTTPRequestHandler]:
             self.send_header("Content-Length", str(len(data)))
             if isinstance(payload, _Media) and payload.location:
                 self.send_header("Location", payload.location)
+            if isinstance(payload, _Media) and payload.content_range:
+                self.send_header("Content-Range", payload.content_range)
+            if isinstance(payload, _Media) and payload.accept_ranges:
+                self.send_header("Accept-Ranges", "bytes")
             if status == 401:
                 self.send_header("WWW-Authenticate", 'Basic realm="Twilio API"')
             self.end_headers()
-            self.wfile.write(data)
+            if isinstance(payload, _Media) and payload.data:
+                self._write_audio(data)
+            else:
+                self.wfile.write(data)
+
+        def _write_audio(self, data: bytes) -> None:
+            pause = standin._pause
+            for start in range(0, len(data), _CHUNK):
+                if pause is not None and start >= pause[0] and not pause[1].is_set():
+                    self.wfile.flush()
+                    if not pause[1].wait(pause[2]):
+                        standin.pause_timed_out = True
+                    pause = None
+                self.wfile.write(data[start : start + _CHUNK])
 
         def log_message(self, format: str, *args: object) -> None:
             pass  # keep pytest's output to the test's own
