@@ -83,6 +83,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     trust_proxies(app)  # X-Forwarded-* count only with IVR_TRUSTED_PROXIES
 
     from . import call_status, console, console_calls, console_stats, db, sms_status, voice
+    from .voice import transcription
 
     database = db.init_app(app)
     app.extensions["ivr.call_events"] = CallEvents(database)
@@ -97,9 +98,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     csrf.exempt(voice.bp)  # Twilio's webhooks are authenticated by their signature instead
     csrf.exempt(sms_status.bp)
     csrf.exempt(call_status.bp)
+    csrf.exempt(transcription.bp)
     app.register_blueprint(voice.bp)
     app.register_blueprint(sms_status.bp)
     app.register_blueprint(call_status.bp)
+    app.register_blueprint(transcription.bp)
     app.register_blueprint(console.bp)
     app.register_blueprint(console_calls.bp)
     app.register_blueprint(console_stats.bp)
