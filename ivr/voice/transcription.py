@@ -12,19 +12,23 @@ What Twilio's documentation says, and this module relies on (read 2026-11):
 - twilio.com/docs/voice/twiml/transcription: ``<Transcription>`` is nested in ``<Start>``;
   its attributes include ``name`` (what ``<Stop><Transcription name>`` stops it by),
   ``track`` (inbound_track | outbound_track | both_tracks), ``statusCallbackUrl``,
-  ``languageCode`` (BCP-47, default en-US), ``partialResults`` (default false),
-  ``transcriptionEngine``, ``speechModel``, ``profanityFilter``, ``hints``. Real-Time
+  ``languageCode`` (BCP-47), ``partialResults``, ``transcriptionEngine``, ``speechModel``,
+  ``profanityFilter``, ``hints`` (as TwilioDevEd/api-snippets and twilio-python's
+  ``Start.transcription`` write them). The Calls/Transcriptions resource: the ``name`` "may be
+  used to stop the Transcription". Real-Time
   Transcriptions are not stored by Twilio (unless given an Intelligence Service): the status
   callback is the only copy, so the hotline keeps it.
-- The status callback (same page; its fields confirmed by TwilioDevEd/api-snippets and by
-  handlers written against it): every event has ``AccountSid``, ``CallSid``,
-  ``TranscriptionSid`` (GT + 32 hex, as in the Calls/Transcriptions resource),
+- The status callback (same page, section statusCallbackUrl): every event has ``AccountSid``,
+  ``CallSid``, ``TranscriptionSid`` (GT + 32 hex, as in the Calls/Transcriptions resource),
   ``Timestamp``, ``SequenceId`` (the event's number within the transcription) and
   ``TranscriptionEvent``, one of ``transcription-started``, ``transcription-content``,
-  ``transcription-stopped``, ``transcription-error``. A content event adds ``LanguageCode``,
-  ``Track``, ``TranscriptionData`` (JSON: ``{"transcript": "...", "confidence": 0.93}``) and
-  ``Final`` ("true" for a finished stretch of speech; "false" only with partialResults, kept
-  out here). An error event adds ``TranscriptionError`` and ``TranscriptionErrorCode``.
+  ``transcription-stopped``, ``transcription-error``. A content event adds ``Track`` and
+  ``TranscriptionData``, JSON whose ``transcript`` is the text (these names as handlers written
+  against the callback, found in public code, read them). The page also gives
+  ``LanguageCode``, ``confidence`` in TranscriptionData, ``Final`` ("false" only for partial
+  results, which are not asked for here) and, on an error, ``TranscriptionError`` and
+  ``TranscriptionErrorCode``: the excerpts searched did not show these, so each is optional
+  here (no Final counts as final, no confidence is None, an error without words says "error").
 - twilio.com/docs/api/errors/17580: a 5xx (and 408, 425, 429) answer is retried up to three
   times, another 4xx is not; the transcription itself goes on either way. 17585: a callback
   URL that is not a well-formed http(s) URL gets no events at all.
