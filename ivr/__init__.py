@@ -86,6 +86,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from . import call_status, console, console_calls, console_stats, db, sms_status, voice
     from .monitoring import health, metrics
     from . import console_errors, console_history
+    from .voice import transcription
 
     database = db.init_app(app)
     app.extensions["ivr.call_events"] = CallEvents(database)
@@ -100,9 +101,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     csrf.exempt(voice.bp)  # Twilio's webhooks are authenticated by their signature instead
     csrf.exempt(sms_status.bp)
     csrf.exempt(call_status.bp)
+    csrf.exempt(transcription.bp)
     app.register_blueprint(voice.bp)
     app.register_blueprint(sms_status.bp)
     app.register_blueprint(call_status.bp)
+    app.register_blueprint(transcription.bp)
     app.register_blueprint(console.bp)
     app.register_blueprint(console_calls.bp)
     app.register_blueprint(console_stats.bp)

@@ -17,6 +17,7 @@ from .phone import caller_from
 from .recovery.reconcile import reconcile as reconcile_with_twilio
 from .recovery.twilio_recordings import TwilioRecordings
 from .ticket_queries import TicketFilter, all_tickets
+from .transcripts import transcript_texts
 
 
 @main.command(short_help="Register Twilio's voicemails that have no ticket.")
@@ -85,4 +86,5 @@ def export(what: str, first: str, last: str | None) -> None:
             write_csv(out, CALL_COLUMNS, call_rows(session, CallFilter(start=start, end=end), tz))
         else:
             tickets = all_tickets(session, None, TicketFilter(registered_from=start, registered_before=end), datetime.now(tz))
-            write_csv(out, TICKET_COLUMNS, ticket_rows(tickets, tz))
+            transcripts = transcript_texts(session, (t.call_sid for t in tickets))
+            write_csv(out, TICKET_COLUMNS, ticket_rows(tickets, tz, transcripts))

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
 import yaml
-from pydantic import ConfigDict, Field, ValidationError, field_validator
+from pydantic import ConfigDict, Field, StrictBool, ValidationError, field_validator
 
 from .errors import ConfigError
 from .inputs import matches
@@ -67,6 +67,8 @@ class Hotline(Strict):
     client_code_length: int | None = Field(default=None, ge=CLIENT_CODE_DIGITS[0], le=CLIENT_CODE_DIGITS[1])
     extra_non_working_days: list[date] = []
     extra_working_days: list[date] = []
+    # Transcribe voicemails in the caller's language (Twilio Real-Time Transcription, charged).
+    transcription: StrictBool = False
 
     @field_validator("timezone")
     @classmethod

@@ -23,6 +23,7 @@ from .errors import SignInThrottled, TicketClosed, TicketError, TicketRefused, T
 from .inputs import safe_redirect_target
 from .models import Ticket, TicketStatus
 from .ticket_queries import counts, get_ticket, list_tickets, overview, visible_to
+from .transcripts import transcript_of
 from .users import end_sessions, sign_in
 
 bp = Blueprint("console", __name__, url_prefix="/console")
@@ -199,6 +200,7 @@ def _render_ticket(ticket, preview=None, status: int = 200):
     call = get_call(object_session(ticket), ticket.call_sid)
     return render_template(
         "console/ticket.html", ticket=ticket, preview=preview, can_play=store is not None, call=call,
+        transcript=transcript_of(object_session(ticket), ticket.call_sid),
         extension_refused=_extension_refused(ticket),
         departments=appctx.hotline().routing.departments,
         needs_monthly=casework.compensation_due(appctx.hotline(), ticket, appctx.now()),

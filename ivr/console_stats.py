@@ -22,6 +22,7 @@ from .exports import CALL_COLUMNS, TICKET_COLUMNS, CallFilter, call_rows, ticket
 from .inputs import matches
 from .models import CallOutcome
 from .ticket_queries import all_tickets
+from .transcripts import transcript_texts
 
 bp = Blueprint("console_stats", __name__, url_prefix="/console")
 bp.before_request(load_user)
@@ -107,4 +108,5 @@ def tickets_csv():
     """The ticket list's filters and visibility (an operator gets the tickets the list shows them)."""
     with appctx.database().session() as db:
         tickets = all_tickets(db, g.user, ticket_filter(request.args), appctx.now())
-        return _csv("tickets", TICKET_COLUMNS, list(ticket_rows(tickets, appctx.hotline().routing.timezone)))
+        transcripts = transcript_texts(db, (t.call_sid for t in tickets))
+        return _csv("tickets", TICKET_COLUMNS, list(ticket_rows(tickets, appctx.hotline().routing.timezone, transcripts)))

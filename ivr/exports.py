@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TextIO
@@ -27,7 +27,7 @@ CALL_COLUMNS = (
 )
 TICKET_COLUMNS = (
     "number", "registered_at", "department", "caller", "sms_to", "source", "status", "deadline",
-    "closed_at", "closed_within_deadline",
+    "closed_at", "closed_within_deadline", "transcript",
 )
 # OWASP's list of the characters that make a spreadsheet read a cell as a formula.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -105,12 +105,14 @@ def _tickets_of_calls(session: Session, call_sids) -> dict[str, list[str]]:
 
 # -- tickets ----------------------------------------------------------------------------------
 
-def ticket_rows(tickets: Iterable[Ticket], tz: ZoneInfo) -> Iterator[list[object]]:
+def ticket_rows(tickets: Iterable[Ticket], tz: ZoneInfo, transcripts: Mapping[str, str] | None = None) -> Iterator[list[object]]:
     """The deadline is the day the customer was told (its ISO date); ``deadline_at`` is the
-    instant after it, which would read as the next day."""
+    instant after it, which would read as the next day. ``transcripts``: the voicemail's
+    transcript by CallSid (``ivr.transcripts.transcript_texts``)."""
+    transcripts = transcripts or {}
     for t in tickets:
         in_time = "" if t.closed_at is None else "yes" if t.closed_at < t.deadline_at else "no"
         yield [
             t.number, iso(t.registered_at, tz), t.department, t.caller, t.sms_to, t.source, t.status,
-            t.deadline_on.isoformat(), iso(t.closed_at, tz), in_time,
+            t.deadline_on.isoformat(), iso(t.closed_at, tz), in_time, transcripts.get(t.call_sid, ""),
         ]

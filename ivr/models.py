@@ -7,7 +7,7 @@ from typing import Any
 
 from datetime import timezone
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text, TypeDecorator, UniqueConstraint
+from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, String, Text, TypeDecorator, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .db import Base
@@ -269,3 +269,43 @@ class CallRecord(Base):
         if self.answered_at is None or self.offered_at is None:
             return None
         return max(int((self.answered_at - self.offered_at).total_seconds()), 0)
+
+
+class TranscriptionStatus:
+    STARTED = "started"
+    STOPPED = "stopped"
+    FAILED = "failed"
+    # A later event never takes a transcription back to an earlier state (events arrive out of order).
+    RANK = {STARTED: 0, STOPPED: 1, FAILED: 2}
+
+
+class Transcription(Base):
+    """One Real-Time Transcription of a voicemail (Twilio's TranscriptionSid), keyed on the call:
+    its segments may arrive before the ticket exists, and a ticket finds them by its CallSid."""
+
+    __tablename__ = "transcriptions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sid: Mapped[str] = mapped_column(String(34), unique=True)
+    call_sid: Mapped[str] = mapped_column(String(34), index=True)
+    language: Mapped[str | None] = mapped_column(String(16))   # the BCP-47 code Twilio reports (ro-RO)
+    status: Mapped[str] = mapped_column(String(16))             # TranscriptionStatus
+    error: Mapped[str | None] = mapped_column(Text)             # transcription-error's words and code
+    first_event_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class TranscriptSegment(Base):
+    """One final stretch of what the caller said, in the order Twilio numbered it (SequenceId).
+    Written once: a repeated event finds its (transcription, sequence) taken and changes nothing."""
+
+    __tablename__ = "transcript_segments"
+    __table_args__ = (UniqueConstraint("transcription_sid", "sequence_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    transcription_sid: Mapped[str] = mapped_column(String(34))
+    call_sid: Mapped[str] = mapped_column(String(34), index=True)
+    sequence_id: Mapped[int]
+    text: Mapped[str] = mapped_column(Text)
+    confidence: Mapped[float | None] = mapped_column(Float)  # 0-1, as the engine rated it
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,6 +39,21 @@ def config_paths() -> tuple[Path, Path]:
     )
 
 
+# A BCP-47 language code with its region, as Real-Time Transcription takes it (ro-RO, en-US).
+_TRANSCRIPTION_LANGUAGE = re.compile(r"[a-z]{2,3}-[A-Z]{2}")
+
+
+def _transcription_problems(routing: Routing, prompts: dict[str, PromptSet]) -> list[str]:
+    """With hotline.transcription on, each prompts file's language is the transcription's languageCode."""
+    if not routing.hotline.transcription:
+        return []
+    return [
+        f'{p.source}: language: "{p.language}" is not a language code such as ro-RO or en-US, '
+        "which hotline.transcription needs for Twilio's Real-Time Transcription"
+        for p in prompts.values() if not _TRANSCRIPTION_LANGUAGE.fullmatch(p.language)
+    ]
+
+
 def load_hotline(routing_file: Path, prompts_dir: Path) -> HotlineConfig:
     """Load and validate everything; ConfigError lists every fault found in every file."""
     if not routing_file.is_file():
@@ -46,7 +62,7 @@ def load_hotline(routing_file: Path, prompts_dir: Path) -> HotlineConfig:
         raise ConfigError([f"{prompts_dir.resolve()}: prompts folder not found (run ivr where prompts/ is, or set IVR_PROMPTS_DIR)"])
     routing = load_routing(routing_file)
     prompts = load_prompts(prompts_dir, routing.hotline.languages, SMS_TEMPLATES, routing.shared_milestones)
-    problems = check_sms_templates(routing, prompts)
+    problems = check_sms_templates(routing, prompts) + _transcription_problems(routing, prompts)
     if problems:
         raise ConfigError(problems)
     return HotlineConfig(routing, prompts, load_labels(prompts_dir, routing.hotline.languages))

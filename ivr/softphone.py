@@ -3,11 +3,15 @@
 It posts signed webhooks, parses the TwiML it gets back and follows it:
 <Say>/<Play> are heard, <Gather> asks for keys, <Record> and <Dial> ask what
 happens, <Redirect> and actions are followed, <Hangup> ends the call.
+<Start><Transcription> makes it post Twilio's transcription events: what the caller says
+while recording, as final segments, and the end at <Stop><Transcription> or at hang-up.
 ``ivr call`` uses it with a terminal; the end-to-end tests with a script.
 """
 
 from __future__ import annotations
 
+import json
+import re
 import secrets
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable
@@ -71,6 +75,8 @@ class CallerUi(Protocol):
     def keys(self, num_digits: int | None, finish_on_key: str) -> str | None: ...
     def dial_outcome(self, targets: list[str]) -> str: ...
     def record_seconds(self, max_length: int) -> int: ...
+    def speech(self) -> str:
+        """What the caller says in the recording, for a transcription that listens ("" = nothing)."""
     def conversation(self) -> None:
         """The caller talks with the operator; returns when they hang up."""
 
@@ -79,14 +85,16 @@ class CallerUi(Protocol):
 class ScriptedCaller:
     """A caller who follows a script: one entry of ``keys`` per <Gather> (None = silence;
     text starting with "say:" is speech), one of ``dials`` per <Dial>, one of ``records``
-    per <Record> (seconds, 0 = silence). A script that runs out answers with silence,
-    an unanswered dial and an empty recording."""
+    per <Record> (seconds, 0 = silence), and one of ``said`` per recording a transcription
+    listens to (its words). A script that runs out answers with silence, an unanswered dial
+    and an empty recording."""
 
     keys_script: list[str | None] = field(default_factory=list)
     dials: list[str] = field(default_factory=list)
     records: list[int] = field(default_factory=list)
     heard: list[str] = field(default_factory=list)
     operator_heard: list[str] = field(default_factory=list)
+    said: list[str] = field(default_factory=list)
 
     def hear(self, text: str, who: str = "caller") -> None:
         (self.heard if who == "caller" else self.operator_heard).append(text)
@@ -99,6 +107,9 @@ class ScriptedCaller:
 
     def record_seconds(self, max_length: int) -> int:
         return self.records.pop(0) if self.records else 0
+
+    def speech(self) -> str:
+        return self.said.pop(0) if self.said else ""
 
     def conversation(self) -> None:
         return None
@@ -116,6 +127,8 @@ class CallLog:
     requests: list[tuple[str, dict[str, str], int]] = field(default_factory=list)
     dials: list[list[str]] = field(default_factory=list)
     recordings: list[dict[str, str]] = field(default_factory=list)
+    # The transcription status callbacks posted, each as (url, fields): tests may post them again.
+    transcription_events: list[tuple[str, dict[str, str]]] = field(default_factory=list)
     ended_by: str = ""
     said: list[str] = field(default_factory=list)  # what the hotline said to the caller, in order
     said_before_last_recording: int = 0  # how much of ``said`` came before the last recording
@@ -123,6 +136,17 @@ class CallLog:
     def said_after_recording(self) -> list[str]:
         """What the caller heard after their last recording: what became of the complaint."""
         return self.said[self.said_before_last_recording:] if self.recordings else []
+
+
+@dataclass
+class _Transcription:
+    """A <Start><Transcription> running on the call."""
+
+    name: str
+    url: str
+    language: str
+    sid: str = field(default_factory=lambda: "GT" + secrets.token_hex(16))
+    sequence: int = 0
 
 
 class Call:
@@ -137,6 +161,7 @@ class Call:
         self.validator = RequestValidator(auth_token)
         self.account_sid, self.max_steps = account_sid, max_steps
         self.log = CallLog("CA" + secrets.token_hex(16))
+        self.transcription: _Transcription | None = None
         self.params = {
             "CallSid": self.log.call_sid, "AccountSid": account_sid, "From": caller, "To": called,
             "Caller": caller, "Called": called, "Direction": "inbound", "ApiVersion": "2010-04-01",
@@ -154,6 +179,9 @@ class Call:
 
     def run(self) -> CallLog:
         self._play_call()
+        if self.transcription is not None:  # a transcription ends with the call
+            self._transcription_event("transcription-stopped")
+            self.transcription = None
         # Twilio's "call status changes" webhook, once the caller has hung up.
         self.post(urljoin(self.base_url, "voice/status"), {"CallStatus": "completed", "CallDuration": "60"})
         return self.log
@@ -256,8 +284,46 @@ class Call:
                 if verb.tag in ("Say", "Play"):
                     (self._say if verb.tag == "Say" else self._play)(verb, url, who="operator")
 
+    def _start(self, verb: ET.Element, url: str) -> None:
+        for noun in verb:
+            if noun.tag != "Transcription":
+                raise ValueError(f"the softphone does not know <Start><{noun.tag}>")
+            callback = noun.get("statusCallbackUrl")
+            self.transcription = _Transcription(noun.get("name", ""), urljoin(url, callback) if callback else "",
+                                                noun.get("languageCode", "en-US"))
+            self._transcription_event("transcription-started", {
+                "LanguageCode": self.transcription.language, "Track": noun.get("track", "both_tracks"),
+            })
+
+    def _stop(self, verb: ET.Element, url: str) -> None:
+        for noun in verb:
+            if noun.tag == "Transcription" and self.transcription and noun.get("name") == self.transcription.name:
+                self._transcription_event("transcription-stopped")
+                self.transcription = None
+
+    def _transcribe(self, words: str) -> None:
+        """Twilio's final results of what the caller said: a segment per sentence."""
+        for sentence in re.split(r"(?<=[.!?])\s+", words.strip()):
+            if sentence:
+                self._transcription_event("transcription-content", {
+                    "LanguageCode": self.transcription.language, "Track": "inbound_track", "Final": "true",
+                    "TranscriptionData": json.dumps({"transcript": sentence, "confidence": 0.92}, ensure_ascii=False),
+                })
+
+    def _transcription_event(self, event: str, fields: dict[str, str] | None = None) -> None:
+        transcription = self.transcription
+        assert transcription is not None
+        transcription.sequence += 1
+        data = {"TranscriptionSid": transcription.sid, "TranscriptionEvent": event,
+                "SequenceId": str(transcription.sequence), "Timestamp": "2026-11-17T10:00:00.000Z", **(fields or {})}
+        if transcription.url:
+            self.log.transcription_events.append((transcription.url, data))
+            self.post(transcription.url, data)
+
     def _record(self, verb: ET.Element, url: str):
         seconds = self.ui.record_seconds(int(verb.get("maxLength", "3600")))
+        if seconds > 0 and self.transcription is not None:
+            self._transcribe(self.ui.speech())
         callback = verb.get("recordingStatusCallback")
         if seconds <= 0:
             if callback and "absent" in verb.get("recordingStatusCallbackEvent", ""):
@@ -334,6 +400,9 @@ class TerminalCaller:
         answer = self._ask("  how many seconds do you speak? (0 = silence) [20]: ")
         seconds = ascii_int(answer, max_digits=4)
         return 20 if seconds is None else seconds
+
+    def speech(self) -> str:
+        return self._ask("  ✎ what do you say? (the transcription hears it) ")
 
     @staticmethod
     def _ask(question: str) -> str:

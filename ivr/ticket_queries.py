@@ -11,6 +11,7 @@ from sqlalchemy import ColumnElement, and_, case, exists, func, or_, select, tru
 from sqlalchemy.orm import Session, selectinload
 
 from .models import Ticket, TicketMilestone, TicketStatus, User
+from .transcripts import transcript_matches
 
 PER_PAGE = 25
 
@@ -87,7 +88,7 @@ def _conditions(user: User | None, wanted: TicketFilter, now: datetime) -> list[
     text = wanted.search.strip()
     if text:
         digits = "".join(c for c in text if c in "0123456789").lstrip("0")
-        matches = [Ticket.number.ilike(f"%{text}%"), Ticket.client_code.ilike(f"%{text}%")]
+        matches = [Ticket.number.ilike(f"%{text}%"), Ticket.client_code.ilike(f"%{text}%"), transcript_matches(text)]
         if len(digits) >= 4:
             matches += [Ticket.caller.like(f"%{digits}%"), Ticket.sms_to.like(f"%{digits}%")]
         conditions.append(or_(*matches))

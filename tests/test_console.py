@@ -181,7 +181,7 @@ def test_large_lists_are_paginated(app, db, clock, as_user):
 def test_english_labels(app, db, clock, as_user):
     client = as_user("ana")
     client.get("/console/language/en")
-    assert "Search ticket number, phone or client code" in client.get("/console/").get_data(as_text=True)
+    assert "Search ticket number, phone, client code or words of the message" in client.get("/console/").get_data(as_text=True)
 
 
 # -- the nearest milestone and the at-risk filter (routing.yaml alert:) ----------------------

@@ -21,6 +21,7 @@ from .call_state import (
     call_caller, call_lang, client_code_from, code_arg, department_name, department_or_fallback, int_arg, log_call,
     prompts_in, sms_arg, textable,
 )
+from .transcription import stop_transcription, transcribe_voicemail
 
 _RECORDING_SID = re.compile(r"RE[0-9a-fA-F]{32}")
 
@@ -100,8 +101,9 @@ def append_record(response: VoiceResponse, key: str, lang: str, sms: str, take: 
     routing, prompts = appctx.hotline().routing, prompts_in(lang)
     code = code or None  # left out of the URLs rather than "code="
     speak(response, prompts.say("voicemail_instructions", department=department_name(key, lang)))
+    tr = transcribe_voicemail(response, lang, take)  # routing.yaml's transcription: <Start> before <Record>
     response.record(
-        action=url_for(".recorded", department=key, lang=lang, sms=sms, code=code), method="POST",
+        action=url_for(".recorded", department=key, lang=lang, sms=sms, code=code, tr=tr), method="POST",
         recording_status_callback=url_for(".recording_status", department=key, lang=lang, sms=sms, code=code),
         recording_status_callback_method="POST",
         recording_status_callback_event="completed absent failed",
@@ -111,7 +113,7 @@ def append_record(response: VoiceResponse, key: str, lang: str, sms: str, take: 
     # Twilio comes here only when nothing was recorded.
     speak(response, prompts.say("voicemail_empty"))
     if take == 1:
-        response.redirect(url_for(".record", department=key, lang=lang, sms=sms, code=code, take=2), method="POST")
+        response.redirect(url_for(".record", department=key, lang=lang, sms=sms, code=code, tr=tr, take=2), method="POST")
     else:
         speak(response, prompts.say("goodbye", company=routing.hotline.company))
         response.hangup()
@@ -150,6 +152,7 @@ def recorded(department: str):
     hotline = appctx.hotline()
     report = _voicemail_report(department, "record action")
     prompts, response = prompts_in(report.language), VoiceResponse()
+    stop_transcription(response)
     outcome = appctx.intake().take(report, appctx.now())
     if not isinstance(outcome, NotKept):
         log_call(call_log.voicemail_left)
