@@ -166,7 +166,7 @@ def _alert_milestone(session: Session, hotline: HotlineConfig, ticket: Ticket, m
     prompts = hotline.prompt_set(routing.default_language)
     text = prompts.sms["milestone_alert"].format(
         company=routing.hotline.company, ticket=ticket.number, due=due_text,
-        milestone=routing.departments[ticket.department].milestone_title(milestone.name, prompts.lang) or milestone.name,
+        milestone=hotline.milestone_name(ticket.department, milestone.name, prompts.lang),
         department=routing.departments[ticket.department].name[prompts.lang],
     )
     told, untold, numbers = [], [], set()

@@ -105,9 +105,7 @@ def milestone_state(milestone) -> str:
 def milestone_name(department: str, name: str) -> str:
     """A milestone as operators read it: its routing.yaml title in their language, else the
     console's word for a common name (resolve, legal, ...), else its key."""
-    dept = appctx.hotline().routing.departments.get(department)
-    title = dept.milestone_title(name, g.lang) if dept is not None else None
-    return title or (label(f"milestone_name_{name}") if f"milestone_name_{name}" in g.labels else name)
+    return appctx.hotline().milestone_name(department, name, g.lang)
 
 
 @bp.app_template_global()
@@ -201,6 +199,7 @@ def _render_ticket(ticket, preview=None, status: int = 200):
     return render_template(
         "console/ticket.html", ticket=ticket, preview=preview, can_play=store is not None, call=call,
         transcript=transcript_of(object_session(ticket), ticket.call_sid),
+        transcription_on=appctx.hotline().routing.hotline.transcription,
         extension_refused=_extension_refused(ticket),
         departments=appctx.hotline().routing.departments,
         needs_monthly=casework.compensation_due(appctx.hotline(), ticket, appctx.now()),

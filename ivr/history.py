@@ -180,10 +180,13 @@ def _compensation(data: Mapping[str, Any], reader: Reader) -> str:
 
 
 def _milestone(data: Mapping[str, Any], reader: Reader) -> str:
-    """"termenul legal" for the final milestone, "termenul promised" for another."""
+    """"termenul legal" for the final milestone; "termen promis" for a common key; else "termenul KEY"."""
     if data.get("final"):
         return reader.label("milestone_final")
-    return reader.label("history_milestone", name=data.get("milestone", ""))
+    name = data.get("milestone", "")
+    if f"milestone_name_{name}" in reader.labels:  # the console's words for a common key ("termen promis")
+        return reader.label(f"milestone_name_{name}")
+    return reader.label("history_milestone", name=name)
 
 
 def _extended(data: Mapping[str, Any], reader: Reader) -> str:

@@ -27,6 +27,14 @@ class HotlineConfig:
             return self.routing.default_language
         return self.routing.foreign_language
 
+    def milestone_name(self, department: str, name: str, lang: str) -> str:
+        """A milestone as people read it in ``lang``: its routing.yaml title, else the console's
+        words for a common key ("termen promis"), else the key itself."""
+        dept = self.routing.departments.get(department)
+        title = dept.milestone_title(name, lang) if dept is not None else None
+        common = self.console_labels.get(lang, {}).get(f"milestone_name_{name}")
+        return title or (common if isinstance(common, str) else None) or name
+
     def prompt_set(self, lang: str | None) -> PromptSet:
         return self.prompts.get(lang or "", self.prompts[self.routing.default_language])
 

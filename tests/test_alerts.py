@@ -141,7 +141,7 @@ def test_each_recipient_gets_one_sms_per_milestone_however_often_the_scan_runs(a
     assert alerts_sent(db) == []
     done = scan(db, hotline, bucharest(2026, 11, 17, 11, 0))
     assert (done.milestones, done.sms, done.unreachable) == (1, 2, 2)
-    body = f'ProNET Solutii IT: reclamatia {number} (Departamentul Tehnic): termenul "promised" expira la 17.11.2026 12:00.'
+    body = f'ProNET Solutii IT: reclamatia {number} (Departamentul Tehnic): termen promis expira la 17.11.2026 12:00.'
     assert alerts_sent(db, number) == [("alert_promised#0", "+40722000111", body), ("alert_promised#2", "+40744000222", body)]
     for minute in (1, 30, 59):
         assert scan(db, hotline, bucharest(2026, 11, 17, 11, minute)).sms == 0
@@ -164,7 +164,7 @@ def test_a_day_milestone_is_alerted_with_its_date(app, db, hotline, people, cloc
     assert scan(db, hotline, bucharest(2026, 12, 17, 22, 59)).milestones == 0
     assert scan(db, hotline, bucharest(2026, 12, 17, 23, 0)).milestones == 1
     legal = [body for purpose, _, body in alerts_sent(db, number) if purpose.startswith("alert_legal")]
-    assert legal == [f'ProNET Solutii IT: reclamatia {number} (Departamentul Tehnic): termenul "legal" expira la 17.12.2026.'] * 2
+    assert legal == [f'ProNET Solutii IT: reclamatia {number} (Departamentul Tehnic): termen legal expira la 17.12.2026.'] * 2
 
 
 def test_no_alert_for_a_met_milestone_a_closed_ticket_or_a_department_without_alert(app, db, hotline, people, clock):
@@ -265,8 +265,8 @@ def test_the_dispatcher_loop_of_serve_and_worker_sends_the_alerts_to_twilio(twil
     finally:
         stop.set()
         loop.join(10)
-    alerts = sorted((m["to"], m["body"]) for m in twilio.messages if "termenul" in m["body"])
-    body = f'ProNET Solutii IT: reclamatia {number} (Departamentul Tehnic): termenul "promised" expira la 17.11.2026 12:00.'
+    alerts = sorted((m["to"], m["body"]) for m in twilio.messages if "expira la" in m["body"])
+    body = f'ProNET Solutii IT: reclamatia {number} (Departamentul Tehnic): termen promis expira la 17.11.2026 12:00.'
     assert alerts == [("+40722000111", body), ("+40744000222", body)]
     assert len(twilio.messages) == 3  # and the customer's registration SMS, once each
     with db.session() as session:

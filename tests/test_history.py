@@ -53,8 +53,8 @@ CASES = [
     ("extended", {"moves": [{"milestone": "legal", "final": True, "before": "2026-12-28", "after": "2027-01-12"},
                             {"milestone": "promised", "final": False, "before": "2026-11-27T10:00:00+00:00",
                              "after": "2026-12-04T10:00:00+00:00"}]},
-     "termenul legal: 28.12.2026 → 12.01.2027; termenul promised: 27.11.2026 12:00 → 04.12.2026 12:00",
-     "the legal term: 28.12.2026 → 12.01.2027; the term promised: 27.11.2026 12:00 → 04.12.2026 12:00"),
+     "termenul legal: 28.12.2026 → 12.01.2027; termen promis: 27.11.2026 12:00 → 04.12.2026 12:00",
+     "the legal term: 28.12.2026 → 12.01.2027; promised: 27.11.2026 12:00 → 04.12.2026 12:00"),
     ("reclassified", {"from": "technical", "to": "payments"}, "Departamentul Tehnic → Departamentul Plăți",
      "Technical support → Payments"),
     ("reopened", {"was": "resolved"}, "era soluționată", "was resolved"),
@@ -69,9 +69,9 @@ CASES = [
     ("alerted", {"milestone": "promised", "final": False, "due": "2026-11-17T10:00:00+00:00",
                  "told": [{"target": "user:maria", "number": "+40722000111"}, {"target": "+40744000222", "number": "+40744000222"}],
                  "untold": [{"target": "user:ion", "problem": "no_phone"}, {"target": "user:ghost", "problem": "not_a_user"}]},
-     "termenul promised, scadent la 17.11.2026 12:00: SMS către maria (+40722000111), +40744000222; "
+     "termen promis, scadent la 17.11.2026 12:00: SMS către maria (+40722000111), +40744000222; "
      "netrimis către ion (nu are telefon (ivr user phone)), ghost (nu este un utilizator activ al consolei)",
-     "the term promised, due 17.11.2026 12:00: SMS to maria (+40722000111), +40744000222; "
+     "promised, due 17.11.2026 12:00: SMS to maria (+40722000111), +40744000222; "
      "not sent to ion (no phone (ivr user phone)), ghost (not an active console user)"),
     ("alerted", {"milestone": "legal", "final": True, "due": "2026-12-17", "told": [], "untold": []},
      "termenul legal, scadent la 17.12.2026: SMS către nimeni",
