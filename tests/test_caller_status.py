@@ -186,3 +186,20 @@ def test_a_slow_database_goes_straight_to_the_menu(app, twilio_post, place_call,
     body = reply.get_data(as_text=True)
     assert reply.status_code == 200 and took < 2.5
     assert "Reclamația numărul" not in body and MENU_FIRST in body
+
+
+def test_the_ticket_page_shows_the_added_message_in_its_history_and_recordings(app, place_call, db, clock):
+    import re
+
+    from ivr.users import add_user
+
+    place_call(caller=MOBILE, keys=["2"], records=[30])
+    place_call(caller=MOBILE, keys=["1"], records=[20])
+    with app.extensions["ivr.db"].session() as session, session.begin():
+        add_user(session, "maria", "a long enough password 1", "supervisor", clock())
+    client = app.test_client()
+    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/console/login").get_data(as_text=True)).group(1)
+    client.post("/console/login", data={"csrf_token": token, "name": "maria", "password": "a long enough password 1"})
+    page = client.get("/console/tickets/RC-2026-000001").get_data(as_text=True)
+    assert "mesaj vocal adăugat de client" in page
+    assert "Mesaje adăugate de client" in page and "· 20 s" in page
