@@ -203,3 +203,12 @@ def test_the_ticket_page_shows_the_added_message_in_its_history_and_recordings(a
     page = client.get("/console/tickets/RC-2026-000001").get_data(as_text=True)
     assert "mesaj vocal adăugat de client" in page
     assert "Mesaje adăugate de client" in page and "· 20 s" in page
+
+
+@pytest.mark.parametrize("path", [
+    "/voice/menu-start?lang=ro", "/voice/status-choice?lang=ro&ticket=RC-2026-000001&index=0",
+    "/voice/status-number?lang=ro&asked=1", "/voice/message-recorded?lang=ro&ticket=RC-2026-000001",
+    "/voice/message-status?lang=ro&ticket=RC-2026-000001",
+])
+def test_the_status_webhooks_refuse_unsigned_requests(client, path):
+    assert client.post(path, data={"CallSid": "CA" + "1" * 32, "From": MOBILE, "Digits": "1"}).status_code == 403
