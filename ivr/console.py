@@ -306,6 +306,18 @@ def recording(number: str):
     return recording_response(url)
 
 
+@bp.get("/tickets/<number>/caller-messages/<int:message_id>/recording")
+def caller_message_recording(number: str, message_id: int):
+    """A message the caller added by phone, fetched from Twilio like the voicemail."""
+    with appctx.database().session() as db:
+        ticket = _visible_ticket(db, number)
+        message = next((m for m in ticket.caller_messages if m.id == message_id), None)
+        if message is None:
+            abort(404)
+        url = message.recording_url
+    return recording_response(url)
+
+
 # -- the supervisor's view -------------------------------------------------------------
 
 @bp.get("/overview")

@@ -8,7 +8,7 @@ from typing import Any
 from datetime import timezone
 
 from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, String, Text, TypeDecorator, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, backref, mapped_column, relationship
 
 from .db import Base
 from .deadlines import Deadline
@@ -309,3 +309,23 @@ class TranscriptSegment(Base):
     text: Mapped[str] = mapped_column(Text)
     confidence: Mapped[float | None] = mapped_column(Float)  # 0-1, as the engine rated it
     received_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class CallerMessage(Base):
+    """A message a caller left by phone for a complaint they already have: a voicemail attached
+    to that ticket (no new ticket, no new number), one per call like a ticket's voicemail."""
+
+    __tablename__ = "caller_messages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
+    call_sid: Mapped[str] = mapped_column(String(34), unique=True)
+    caller: Mapped[str | None] = mapped_column(String(20))  # E.164; None when withheld
+    recording_sid: Mapped[str | None] = mapped_column(String(34))
+    recording_url: Mapped[str | None] = mapped_column(String(300))
+    recording_duration: Mapped[int | None]
+    recording_status: Mapped[str | None] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+    # A backref, so that the Ticket class above stays as it is (other tables join it in parallel).
+    ticket: Mapped[Ticket] = relationship(backref=backref("caller_messages", order_by="CallerMessage.id"))

@@ -55,6 +55,20 @@ PROMPTS: dict[str, frozenset[str]] = {
         "deadline_at_time": {"date", "time"},
         "goodbye": {"company"},
         "error_apology": set(),
+        # The caller's minute (issue 11): the one notice when every department is closed, and the
+        # status of a caller's complaints ({ticket}: its last digits; {outcome}: what they were told).
+        "all_closed": set(),
+        "status_open": {"ticket", "deadline"},
+        "status_resolved": {"ticket", "outcome"},
+        "status_rejected": {"ticket", "outcome"},
+        "status_choices": set(),
+        "status_next": set(),
+        "status_offer": set(),
+        "status_number_request": set(),
+        "status_number_unknown": set(),
+        "message_instructions": {"ticket"},
+        "message_added": {"ticket"},
+        "message_not_added": set(),
     }.items()
 }
 _TOP_KEYS = {"voice", "language", "days", "months", "prompts", "sms"}

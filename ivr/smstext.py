@@ -49,6 +49,8 @@ SMS_TEMPLATES: dict[str, frozenset[str]] = {
     **COMPENSATION_TEXTS,  # the compensation formula in words, for the resolution SMS
     # To a department's supervisors (routing.yaml alert:), in the hotline's default language.
     "milestone_alert": frozenset({"company", "ticket", "department", "milestone", "due"}),
+    # A message the caller added by phone to a complaint they already have.
+    "message_added": frozenset({"company", "ticket"}),
 }
 # Texts that carry an operator's free text: only their fixed part must fit one segment;
 # a longer message goes out in several parts, and the operator sees how many first.

@@ -26,27 +26,35 @@ def test_open_department_dials_operators_with_caller_id_and_whisper(place_call):
 @pytest.mark.parametrize("outcome", ["busy", "no-answer", "failed", "canceled"])
 def test_unanswered_dial_takes_a_voicemail(place_call, outcome):
     caller, log = place_call(keys=["3"], dials=[outcome], records=[25])
-    assert "operatorii de la Departamentul Relații Clienți sunt ocupați" in caller.transcript
+    assert "Operatorii de la Departamentul Relații Clienți sunt ocupați, dar vă înregistrăm reclamația." in caller.heard
     assert len(log.recordings) == 1
     assert "Reclamația a fost înregistrată cu numărul" in caller.transcript
     assert log.ended_by == "hangup"
 
 
-def test_after_hours_the_caller_hears_the_hours_and_leaves_a_complaint(place_call, clock):
+def test_after_hours_the_caller_hears_once_that_all_are_closed_and_leaves_a_complaint(place_call, clock):
     clock.now = bucharest(2026, 11, 24, 22, 15)
     caller, log = place_call(keys=["1"], records=[40])
     assert log.dials == []
-    assert (
-        "Programul operatorilor de la Departamentul Tehnic este luni - duminică, între orele 09:00 și 21:00. "
-        "Reclamația dumneavoastră este înregistrată automat, non-stop." in caller.heard
-    )
+    closed = "Acum nu avem operatori, dar vă înregistrăm reclamația."
+    assert caller.heard.index(closed) < caller.heard.index("Pentru Departamentul Tehnic, apăsați 1.")
+    assert caller.heard.count(closed) == 1 and "Operatorii de la" not in caller.transcript
+    assert caller.heard[caller.heard.index(closed) + 4] == "După semnal, spuneți numele, adresa și problema, apoi apăsați diez."
     assert len(log.recordings) == 1
 
 
+def test_a_department_closed_while_others_are_open_tells_its_hours(place_call, clock):
+    clock.now = bucharest(2026, 11, 28, 11, 0)  # Saturday: payments is closed, technical answers
+    caller, _ = place_call(keys=["2"], records=[10])
+    assert "Acum nu avem operatori" not in caller.transcript
+    assert ("Operatorii de la Departamentul Plăți răspund luni - vineri, între orele 09:00 și 17:30. "
+            "Vă înregistrăm reclamația acum.") in caller.heard
+
+
 def test_payments_is_closed_on_saturday_and_on_public_holidays(place_call, clock):
-    for closed_at in (bucharest(2026, 11, 28, 11, 0), bucharest(2026, 12, 1, 11, 0)):
-        clock.now = closed_at
-        caller, log = place_call(keys=["2"], records=[10])
+    for closed_at, mobile in ((bucharest(2026, 11, 28, 11, 0), "+40722000001"), (bucharest(2026, 12, 1, 11, 0), "+40722000002")):
+        clock.now = closed_at  # two callers: the second call of one would first hear of the complaint it left
+        caller, log = place_call(caller=mobile, keys=["2"], records=[10])
         assert log.dials == [], closed_at
         assert "luni - vineri, între orele 09:00 și 17:30" in caller.transcript
 
@@ -73,14 +81,16 @@ def test_foreign_caller_hears_english_and_can_switch_to_romanian(place_call, clo
     clock.now = bucharest(2026, 11, 24, 23, 0)
     caller, _ = place_call(caller="+4915112345678", keys=["8", "1"], records=[12])
     assert caller.heard[0] == "Hello, you have reached ProNET Soluții IT."
-    assert "Pentru limba română, apăsați tasta 8." in caller.heard
-    assert "Programul operatorilor de la Departamentul Tehnic" in caller.transcript
+    assert "Pentru limba română, apăsați 8." in caller.heard
+    assert caller.transcript.count("Acum nu avem operatori") == 1  # said again in the language chosen
+    assert caller.transcript.count("Our operators are closed now") == 1
+    assert "După semnal, spuneți numele" in caller.transcript
 
 
 def test_landline_caller_is_asked_for_a_mobile_number(place_call, clock):
     clock.now = bucharest(2026, 11, 24, 23, 0)
     caller, log = place_call(caller=LANDLINE, keys=["1", "0722 123 456#".replace(" ", "")], records=[30])
-    assert any("introduceți un număr de telefon mobil" in line for line in caller.heard)
+    assert any("introduceți un număr de mobil din România" in line for line in caller.heard)
     recorded = next(url for url, _, _ in log.requests if "/voice/recorded/" in url)
     assert "sms=%2B40722123456" in recorded
 

@@ -99,7 +99,7 @@ def test_off_by_default_nobody_is_asked(app_config, clock):
 def test_the_code_keyed_in_goes_onto_the_ticket(place_call, db):
     caller, log = place_call(keys=["2", CODE + "#"], records=[30])
     assert REQUEST in caller.heard
-    assert caller.heard.index(REQUEST) < caller.heard.index(next(h for h in caller.heard if "după semnalul sonor" in h))
+    assert caller.heard.index(REQUEST) < caller.heard.index(next(h for h in caller.heard if "După semnal" in h))
     assert f"code={CODE}" in recorded_url(log)
     [ticket] = tickets(db)
     assert (ticket.client_code, ticket.sms_to) == (CODE, "+40722123456")
@@ -129,7 +129,7 @@ def test_the_second_try_is_taken(place_call, db):
 
 def test_after_the_sms_number_comes_the_code(place_call, db):
     caller, _ = place_call(caller=LANDLINE, keys=["2", "0722123456#", CODE + "#"], records=[30])
-    assert caller.heard.index(REQUEST) > next(i for i, h in enumerate(caller.heard) if "număr de telefon mobil" in h)
+    assert caller.heard.index(REQUEST) > next(i for i, h in enumerate(caller.heard) if "număr de mobil din România" in h)
     [ticket] = tickets(db)
     assert (ticket.client_code, ticket.sms_to) == (CODE, "+40722123456")
 

@@ -21,7 +21,7 @@ from test_config import edit
 
 UK_MOBILE = "+447400123456"
 CHINA_KEYED = "008613912345678#"
-ASKED = "To receive your complaint number by text message, key in a Romanian mobile number"
+ASKED = "To get your complaint number by text, key in a Romanian mobile number"
 REFUSED_RO = "Numărul introdus nu este un număr de mobil valid."
 
 

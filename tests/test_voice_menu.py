@@ -22,17 +22,31 @@ def test_greeting_then_menu_is_the_first_gather(twilio_post):
     assert verbs[:2] == ["Say", "Say"] and verbs[2] == "Gather"
     greeting, notice = doc[0].text, doc[1].text
     assert "ProNET Soluții IT" in greeting
-    assert "înregistrată" in notice and "nu sunteți de acord" in notice
+    assert notice == "Apelul este înregistrat."
     gather = doc.find("Gather")
     assert gather.get("input") == "dtmf speech" and gather.get("numDigits") == "1"
     assert gather.get("language") == "ro-RO"
     options = [s.text for s in gather.findall("Say")]
-    assert "Departamentul Tehnic, apăsați tasta 1" in options[0]
-    assert "Departamentul Plăți, apăsați tasta 2" in options[1]
-    assert "Departamentul Relații Clienți, apăsați tasta 3" in options[2]
-    assert options[3] == "For English, press 9."
+    assert options == [
+        "Pentru Departamentul Tehnic, apăsați 1.", "Pentru Departamentul Plăți, apăsați 2.",
+        "Pentru Departamentul Relații Clienți, apăsați 3.",
+    ]  # a Romanian mobile: no language switch, and its complaints are found by its number
     assert gather.findall("Say")[0].get("voice") == "Polly.Carmen"
-    assert gather.findall("Say")[3].get("voice") == "Polly.Amy"
+
+
+@pytest.mark.parametrize("caller", ["anonymous", "+4915112345678"])
+def test_the_language_switch_is_offered_to_withheld_and_foreign_numbers(twilio_post, caller):
+    gather = twiml(twilio_post("/voice/incoming", caller=caller)).find("Gather")
+    offers = [(s.text, s.get("voice")) for s in gather.findall("Say")][3:]
+    if caller == "anonymous":
+        assert offers == [("Pentru stadiul unei reclamații, apăsați 0.", "Polly.Carmen"), ("For English, press 9.", "Polly.Amy")]
+    else:  # a foreign mobile hears English, and may have complaints found by its number
+        assert offers == [("Pentru limba română, apăsați 8.", "Polly.Carmen")]
+
+
+def test_a_romanian_landline_may_key_a_complaint_in_but_is_not_offered_a_language(twilio_post):
+    gather = twiml(twilio_post("/voice/incoming", caller="+40215551234")).find("Gather")
+    assert [s.text for s in gather.findall("Say")][3:] == ["Pentru stadiul unei reclamații, apăsați 0."]
 
 
 @pytest.mark.parametrize("caller, lang", [("+40722123456", "ro"), ("+4915112345678", "en"), ("+447911123456", "en"), ("anonymous", "ro"), ("", "ro")])
@@ -42,11 +56,11 @@ def test_language_follows_the_callers_country(twilio_post, caller, lang):
 
 
 def test_a_key_switches_language_without_counting_a_miss(twilio_post):
-    doc = twiml(twilio_post("/voice/menu?lang=ro&attempt=2", Digits="9"))
+    doc = twiml(twilio_post("/voice/menu?lang=ro&attempt=2", caller="anonymous", Digits="9"))
     gather = doc.find("Gather")
     assert gather.get("action") == "/voice/menu?lang=en&attempt=2"
     assert "Technical support" in said(gather)
-    assert "Pentru limba română, apăsați tasta 8." in said(gather)
+    assert "Pentru limba română, apăsați 8." in said(gather)
 
 
 @pytest.mark.parametrize("digits, department", [("1", "technical"), ("2", "payments"), ("3", "customer_relations")])

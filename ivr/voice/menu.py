@@ -1,4 +1,5 @@
-"""The start of a call: the greeting and the menu, by key or by voice, and the way to a department."""
+"""The start of a call: the greeting, the steps before the menu, and the menu, by key or by
+voice, and the way to a department."""
 
 from __future__ import annotations
 
@@ -10,28 +11,74 @@ from twilio.twiml.voice_response import Gather, VoiceResponse
 from .. import appctx
 from ..calls import log as call_log
 from ..inputs import ascii_int
+from ..phone import Caller
 from ..twiml import speak, twiml_response
+from . import status
+from .arrival import Arrival, IncomingStep
 from .blueprint import bp
 from .operators import route
 from .call_state import call_caller, call_lang, department_name, int_arg, log_call, prompts_in
 
 
-@bp.post("/incoming")
-def incoming():
-    hotline = appctx.hotline()
-    lang = hotline.language_for(call_caller())
-    prompts, company = prompts_in(lang), hotline.routing.hotline.company
-    log_call(call_log.call_started, call_caller().e164, lang)
-    response = VoiceResponse()
+def greet(response: VoiceResponse, arrival: Arrival) -> bool:
+    prompts, company = prompts_in(arrival.lang), appctx.hotline().routing.hotline.company
     speak(response, prompts.say("greeting", company=company))
     speak(response, prompts.say("recording_notice", company=company))
-    _append_menu(response, lang, attempt=1)
+    return False
+
+
+def offer_menu(response: VoiceResponse, arrival: Arrival) -> bool:
+    append_menu_start(response, arrival.lang)
+    return True
+
+
+# What a caller hears on arrival, in order: each step may end the answer (see IncomingStep).
+INCOMING_STEPS: tuple[IncomingStep, ...] = (greet, status.tell_status, offer_menu)
+
+
+@bp.post("/incoming")
+def incoming():
+    caller = call_caller()
+    arrival = Arrival(caller, appctx.hotline().language_for(caller))
+    log_call(call_log.call_started, caller.e164, arrival.lang)
+    response = VoiceResponse()
+    for step in INCOMING_STEPS:
+        if step(response, arrival):
+            break
     return twiml_response(response)
 
 
-def _append_menu(response: VoiceResponse, lang: str, attempt: int) -> None:
-    routing, prompts = appctx.hotline().routing, prompts_in(lang)
-    action = url_for(".menu", lang=lang, attempt=attempt)
+@bp.post("/menu-start")
+def menu_start():
+    """The menu from its start, for a step before it that ends with the caller choosing it."""
+    response = VoiceResponse()
+    append_menu_start(response, call_lang())
+    return twiml_response(response)
+
+
+def append_menu_start(response: VoiceResponse, lang: str) -> None:
+    """The menu, after saying once that every department is closed when it is so: the caller
+    is not told again after the choice."""
+    closed = _all_closed()
+    if closed:
+        speak(response, prompts_in(lang).say("all_closed"))
+    _append_menu(response, lang, attempt=1, told_all_closed=closed)
+
+
+def _all_closed() -> bool:
+    routing, now = appctx.hotline().routing, appctx.now()
+    return not any(routing.schedule(key).is_open(now) for key in routing.departments)
+
+
+def offers_language(caller: Caller) -> bool:
+    """Whether the caller's number suggests another language: a foreign or a withheld number
+    (a Romanian number is answered in Romanian and is not offered a switch)."""
+    return caller.region is None or caller.region != appctx.hotline().routing.hotline.holidays
+
+
+def _append_menu(response: VoiceResponse, lang: str, attempt: int, told_all_closed: bool = False) -> None:
+    routing, prompts, caller = appctx.hotline().routing, prompts_in(lang), call_caller()
+    action = url_for(".menu", lang=lang, attempt=attempt, closed=1 if told_all_closed else None)
     departments = sorted(routing.departments.items(), key=lambda item: item[1].digit)
     hints = [word for _, d in departments for word in [d.name[lang], *d.keywords.get(lang, [])]]
     gather = Gather(
@@ -40,9 +87,12 @@ def _append_menu(response: VoiceResponse, lang: str, attempt: int) -> None:
     )
     for key, dept in departments:
         speak(gather, prompts.say("menu_option", department=dept.name[lang], digit=dept.digit))
-    for other, digit in routing.language_keys.items():
-        if other != lang:
-            speak(gather, prompts_in(other).say("language_offer", digit=digit))
+    if not caller.can_receive_sms and status.status_key_free():
+        speak(gather, prompts.say("status_offer"))  # no number to find their complaints by: they key one in
+    if offers_language(caller):
+        for other, digit in routing.language_keys.items():
+            if other != lang:
+                speak(gather, prompts_in(other).say("language_offer", digit=digit))
     response.append(gather)
     response.redirect(action, method="POST")  # reached only when the caller pressed nothing
 
@@ -65,25 +115,30 @@ def _spoken_department(speech: str, lang: str) -> str | None:
 def menu():
     routing = appctx.hotline().routing
     lang, attempt = call_lang(), int_arg("attempt", 1)
+    told_all_closed = request.args.get("closed") == "1"
     digits = request.form.get("Digits", "")
     response = VoiceResponse()
     digit = ascii_int(digits, max_digits=1)
     if digit is not None:
         chosen = routing.department_for_digit(digit)
         if chosen:
-            return route(response, chosen, lang)
+            return route(response, chosen, lang, told_all_closed)
+        if digit == status.STATUS_KEY and status.status_key_free():
+            return status.ask_ticket_number(response, lang)
         switch_to = next((l for l, d in routing.language_keys.items() if str(d) == digits), None)
         if switch_to and switch_to != lang:
-            _append_menu(response, switch_to, attempt)  # switching language is not a miss
+            if told_all_closed:  # heard in a language the caller asked to leave
+                speak(response, prompts_in(switch_to).say("all_closed"))
+            _append_menu(response, switch_to, attempt, told_all_closed)  # switching language is not a miss
             return twiml_response(response)
     spoken = _spoken_department(request.form.get("SpeechResult", "")[:500], lang)
     if spoken:
-        return route(response, spoken, lang)
+        return route(response, spoken, lang, told_all_closed)
     prompts = prompts_in(lang)
     if attempt >= routing.hotline.menu_attempts:
         fallback = routing.hotline.fallback
         speak(response, prompts.say("menu_fallback", department=department_name(fallback, lang)))
-        return route(response, fallback, lang)
+        return route(response, fallback, lang, told_all_closed)
     speak(response, prompts.say("menu_invalid"))
-    _append_menu(response, lang, attempt + 1)
+    _append_menu(response, lang, attempt + 1, told_all_closed)
     return twiml_response(response)

@@ -20,14 +20,16 @@ log = logging.getLogger(__name__)
 DIAL_ANSWERED = {"completed", "answered"}
 
 
-def route(response: VoiceResponse, key: str, lang: str):
-    """Dial the department's operators when it is staffed, else take a voicemail."""
+def route(response: VoiceResponse, key: str, lang: str, told_all_closed: bool = False):
+    """Dial the department's operators when it is staffed, else take a voicemail (saying it is
+    closed unless the caller heard before the menu that every department is)."""
     routing, prompts = appctx.hotline().routing, prompts_in(lang)
     dept, name = routing.departments[key], department_name(key, lang)
     log_call(call_log.department_chosen, key, lang)
     if not routing.schedule(key).is_open(appctx.now()):
-        hours = prompts.describe_hours(dept.weekly_hours)
-        speak(response, prompts.say("department_closed", department=name, hours=hours))
+        if not told_all_closed:
+            hours = prompts.describe_hours(dept.weekly_hours)
+            speak(response, prompts.say("department_closed", department=name, hours=hours))
         return take_voicemail(response, key, lang)
     targets = _dial_targets(dept.operators)
     if not targets:

@@ -1,0 +1,245 @@
+"""A caller's complaints on the phone: right after the greeting, a caller whose mobile number has
+a complaint open (or closed in the last 30 days) hears its state and may add a message to it,
+register a new one, or go on to the menu. A caller with no such number (a landline, a withheld
+one) keys a complaint's number in from the menu; nothing is read out to them without it.
+
+The database is asked with a short bound: a caller is never kept waiting on it before the menu,
+and when it is slow the status is simply not told.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections.abc import Callable
+from typing import TypeVar
+
+from flask import current_app, request, url_for
+from sqlalchemy.orm import Session
+from twilio.twiml.voice_response import Gather, VoiceResponse
+
+from .. import appctx
+from ..caller_tickets import MessageReport, TicketState, attach_message, callers_tickets, keyed_ticket
+from ..inputs import ascii_int, has_control_characters, matches
+from ..models import TicketStatus
+from ..tickets import RECORDING_STATUSES
+from ..twiml import speak, twiml_response
+from .arrival import Arrival
+from .blueprint import bp
+from .call_state import call_caller, call_lang, int_arg, prompts_in
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+# The keys, as the prompts status_offer and status_choices name them.
+STATUS_KEY = 0
+ADD_MESSAGE, NEW_COMPLAINT, NEXT_ONE = "1", "2", "3"
+_TICKET_NUMBER = re.compile(r"[A-Za-z0-9]{1,12}-[0-9]{4}-[0-9]{1,12}")
+_RECORDING_SID = re.compile(r"RE[0-9a-fA-F]{32}")
+
+
+class _Late(Exception):
+    """The database did not answer within the bound."""
+
+
+def _in_time(work: Callable[[Session], T], seconds: float, write: bool = False) -> T:
+    """``work`` in a session of its own, waited for at most ``seconds`` (as ``ivr.recovery.intake``
+    bounds a registration): raises _Late, or what ``work`` raised."""
+    database, outcome, done = appctx.database(), [], threading.Event()
+
+    def run() -> None:
+        try:
+            with database.session() as session:
+                if write:
+                    with session.begin():
+                        outcome.append(work(session))
+                else:
+                    outcome.append(work(session))
+        except BaseException as exc:  # handed to the waiting webhook
+            outcome.append(exc)
+        finally:
+            done.set()
+
+    threading.Thread(target=run, name="caller-status", daemon=True).start()
+    if not done.wait(seconds):
+        raise _Late(f"no answer within {seconds} s")
+    if isinstance(outcome[0], BaseException):
+        raise outcome[0]
+    return outcome[0]
+
+
+def _lookup_seconds() -> float:
+    return float(current_app.config.get("STATUS_LOOKUP_SECONDS", 1.0))
+
+
+def status_key_free() -> bool:
+    """The status key is offered unless routing.yaml gave it to a department or a language."""
+    routing = appctx.hotline().routing
+    return routing.department_for_digit(STATUS_KEY) is None and STATUS_KEY not in routing.language_keys.values()
+
+
+def _callers_tickets(number: str) -> list[TicketState] | None:
+    """The caller's complaints, or None when the database did not answer in time."""
+    hotline, now = appctx.hotline(), appctx.now()
+    try:
+        return _in_time(lambda session: callers_tickets(session, hotline, number, now), _lookup_seconds())
+    except Exception as exc:
+        log.warning("status of %s skipped: the database did not answer (%s)", number, exc)
+        return None
+
+
+# -- right after the greeting -----------------------------------------------------------------
+
+def tell_status(response: VoiceResponse, arrival: Arrival) -> bool:
+    """An incoming step: the state of the caller's nearest complaint, then their choice."""
+    if not arrival.caller.can_receive_sms:
+        return False  # a landline may be shared, a withheld number is nobody's: they key a number in
+    tickets = _callers_tickets(arrival.caller.e164 or "")
+    if not tickets:
+        return False
+    _append_status(response, arrival.lang, tickets[0], index=0, more=len(tickets) > 1, keyed=False)
+    return True
+
+
+def spoken_number(number: str) -> str:
+    """A ticket's last digits as the caller hears and keys them: "RC-2026-000123" -> "1 2 3"."""
+    sequence = ascii_int(number.rsplit("-", 1)[-1], max_digits=12)
+    return "" if sequence is None else " ".join(str(sequence))
+
+
+def _append_status(response: VoiceResponse, lang: str, state: TicketState, index: int, more: bool, keyed: bool) -> None:
+    prompts = prompts_in(lang)
+    ticket = spoken_number(state.number)
+    if state.open:
+        tz = appctx.hotline().routing.timezone
+        deadline = prompts.spoken_deadline(state.deadline, tz, appctx.now().astimezone(tz).date())
+        speak(response, prompts.say("status_open", ticket=ticket, deadline=deadline))
+    else:
+        # What the customer was told, only to the number it was told to: a keyed number may be anyone's.
+        outcome = "" if keyed else (state.outcome or "")[:400]
+        key = "status_resolved" if state.status == TicketStatus.RESOLVED else "status_rejected"
+        speak(response, prompts.say(key, ticket=ticket, outcome=outcome))
+    action = url_for(".status_choice", lang=lang, ticket=state.number, index=index, keyed=1 if keyed else None)
+    gather = Gather(input="dtmf", num_digits=1, timeout=5, action=action, method="POST")
+    speak(gather, prompts.say("status_choices"))
+    if more:
+        speak(gather, prompts.say("status_next"))
+    response.append(gather)
+    response.redirect(url_for(".menu_start", lang=lang), method="POST")  # no key: the menu
+
+
+@bp.post("/status-choice")
+def status_choice():
+    lang, number, index = call_lang(), request.args.get("ticket", ""), int_arg("index", 0)
+    digits, response = request.form.get("Digits", ""), VoiceResponse()
+    if digits == ADD_MESSAGE and matches(_TICKET_NUMBER, number):
+        return _append_message_record(response, lang, number)
+    caller = call_caller()
+    if digits == NEXT_ONE and request.args.get("keyed") != "1" and caller.can_receive_sms:
+        tickets = _callers_tickets(caller.e164 or "") or []
+        if index + 1 < len(tickets):
+            _append_status(response, lang, tickets[index + 1], index + 1, more=index + 2 < len(tickets), keyed=False)
+            return twiml_response(response)
+    # A new complaint, or anything else: the menu, which takes one.
+    response.redirect(url_for(".menu_start", lang=lang), method="POST")
+    return twiml_response(response)
+
+
+# -- a complaint's number keyed in ------------------------------------------------------------
+
+def ask_ticket_number(response: VoiceResponse, lang: str, asked: int = 1):
+    action = url_for(".status_number", lang=lang, asked=asked)
+    gather = Gather(input="dtmf", finish_on_key="#", num_digits=12, timeout=8, action=action, method="POST")
+    speak(gather, prompts_in(lang).say("status_number_request"))
+    response.append(gather)
+    response.redirect(url_for(".menu_start", lang=lang), method="POST")  # nothing keyed: the menu
+    return twiml_response(response)
+
+
+@bp.post("/status-number")
+def status_number():
+    """The digits of a complaint's number keyed in: its state, else asked once more, then the menu."""
+    lang, asked, response = call_lang(), int_arg("asked", 1), VoiceResponse()
+    digits, hotline = request.form.get("Digits", ""), appctx.hotline()
+    try:
+        state = _in_time(lambda session: keyed_ticket(session, hotline, digits), _lookup_seconds())
+    except Exception as exc:
+        log.warning("keyed complaint number not looked up: the database did not answer (%s)", exc)
+        response.redirect(url_for(".menu_start", lang=lang), method="POST")
+        return twiml_response(response)
+    if state is not None:
+        _append_status(response, lang, state, index=0, more=False, keyed=True)
+        return twiml_response(response)
+    speak(response, prompts_in(lang).say("status_number_unknown"))
+    if asked < 2:
+        return ask_ticket_number(response, lang, asked + 1)
+    response.redirect(url_for(".menu_start", lang=lang), method="POST")
+    return twiml_response(response)
+
+
+# -- a message added to a complaint -----------------------------------------------------------
+
+def _append_message_record(response: VoiceResponse, lang: str, number: str):
+    prompts = prompts_in(lang)
+    speak(response, prompts.say("message_instructions", ticket=spoken_number(number)))
+    response.record(
+        action=url_for(".message_recorded", lang=lang, ticket=number), method="POST",
+        recording_status_callback=url_for(".message_status", lang=lang, ticket=number),
+        recording_status_callback_method="POST", recording_status_callback_event="completed absent failed",
+        play_beep=True, finish_on_key="#", max_length=appctx.hotline().routing.hotline.record_max_seconds,
+        trim="trim-silence", timeout=10,
+    )
+    # Twilio comes here only when nothing was recorded.
+    speak(response, prompts.say("voicemail_empty"))
+    speak(response, prompts.say("goodbye", company=appctx.hotline().routing.hotline.company))
+    response.hangup()
+    return twiml_response(response)
+
+
+def _message_report() -> MessageReport:
+    """What Twilio said about the message; a field that is not what Twilio sends is left out."""
+    form = request.form
+    status = form.get("RecordingStatus", "completed")
+    sid, url = form.get("RecordingSid", ""), form.get("RecordingUrl", "")
+    return MessageReport(
+        call_sid=form["CallSid"], ticket_number=request.args.get("ticket", "")[:32], caller=call_caller().e164,
+        recording_sid=sid if matches(_RECORDING_SID, sid) else None,
+        recording_url=url if url.startswith("https://") and len(url) <= 300 and not has_control_characters(url) else None,
+        recording_duration=ascii_int(form.get("RecordingDuration"), max_digits=5),
+        recording_status=status if status in RECORDING_STATUSES else "failed",
+    )
+
+
+def _attach(report: MessageReport) -> bool:
+    """Whether the message is on its ticket now (the database answered in time and knows the ticket)."""
+    hotline, now = appctx.hotline(), appctx.now()
+    seconds = float(current_app.config["WEBHOOK_DATABASE_SECONDS"])
+    try:
+        return _in_time(lambda session: attach_message(session, hotline, report, now) is not None, seconds, write=True)
+    except Exception:
+        log.exception("message of CallSid %s for %s not attached", report.call_sid, report.ticket_number)
+        return False
+
+
+@bp.post("/message-recorded")
+def message_recorded():
+    """The <Record> action of a message for a complaint: attach it and tell the caller."""
+    lang, report, response = call_lang(), _message_report(), VoiceResponse()
+    prompts = prompts_in(lang)
+    if _attach(report):
+        speak(response, prompts.say("message_added", ticket=spoken_number(report.ticket_number)))
+    else:
+        speak(response, prompts.say("message_not_added"))
+    speak(response, prompts.say("goodbye", company=appctx.hotline().routing.hotline.company))
+    response.hangup()
+    return twiml_response(response)
+
+
+@bp.post("/message-status")
+def message_status():
+    """Twilio's recordingStatusCallback for a message: attaches it if the action did not."""
+    report = _message_report()
+    if report.recording_status == "absent" or _attach(report):
+        return "", 204
+    return "temporarily unavailable", 503
