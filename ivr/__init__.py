@@ -18,6 +18,7 @@ from .errors import ConfigError
 from .proxies import trust_proxies, trusted_proxies
 from .recordings import make_recording_store
 from .calls.events import CallEvents
+from .calls.incidents import ActiveIncidents
 from .calls.operators import OperatorPhones
 from .recovery.intake import Intake
 from .recovery.journal import Journal
@@ -52,6 +53,8 @@ def _environment_config(instance_path: str) -> dict[str, Any]:
         "JOURNAL_REPLAY_SECONDS": 10.0,
         # How long the menu dials a "user:NAME" operator at the phone it last read (0: read every call).
         "OPERATOR_PHONES_SECONDS": 30.0,
+        # How long a declared or closed incident may take to reach another process's calls.
+        "INCIDENTS_SECONDS": 15.0,
     }
 
 
@@ -82,11 +85,12 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     trust_proxies(app)  # X-Forwarded-* count only with IVR_TRUSTED_PROXIES
 
-    from . import call_status, console, console_calls, console_stats, db, sms_status, voice
+    from . import call_status, console, console_calls, console_incidents, console_stats, db, sms_status, voice
 
     database = db.init_app(app)
     app.extensions["ivr.call_events"] = CallEvents(database)
     app.extensions["ivr.operator_phones"] = OperatorPhones(database, ttl=app.config["OPERATOR_PHONES_SECONDS"])
+    app.extensions["ivr.incidents"] = ActiveIncidents(database, lambda: app.config["CLOCK"](), ttl=app.config["INCIDENTS_SECONDS"])
     app.extensions["ivr.intake"] = Intake(
         database, hotline, Journal(app.config["JOURNAL_DIR"]),
         deadline_seconds=app.config["WEBHOOK_DATABASE_SECONDS"], replay_interval=app.config["JOURNAL_REPLAY_SECONDS"],
@@ -103,6 +107,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(console.bp)
     app.register_blueprint(console_calls.bp)
     app.register_blueprint(console_stats.bp)
+    app.register_blueprint(console_incidents.bp)
 
     @app.get("/")
     def home():

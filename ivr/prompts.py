@@ -55,6 +55,10 @@ PROMPTS: dict[str, frozenset[str]] = {
         "deadline_at_time": {"date", "time"},
         "goodbye": {"company"},
         "error_apology": set(),
+        # Outage notices (ivr/voice/incidents.py)
+        "incident_join_offer": {"digit"},
+        "incident_joined": set(),
+        "incident_joined_no_sms": set(),
     }.items()
 }
 _TOP_KEYS = {"voice", "language", "days", "months", "prompts", "sms"}

@@ -12,7 +12,7 @@ from ..calls import log as call_log
 from ..inputs import ascii_int
 from ..twiml import speak, twiml_response
 from .blueprint import bp
-from .operators import route
+from .incidents import announce_outage, route_with_notice
 from .call_state import call_caller, call_lang, department_name, int_arg, log_call, prompts_in
 
 
@@ -25,6 +25,8 @@ def incoming():
     response = VoiceResponse()
     speak(response, prompts.say("greeting", company=company))
     speak(response, prompts.say("recording_notice", company=company))
+    if announce_outage(response, lang):
+        return twiml_response(response)
     _append_menu(response, lang, attempt=1)
     return twiml_response(response)
 
@@ -71,19 +73,19 @@ def menu():
     if digit is not None:
         chosen = routing.department_for_digit(digit)
         if chosen:
-            return route(response, chosen, lang)
+            return route_with_notice(response, chosen, lang)
         switch_to = next((l for l, d in routing.language_keys.items() if str(d) == digits), None)
         if switch_to and switch_to != lang:
             _append_menu(response, switch_to, attempt)  # switching language is not a miss
             return twiml_response(response)
     spoken = _spoken_department(request.form.get("SpeechResult", "")[:500], lang)
     if spoken:
-        return route(response, spoken, lang)
+        return route_with_notice(response, spoken, lang)
     prompts = prompts_in(lang)
     if attempt >= routing.hotline.menu_attempts:
         fallback = routing.hotline.fallback
         speak(response, prompts.say("menu_fallback", department=department_name(fallback, lang)))
-        return route(response, fallback, lang)
+        return route_with_notice(response, fallback, lang)
     speak(response, prompts.say("menu_invalid"))
     _append_menu(response, lang, attempt + 1)
     return twiml_response(response)
