@@ -5,6 +5,7 @@ exports, and the whole thing in a browser."""
 
 from __future__ import annotations
 
+import re
 import time
 import xml.etree.ElementTree as ET
 from datetime import timedelta
@@ -525,3 +526,44 @@ def test_a_supervisor_declares_and_closes_an_outage_in_a_browser(page, live_app,
     screenshot(page, "incidents.png")
     assert [m.purpose for m in sms_of(db, ticket.number)] == ["ticket_registered", "ticket_resolved#1"]
     assert blocked == []
+
+
+@pytest.mark.parametrize("size", ["laptop", "phone"])
+def test_the_outage_pages_are_accessible_and_romanian(browser, live_app, twilio, clock, size):  # noqa: F811
+    """axe-core finds nothing on the outage pages (the list, the form with its errors, an incident
+    with a linked ticket and the closing preview), nothing scrolls sideways, and no English shows."""
+    from test_console_a11y import SIZES, SUPERVISOR, axe_violations, english_words, sideways_scroll, sign_in
+
+    from test_console_browser import TIMEOUT_MS, screenshot
+
+    app, base_url = live_app
+    with app.extensions["ivr.db"].session() as session, session.begin():
+        add_user(session, SUPERVISOR, PASSWORD, "supervisor", clock())
+    incident = declare(app, clock, departments=["technical"])
+    join(app, clock, incident, CALL_SID)
+    context = browser.new_context(viewport=dict(zip(("width", "height"), SIZES[size])), locale="ro-RO", bypass_csp=True)
+    context.set_default_timeout(TIMEOUT_MS)
+    page, english, problems = context.new_page(), english_words(), {}
+    try:
+        sign_in(page, base_url)
+        pages = {"incidents": "/console/incidents", "incident-new": "/console/incidents/new",
+                 "incident": f"/console/incidents/{incident}"}
+        for name, path in pages.items():
+            page.goto(base_url + path)
+            if name == "incident-new":  # with its errors shown
+                page.locator("form.incident-form").evaluate("f => f.noValidate = true")
+                page.locator("form.incident-form button").click()
+            if name == "incident":  # with the closing preview
+                page.locator("textarea[name=text]").fill("Conexiunea funcționează din nou.")
+                page.locator("section.actions button").last.click()
+                page.locator(".preview").wait_for()
+            text = page.evaluate("() => document.body.innerText")
+            text = text.replace(CLUJ_EN, "")  # the English message is meant to be English
+            leftovers = sorted({w for w in re.findall(r"[A-Za-z]{4,}", text) if w.lower() in english})
+            found = (axe_violations(page), sideways_scroll(page), leftovers)
+            screenshot(page, f"a11y-{name}-{size}.png")
+            if found[0] or found[1] > 0 or found[2]:
+                problems[name] = found
+    finally:
+        context.close()
+    assert not problems, problems
