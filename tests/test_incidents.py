@@ -298,7 +298,7 @@ def test_closing_resolves_each_linked_ticket_once_with_one_sms(app, clock, db, h
         assert (found.closed_by, found.resolution, found.closed_at) == ("maria", message, clock())
 
 
-def test_closing_without_a_message_leaves_the_tickets_open_and_skips_closed_ones(app, clock, db, hotline, maria):
+def test_closing_without_a_message_leaves_the_tickets_open(app, clock, db, hotline, maria):
     incident = declare(app, clock, departments=["technical"])
     first, second = join(app, clock, incident, CALL_SID), join(app, clock, incident, OTHER_CALL)
     with db.session() as session, session.begin():
