@@ -18,6 +18,7 @@ from .monitoring.logs import configure_logging
 from .proxies import trust_proxies, trusted_proxies
 from .recordings import make_recording_store
 from .calls.events import CallEvents
+from .calls.incidents import ActiveIncidents
 from .calls.operators import OperatorPhones
 from .recovery.intake import Intake
 from .recovery.journal import Journal
@@ -54,6 +55,8 @@ def _environment_config(instance_path: str) -> dict[str, Any]:
         "OPERATOR_PHONES_SECONDS": 30.0,
         "METRICS_TOKEN": env.get("IVR_METRICS_TOKEN"),  # /metrics answers only with it
         "LOG_FORMAT": env.get("IVR_LOG_FORMAT", "plain"),  # or json
+        # How long a declared or closed incident may take to reach another process's calls.
+        "INCIDENTS_SECONDS": 15.0,
     }
 
 
@@ -83,7 +86,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     trust_proxies(app)  # X-Forwarded-* count only with IVR_TRUSTED_PROXIES
 
-    from . import call_status, console, console_calls, console_stats, db, sms_status, voice
+    from . import call_status, console, console_calls, console_incidents, console_stats, db, sms_status, voice
     from .monitoring import health, metrics
     from . import console_errors, console_history
     from .voice import transcription
@@ -91,6 +94,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     database = db.init_app(app)
     app.extensions["ivr.call_events"] = CallEvents(database)
     app.extensions["ivr.operator_phones"] = OperatorPhones(database, ttl=app.config["OPERATOR_PHONES_SECONDS"])
+    app.extensions["ivr.incidents"] = ActiveIncidents(database, lambda: app.config["CLOCK"](), ttl=app.config["INCIDENTS_SECONDS"])
     app.extensions["ivr.intake"] = Intake(
         database, hotline, Journal(app.config["JOURNAL_DIR"]),
         deadline_seconds=app.config["WEBHOOK_DATABASE_SECONDS"], replay_interval=app.config["JOURNAL_REPLAY_SECONDS"],
@@ -113,6 +117,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     metrics.init_app(app)
     app.register_blueprint(console_history.bp)
     app.register_blueprint(console_errors.bp)
+    app.register_blueprint(console_incidents.bp)
 
     @app.get("/")
     def home():

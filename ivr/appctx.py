@@ -7,6 +7,7 @@ from datetime import datetime
 from flask import current_app
 
 from .calls.events import CallEvents
+from .calls.incidents import ActiveIncidents
 from .calls.operators import OperatorPhones
 from .db import Database
 from .recordings import RecordingStore
@@ -45,3 +46,8 @@ def call_events() -> CallEvents:
 def operator_phones() -> OperatorPhones:
     """Console users' phones, for routing.yaml's "user:NAME" operators."""
     return current_app.extensions["ivr.operator_phones"]
+
+
+def incidents() -> ActiveIncidents:
+    """The incidents callers are told of, kept in memory (``ivr.calls.incidents``)."""
+    return current_app.extensions["ivr.incidents"]

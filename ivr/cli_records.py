@@ -12,7 +12,9 @@ import click
 from .calls.stats import local_range
 from .cli import _app, _replay, main
 from .errors import TwilioApiError
-from .exports import CALL_COLUMNS, TICKET_COLUMNS, CallFilter, call_rows, ticket_rows, write_csv
+from .exports import (
+    CALL_COLUMNS, TICKET_COLUMNS, CallFilter, call_rows, incident_columns, incident_rows, ticket_rows, write_csv,
+)
 from .phone import caller_from
 from .recovery.reconcile import reconcile as reconcile_with_twilio
 from .recovery.twilio_recordings import TwilioRecordings
@@ -66,24 +68,29 @@ def _local_day(text: str, option: str) -> date:
         raise click.BadParameter("a date such as 2026-11-01", param_hint=option) from None
 
 
-@main.command(short_help="Write calls or tickets as CSV.")
-@click.argument("what", type=click.Choice(["calls", "tickets"]))
+@main.command(short_help="Write calls, tickets or incidents as CSV.")
+@click.argument("what", type=click.Choice(["calls", "tickets", "incidents"]))
 @click.option("--from", "first", required=True, help="first day, e.g. 2026-11-01 (hotline's timezone)")
 @click.option("--to", "last", default=None, help="last day, included; default today")
 def export(what: str, first: str, last: str | None) -> None:
-    """Write the calls or tickets of a date range to stdout as CSV (calls by start, tickets by registration)."""
+    """Write the calls, tickets or incidents of a date range to stdout as CSV (calls and incidents by
+    start, tickets by registration)."""
     start_day = _local_day(first, "--from")
     end_day = _local_day(last, "--to") if last else None
     if end_day is not None and end_day < start_day:
         raise click.BadParameter(f"{end_day} is before --from {start_day}", param_hint="--to")
     app = _app()
-    tz = app.extensions["ivr.hotline"].routing.timezone
+    routing = app.extensions["ivr.hotline"].routing
+    tz = routing.timezone
     end_day = end_day or datetime.now(tz).date()
     start, end = local_range(start_day, end_day, tz)
     out = click.get_text_stream("stdout")
     with app.extensions["ivr.db"].session() as session:
         if what == "calls":
             write_csv(out, CALL_COLUMNS, call_rows(session, CallFilter(start=start, end=end), tz))
+        elif what == "incidents":
+            languages = routing.hotline.languages
+            write_csv(out, incident_columns(languages), incident_rows(session, languages, start, end, tz))
         else:
             tickets = all_tickets(session, None, TicketFilter(registered_from=start, registered_before=end), datetime.now(tz))
             transcripts = transcript_texts(session, (t.call_sid for t in tickets))

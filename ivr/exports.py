@@ -17,9 +17,10 @@ from typing import TextIO
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, object_session, selectinload
 
-from .models import CallRecord, Ticket
+from .incidents import incident_ids_of, ticket_counts
+from .models import CallRecord, Incident, Ticket
 
 CALL_COLUMNS = (
     "call_sid", "started_at", "caller", "language", "department", "outcome", "answered_by",
@@ -27,7 +28,7 @@ CALL_COLUMNS = (
 )
 TICKET_COLUMNS = (
     "number", "registered_at", "department", "caller", "sms_to", "source", "status", "deadline",
-    "closed_at", "closed_within_deadline", "transcript",
+    "closed_at", "closed_within_deadline", "transcript", "incident",
 )
 # OWASP's list of the characters that make a spreadsheet read a cell as a formula.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -108,11 +109,42 @@ def _tickets_of_calls(session: Session, call_sids) -> dict[str, list[str]]:
 def ticket_rows(tickets: Iterable[Ticket], tz: ZoneInfo, transcripts: Mapping[str, str] | None = None) -> Iterator[list[object]]:
     """The deadline is the day the customer was told (its ISO date); ``deadline_at`` is the
     instant after it, which would read as the next day. ``transcripts``: the voicemail's
-    transcript by CallSid (``ivr.transcripts.transcript_texts``)."""
+    transcript by CallSid (``ivr.transcripts.transcript_texts``); ``incident``: the outage it joined."""
     transcripts = transcripts or {}
+    tickets = list(tickets)
+    session = object_session(tickets[0]) if tickets else None
+    joined = incident_ids_of(session, [t.id for t in tickets]) if session is not None else {}
     for t in tickets:
         in_time = "" if t.closed_at is None else "yes" if t.closed_at < t.deadline_at else "no"
         yield [
             t.number, iso(t.registered_at, tz), t.department, t.caller, t.sms_to, t.source, t.status,
-            t.deadline_on.isoformat(), iso(t.closed_at, tz), in_time, transcripts.get(t.call_sid, ""),
+            t.deadline_on.isoformat(), iso(t.closed_at, tz), in_time, transcripts.get(t.call_sid, ""), joined.get(t.id, ""),
+        ]
+
+
+# -- incidents --------------------------------------------------------------------------------
+
+INCIDENT_COLUMNS = (
+    "id", "declared_at", "declared_by", "departments", "area", "starts_at", "ends_at", "closed_at", "closed_by",
+    "tickets", "tickets_open", "resolution",
+)
+
+
+def incident_columns(languages: Sequence[str]) -> tuple[str, ...]:
+    """The columns, with what callers heard in each of the hotline's languages (message_ro, ...)."""
+    return (*INCIDENT_COLUMNS, *(f"message_{lang}" for lang in languages))
+
+
+def incident_rows(session: Session, languages: Sequence[str], start: datetime, end: datetime, tz: ZoneInfo) -> Iterator[list[object]]:
+    """The incidents that started in [start, end), oldest first, with how many tickets joined each."""
+    incidents = session.scalars(
+        select(Incident).where(Incident.starts_at >= start, Incident.starts_at < end).order_by(Incident.starts_at, Incident.id)
+    ).all()
+    counted = ticket_counts(session, [i.id for i in incidents])
+    for i in incidents:
+        total, still_open = counted.get(i.id, (0, 0))
+        yield [
+            i.id, iso(i.declared_at, tz), i.declared_by, ";".join(i.departments), i.area, iso(i.starts_at, tz),
+            iso(i.ends_at, tz), iso(i.closed_at, tz), i.closed_by, total, still_open, i.resolution,
+            *(i.messages.get(lang, "") for lang in languages),
         ]

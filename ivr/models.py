@@ -329,3 +329,41 @@ class CallerMessage(Base):
 
     # A backref, so that the Ticket class above stays as it is (other tables join it in parallel).
     ticket: Mapped[Ticket] = relationship(backref=backref("caller_messages", order_by="CallerMessage.id"))
+
+
+class Incident(Base):
+    """An outage a supervisor declared: callers to its departments hear its message while it is
+    active (``starts_at`` <= now < ``ends_at``, not closed) and may join it with one keypress."""
+
+    __tablename__ = "incidents"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    departments: Mapped[list[str]] = mapped_column(JSON)          # routing.yaml department keys
+    area: Mapped[str | None] = mapped_column(String(200))         # "Cluj", for the operators
+    messages: Mapped[dict[str, str]] = mapped_column(JSON)        # language -> what callers hear
+    starts_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+    ends_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+    declared_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    declared_by: Mapped[str] = mapped_column(String(64))
+    closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), index=True)
+    closed_by: Mapped[str | None] = mapped_column(String(64))
+    # What the linked tickets' customers were told on closing; None when they were left open.
+    resolution: Mapped[str | None] = mapped_column(Text)
+
+    links: Mapped[list[IncidentTicket]] = relationship(back_populates="incident", order_by="IncidentTicket.id")
+
+    def active(self, now: datetime) -> bool:
+        return self.closed_at is None and self.starts_at <= now < self.ends_at
+
+
+class IncidentTicket(Base):
+    """A ticket registered by a caller who joined an incident (a ticket joins at most one)."""
+
+    __tablename__ = "incident_tickets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), unique=True)
+
+    incident: Mapped[Incident] = relationship(back_populates="links")
+    ticket: Mapped[Ticket] = relationship()

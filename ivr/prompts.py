@@ -69,6 +69,10 @@ PROMPTS: dict[str, frozenset[str]] = {
         "message_instructions": {"ticket"},
         "message_added": {"ticket"},
         "message_not_added": set(),
+        # Outage notices (ivr/voice/incidents.py)
+        "incident_join_offer": {"digit"},
+        "incident_joined": set(),
+        "incident_joined_no_sms": set(),
     }.items()
 }
 _TOP_KEYS = {"voice", "language", "days", "months", "prompts", "sms"}

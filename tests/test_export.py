@@ -120,13 +120,13 @@ def test_export_tickets(records, cli_env, runner):
     header, rows = export(runner, "tickets", "--from", "2026-11-16", "--to", "2026-11-17")
     assert header == list(TICKET_COLUMNS) == [
         "number", "registered_at", "department", "caller", "sms_to", "source", "status", "deadline",
-        "closed_at", "closed_within_deadline", "transcript"]
+        "closed_at", "closed_within_deadline", "transcript", "incident"]
     assert [row["number"] for row in rows] == [first, second, by_voicemail]
     assert rows[0] == {
         "number": first, "registered_at": "2026-11-16T10:03:00+02:00", "department": "payments",
         "caller": "+40722123456", "sms_to": "+40722123456", "source": "operator", "status": "resolved",
         "deadline": "2026-12-16", "closed_at": "2026-11-18T12:00:00+02:00", "closed_within_deadline": "yes",
-        "transcript": "",
+        "transcript": "", "incident": "",
     }
     assert (rows[2]["source"], rows[2]["status"], rows[2]["closed_at"], rows[2]["closed_within_deadline"]) == (
         "voicemail", "in_progress", "", "")

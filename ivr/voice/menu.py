@@ -16,7 +16,7 @@ from ..twiml import speak, twiml_response
 from . import status
 from .arrival import Arrival, IncomingStep
 from .blueprint import bp
-from .operators import route
+from .incidents import announce_outage, route_with_notice
 from .call_state import call_caller, call_lang, department_name, int_arg, log_call, prompts_in
 
 
@@ -32,8 +32,13 @@ def offer_menu(response: VoiceResponse, arrival: Arrival) -> bool:
     return True
 
 
+def tell_outage(response: VoiceResponse, arrival: Arrival) -> bool:
+    """An incident that covers every department: its notice and the offer to join it."""
+    return announce_outage(response, arrival.lang)
+
+
 # What a caller hears on arrival, in order: each step may end the answer (see IncomingStep).
-INCOMING_STEPS: tuple[IncomingStep, ...] = (greet, status.tell_status, offer_menu)
+INCOMING_STEPS: tuple[IncomingStep, ...] = (greet, status.tell_status, tell_outage, offer_menu)
 
 
 @bp.post("/incoming")
@@ -122,7 +127,7 @@ def menu():
     if digit is not None:
         chosen = routing.department_for_digit(digit)
         if chosen:
-            return route(response, chosen, lang, told_all_closed)
+            return route_with_notice(response, chosen, lang, told_all_closed)
         if digit == status.STATUS_KEY and status.status_key_free():
             return status.ask_ticket_number(response, lang)
         switch_to = next((l for l, d in routing.language_keys.items() if str(d) == digits), None)
@@ -133,12 +138,12 @@ def menu():
             return twiml_response(response)
     spoken = _spoken_department(request.form.get("SpeechResult", "")[:500], lang)
     if spoken:
-        return route(response, spoken, lang, told_all_closed)
+        return route_with_notice(response, spoken, lang, told_all_closed)
     prompts = prompts_in(lang)
     if attempt >= routing.hotline.menu_attempts:
         fallback = routing.hotline.fallback
         speak(response, prompts.say("menu_fallback", department=department_name(fallback, lang)))
-        return route(response, fallback, lang, told_all_closed)
+        return route_with_notice(response, fallback, lang, told_all_closed)
     speak(response, prompts.say("menu_invalid"))
     _append_menu(response, lang, attempt + 1, told_all_closed)
     return twiml_response(response)

@@ -1,0 +1,569 @@
+"""Outage notices: a supervisor declares an incident; callers to its departments hear its message
+and join it with one key (a ticket, its number and SMS, no recording); closing it resolves the
+linked tickets with one SMS each, once. The service, the voice webhooks, the console, the
+exports, and the whole thing in a browser."""
+
+from __future__ import annotations
+
+import re
+import time
+import xml.etree.ElementTree as ET
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from ivr import incidents
+from ivr.calls.incidents import ActiveIncidents
+from ivr.casework import sms_text
+from ivr.db import Database
+from ivr.incidents import Declaration, IncidentInvalid
+from ivr.models import Incident, IncidentTicket, SmsMessage, Ticket, TicketStatus, User
+from ivr.users import add_user
+
+from conftest import CALL_SID, bucharest
+from test_console import PASSWORD, as_user, csrf, users  # noqa: F401  (fixtures)
+from test_console_browser import browser, live_app, page  # noqa: F401  (fixtures)
+
+EVERY = ["technical", "payments", "customer_relations"]
+CLUJ_RO = "Există o întrerupere în zona Cluj, estimăm remedierea până la ora 18:00."
+CLUJ_EN = "There is an outage in the Cluj area; we expect it fixed by 18:00."
+OTHER_CALL = "CA" + "2" * 32
+
+
+@pytest.fixture
+def database_url(any_database_url):
+    """These tests run on SQLite and, when IVR_TEST_DATABASE_URL is set, on PostgreSQL."""
+    return any_database_url
+
+
+@pytest.fixture
+def db(app):
+    """The app's database."""
+    return app.extensions["ivr.db"]
+
+
+@pytest.fixture
+def hotline(app):
+    """The hotline's configuration (the shipped one)."""
+    return app.extensions["ivr.hotline"]
+
+
+@pytest.fixture
+def maria(db, clock) -> int:
+    """A supervisor, maria; returns her id."""
+    with db.session() as session, session.begin():
+        user = session.scalar(select(User).where(User.name == "maria")) or add_user(session, "maria", PASSWORD, "supervisor", clock())
+        session.flush()
+        return user.id
+
+
+def declare(app, clock, departments=EVERY, hours: float = 8, starts=None, area="Cluj") -> int:
+    """Declare an incident through the service as maria, from now (or ``starts``) for ``hours``;
+    the voice webhooks' cache is told at once, as the console does. Returns its id."""
+    db, hotline = app.extensions["ivr.db"], app.extensions["ivr.hotline"]
+    begin = starts or clock()
+    with db.session() as session, session.begin():
+        user = session.scalar(select(User).where(User.name == "maria")) or add_user(session, "maria", PASSWORD, "supervisor", clock())
+        incident = incidents.declare(session, hotline, Declaration(
+            list(departments), area, {"ro": CLUJ_RO, "en": CLUJ_EN}, starts, begin + timedelta(hours=hours),
+        ), user, clock())
+        incident_id = incident.id
+    app.extensions["ivr.incidents"].reload()
+    return incident_id
+
+
+def twiml(reply) -> ET.Element:
+    assert reply.status_code == 200, reply.get_data(as_text=True)
+    return ET.fromstring(reply.get_data(as_text=True))
+
+
+def said(document: ET.Element) -> str:
+    return " ".join((e.text or "") for e in document.iter("Say"))
+
+
+def linked(db, incident_id: int) -> list[Ticket]:
+    with db.session() as session:
+        found = incidents.tickets_of(session, incident_id)
+        session.expunge_all()
+        return found
+
+
+def sms_of(db, number: str) -> list[SmsMessage]:
+    with db.session() as session:
+        return list(session.scalars(
+            select(SmsMessage).join(Ticket).where(Ticket.number == number).order_by(SmsMessage.id)
+        ))
+
+
+# -- the voice webhooks ---------------------------------------------------------------------------
+
+def test_an_incident_on_every_department_is_heard_right_after_the_greeting(app, clock, twilio_post):
+    incident = declare(app, clock)
+    doc = twiml(twilio_post("/voice/incoming"))
+    assert [v.tag for v in doc] == ["Say", "Say", "Gather", "Redirect"]
+    gather = doc.find("Gather")
+    assert gather.get("action") == f"/voice/incident/{incident}?lang=ro" and gather.get("numDigits") == "1"
+    message, offer = [s.text for s in gather.findall("Say")]
+    assert message == CLUJ_RO and gather.find("Say").get("voice") == "Polly.Carmen"
+    assert "apăsați tasta 1" in offer and "rămâneți pe linie" in offer
+    assert "Departamentul Tehnic" not in said(doc)  # the menu comes after, for those who stay on the line
+    english = twiml(twilio_post("/voice/incoming", caller="+447911123456"))
+    assert english.find("Gather/Say").text == CLUJ_EN
+
+
+def test_an_incident_on_one_department_is_heard_after_choosing_it(app, clock, twilio_post):
+    incident = declare(app, clock, departments=["technical"])
+    start = twiml(twilio_post("/voice/incoming"))
+    assert CLUJ_RO not in said(start) and "Departamentul Tehnic" in said(start.find("Gather"))
+    chosen = twiml(twilio_post("/voice/menu?lang=ro&attempt=1", Digits="1"))
+    assert chosen.find("Gather").get("action") == f"/voice/incident/{incident}?lang=ro&department=technical"
+    assert chosen.find("Gather/Say").text == CLUJ_RO and chosen.find("Dial") is None
+    spoken = twiml(twilio_post("/voice/menu?lang=ro&attempt=1", SpeechResult="internet"))
+    assert spoken.find("Gather/Say").text == CLUJ_RO
+
+
+def test_an_incident_for_another_department_is_not_heard(app, clock, twilio_post):
+    declare(app, clock, departments=["technical"])
+    doc = twiml(twilio_post("/voice/menu?lang=ro&attempt=1", Digits="2"))
+    assert CLUJ_RO not in said(doc)
+    assert doc.find("Dial").get("action") == "/voice/dial-status/payments?lang=ro"
+
+
+def test_an_expired_upcoming_or_closed_incident_is_not_heard(app, clock, twilio_post, db, maria):
+    declare(app, clock, hours=2)
+    declare(app, clock, starts=clock() + timedelta(hours=5), hours=1)
+    clock.now += timedelta(hours=2)  # the first is over, the second not started
+    doc = twiml(twilio_post("/voice/incoming"))
+    assert CLUJ_RO not in said(doc) and doc.find("Gather").get("action") == "/voice/menu?lang=ro&attempt=1"
+    clock.now += timedelta(hours=3, minutes=30)  # the second is on
+    assert CLUJ_RO in said(twiml(twilio_post("/voice/incoming")))
+    with db.session() as session, session.begin():
+        second = session.scalar(select(Incident).where(Incident.starts_at > bucharest(2026, 11, 17, 12, 0)))
+        incidents.close(session, app.extensions["ivr.hotline"], second.id, session.get(User, maria), "", clock())
+    app.extensions["ivr.incidents"].reload()
+    assert CLUJ_RO not in said(twiml(twilio_post("/voice/incoming")))
+
+
+def test_the_caller_who_does_not_press_the_key_goes_the_usual_way(app, clock, twilio_post):
+    everywhere = declare(app, clock)
+    # Before the menu: silence brings the menu; a department's key is taken as the menu's.
+    silence = twiml(twilio_post(f"/voice/incident/{everywhere}?lang=ro"))
+    assert silence.find("Gather").get("action") == "/voice/menu?lang=ro&attempt=1"
+    assert "Departamentul Tehnic" in said(silence) and CLUJ_RO not in said(silence)
+    keyed = twiml(twilio_post(f"/voice/incident/{everywhere}?lang=ro", Digits="2"))
+    assert keyed.find("Dial").get("action") == "/voice/dial-status/payments?lang=ro"
+    # After choosing a department: on to its operators, without hearing the notice again.
+    one = declare(app, clock, departments=["technical"])
+    after = twiml(twilio_post(f"/voice/incident/{one}?lang=ro&department=technical"))
+    assert after.find("Dial").get("action") == "/voice/dial-status/technical?lang=ro" and CLUJ_RO not in said(after)
+    with app.extensions["ivr.db"].session() as session:
+        assert session.scalar(select(func.count(Ticket.id))) == 0
+
+
+def test_one_key_joins_the_incident_with_a_ticket_a_number_and_the_sms(app, clock, twilio_post, db):
+    incident = declare(app, clock, departments=["technical"])
+    doc = twiml(twilio_post(f"/voice/incident/{incident}?lang=ro&department=technical", Digits="1"))
+    [ticket] = linked(db, incident)
+    assert (ticket.source, ticket.department, ticket.caller, ticket.sms_to, ticket.recording_sid) == (
+        "incident", "technical", "+40722123456", "+40722123456", None)
+    words = said(doc)
+    assert "V-am adăugat la lista clienților afectați" in words
+    assert f"numărul {' '.join(ticket.number.split('-')[0])}" in words  # the number, spelled
+    assert doc[-1].tag == "Hangup" and doc.find("Record") is None
+    [sms] = sms_of(db, ticket.number)
+    assert sms.purpose == "ticket_registered" and ticket.number in sms.body and sms.to == "+40722123456"
+    # Twilio repeats the request: the same ticket, number and SMS, nothing doubled.
+    again = twiml(twilio_post(f"/voice/incident/{incident}?lang=ro&department=technical", Digits="1"))
+    assert [t.number for t in linked(db, incident)] == [ticket.number]
+    assert said(again) == words and len(sms_of(db, ticket.number)) == 1
+    with db.session() as session:
+        assert session.scalar(select(func.count(Ticket.id))) == 1
+        assert session.scalar(select(func.count(IncidentTicket.id))) == 1
+
+
+def test_joining_before_the_menu_files_the_ticket_under_the_first_department(app, clock, db, place_call):
+    incident = declare(app, clock)
+    ui, _ = place_call(keys=["1"])
+    assert CLUJ_RO in ui.transcript and "V-am adăugat" in ui.transcript
+    [ticket] = linked(db, incident)
+    assert ticket.department == "technical" and ticket.number.replace("-", "") in ui.transcript.replace(" ", "").replace(",", "")
+
+
+def test_a_withheld_caller_joins_without_an_sms(app, clock, twilio_post, db):
+    incident = declare(app, clock)
+    doc = twiml(twilio_post(f"/voice/incident/{incident}?lang=ro", caller="anonymous", Digits="1"))
+    [ticket] = linked(db, incident)
+    assert ticket.caller is None and ticket.sms_to is None and sms_of(db, ticket.number) == []
+    assert "V-am adăugat la lista clienților afectați." in said(doc) and "prin SMS" not in said(doc)
+
+
+def test_a_closed_incident_takes_the_keypress_as_the_usual_complaint(app, clock, twilio_post, db, maria):
+    incident = declare(app, clock, departments=["technical"])
+    with db.session() as session, session.begin():
+        incidents.close(session, app.extensions["ivr.hotline"], incident, session.get(User, maria), "", clock())
+    doc = twiml(twilio_post(f"/voice/incident/{incident}?lang=ro&department=technical", Digits="1"))
+    assert doc.find("Record") is not None and linked(db, incident) == []
+
+
+def test_the_notice_fails_open_when_the_database_is_away(app, clock, twilio_post, tmp_path):
+    declare(app, clock)
+    away = Database.connect(f"sqlite:///{tmp_path / 'no-such-dir' / 'ivr.sqlite3'}")
+    app.extensions["ivr.incidents"] = ActiveIncidents(away, clock, ttl=15, first_wait=0.5)
+    started = time.monotonic()
+    doc = twiml(twilio_post("/voice/incoming"))
+    assert time.monotonic() - started < 3
+    assert CLUJ_RO not in said(doc) and doc.find("Gather").get("action") == "/voice/menu?lang=ro&attempt=1"
+
+
+def test_the_notices_are_read_from_memory_within_their_ttl(app, clock, db):
+    cache = ActiveIncidents(db, clock, ttl=60)
+    assert cache.active(clock()) == []  # the first read
+    incident = declare(app, clock)
+    assert cache.active(clock()) == []  # not read again within the minute
+    cache.reload()
+    assert [n.id for n in cache.active(clock())] == [incident]
+    clock.now += timedelta(hours=9)  # over: decided at each call, from the times
+    assert cache.active(clock()) == []
+
+
+# -- the service ----------------------------------------------------------------------------------
+
+def test_a_declaration_names_every_field_that_is_wrong(app, clock, hotline):
+    now = clock()
+    problems = incidents.check_declaration(hotline, Declaration([], "x" * 201, {"ro": " ", "en": "y" * 501}, None, None), now)
+    assert {(p.field, p.reason) for p in problems} == {
+        ("departments", "required"), ("area", "too_long"), ("message_ro", "required"),
+        ("message_en", "too_long"), ("ends", "required"),
+    }
+    problems = incidents.check_declaration(
+        hotline, Declaration(["technical", "billing"], "", {"ro": "a", "en": "b"}, now, now - timedelta(minutes=1)), now)
+    assert {(p.field, p.reason) for p in problems} == {("departments", "unknown_department"), ("ends", "not_after_start")}
+    with pytest.raises(IncidentInvalid):
+        with app.extensions["ivr.db"].session() as session:
+            incidents.declare(session, hotline, Declaration([], "", {}, None, None), User(name="maria"), now)
+
+
+def test_declaring_keeps_the_departments_in_menu_order_and_the_messages(app, clock, db):
+    incident = declare(app, clock, departments=["customer_relations", "technical", "technical"], area="  Cluj  ")
+    with db.session() as session:
+        found = session.get(Incident, incident)
+        assert found.departments == ["technical", "customer_relations"] and found.area == "Cluj"
+        assert found.messages == {"ro": CLUJ_RO, "en": CLUJ_EN} and found.declared_by == "maria"
+        assert found.starts_at == clock() and found.active(clock())
+
+
+def test_the_list_shows_active_incidents_first(app, clock, db, maria):
+    ended = declare(app, clock, hours=1)
+    later = declare(app, clock, starts=clock() + timedelta(days=1))
+    clock.now += timedelta(hours=2)
+    active = declare(app, clock)
+    with db.session() as session:
+        assert [i.id for i in incidents.list_incidents(session, clock())] == [active, later, ended]
+
+
+def join(app, clock, incident: int, call_sid: str, caller: str | None = "+40722123456", language: str = "ro") -> str:
+    db, hotline = app.extensions["ivr.db"], app.extensions["ivr.hotline"]
+    with db.session() as session, session.begin():
+        return incidents.join(session, hotline, incident, call_sid=call_sid, department="technical", caller=caller,
+                              sms_to=caller, language=language, now=clock()).number
+
+
+def test_closing_resolves_each_linked_ticket_once_with_one_sms(app, clock, db, hotline, maria):
+    incident = declare(app, clock, departments=["technical"])
+    first = join(app, clock, incident, CALL_SID)
+    second = join(app, clock, incident, OTHER_CALL, caller="+40733555111", language="en")
+    withheld = join(app, clock, incident, "CA" + "3" * 32, caller=None)
+    assert join(app, clock, incident, CALL_SID) == first  # a repeated keypress finds its ticket
+    clock.now += timedelta(hours=3)
+    message = "Conexiunea a fost restabilită la ora 13:00."
+    with db.session() as session:
+        preview = incidents.preview_close(session, hotline, session.get(Incident, incident), message, clock())
+        tickets = {t.number: t for t in incidents.tickets_of(session, incident)}
+        assert (preview.resolved, preview.sms, preview.left_open) == (3, 2, [])
+        assert preview.samples == [(first, sms_text(hotline, tickets[first], "ticket_resolved", message=message)),
+                                   (second, sms_text(hotline, tickets[second], "ticket_resolved", message=message))]
+    for _ in range(2):  # a double click
+        with db.session() as session, session.begin():
+            closed = incidents.close(session, hotline, incident, session.get(User, maria), message, clock())
+    assert closed.already and closed.resolved == []
+    assert {t.number: t.status for t in linked(db, incident)} == dict.fromkeys([first, second, withheld], TicketStatus.RESOLVED)
+    for number in (first, second):
+        purposes = [m.purpose for m in sms_of(db, number)]
+        assert purposes == ["ticket_registered", "ticket_resolved#1"]
+    assert "Conexiunea a fost restabilita la ora 13:00." in sms_of(db, first)[-1].body
+    assert sms_of(db, withheld) == []
+    with db.session() as session:
+        found = session.get(Incident, incident)
+        assert (found.closed_by, found.resolution, found.closed_at) == ("maria", message, clock())
+
+
+def test_closing_without_a_message_leaves_the_tickets_open(app, clock, db, hotline, maria):
+    incident = declare(app, clock, departments=["technical"])
+    first, second = join(app, clock, incident, CALL_SID), join(app, clock, incident, OTHER_CALL)
+    with db.session() as session, session.begin():
+        closed = incidents.close(session, hotline, incident, session.get(User, maria), "  ", clock())
+    assert closed.resolved == [] and not closed.already
+    assert {t.status for t in linked(db, incident)} == {TicketStatus.REGISTERED}
+    assert len(sms_of(db, first)) == len(sms_of(db, second)) == 1
+
+
+# -- the console ----------------------------------------------------------------------------------
+
+def form(client, path: str, **fields):
+    token = csrf(client.get(path))
+    return client.post(path if not path.endswith("/new") else "/console/incidents", data={"csrf_token": token, **fields})
+
+
+def test_only_supervisors_declare_and_close(app, clock, as_user):
+    incident = declare(app, clock)
+    ana = as_user("ana")
+    assert ana.get("/console/incidents").status_code == 200  # an operator on the phone needs to know
+    assert ana.get(f"/console/incidents/{incident}").status_code == 200
+    token = csrf(ana.get("/console/incidents"))
+    assert ana.get("/console/incidents/new").status_code == 403
+    assert ana.post("/console/incidents", data={"csrf_token": token, "departments": "technical"}).status_code == 403
+    assert ana.post(f"/console/incidents/{incident}/close", data={"csrf_token": token}).status_code == 403
+    assert "Declară o întrerupere" not in ana.get("/console/incidents").get_data(as_text=True)
+    assert app.test_client().get("/console/incidents").status_code == 302  # signed out: to the sign-in
+
+
+def test_a_supervisor_declares_and_callers_hear_it_at_once(app, clock, as_user, twilio_post):
+    maria = as_user("maria")
+    twiml(twilio_post("/voice/incoming"))  # the cache has read "no incident"
+    reply = form(maria, "/console/incidents/new", departments=EVERY, area="Cluj", message_ro=CLUJ_RO,
+                 message_en=CLUJ_EN, ends="2026-11-17T18:00")
+    assert reply.status_code == 303
+    page = maria.get(reply.location).get_data(as_text=True)
+    assert "Întreruperea #1 a fost declarată" in page and "activă" in page and "Cluj" in page and CLUJ_RO in page
+    assert "17.11.2026 18:00" in page and "maria" in page
+    assert CLUJ_RO in said(twiml(twilio_post("/voice/incoming")))
+    listing = maria.get("/console/incidents").get_data(as_text=True)
+    assert "Întreruperi" in listing and "Departamentul Tehnic, Departamentul Plăți" in listing and "0 reclamații" in listing
+    maria.get("/console/language/en")
+    listing = maria.get("/console/incidents").get_data(as_text=True)
+    assert "Outages" in listing and "active" in listing and "0 complaints" in listing and "Technical support" in listing
+
+
+@pytest.mark.parametrize("lang, expected", [
+    ("ro", ["Departamente afectate: câmpul este obligatoriu.", "Mesajul pentru apelanți (Română): câmpul este obligatoriu.",
+            "Remediere estimată la: nu este o dată și o oră."]),
+    ("en", ["Departments affected: this field is required.", "Message for callers (English): this field is required.",
+            "Expected fix at: not a date and time."]),
+])
+def test_declaring_says_which_field_is_wrong(app, as_user, lang, expected):
+    maria = as_user("maria")
+    maria.get(f"/console/language/{lang}")
+    reply = form(maria, "/console/incidents/new", message_ro=CLUJ_RO if lang == "en" else "", message_en="" if lang == "en" else CLUJ_EN,
+                 ends="mâine seară")
+    page = reply.get_data(as_text=True)
+    assert reply.status_code == 422
+    for text in expected:
+        assert text in page
+    assert (CLUJ_RO if lang == "en" else CLUJ_EN) in page  # what was typed stays
+    with app.extensions["ivr.db"].session() as session:
+        assert session.scalar(select(func.count(Incident.id))) == 0
+
+
+def test_declaring_an_end_in_the_past_is_refused(as_user):
+    maria = as_user("maria")
+    reply = form(maria, "/console/incidents/new", departments="technical", message_ro="a", message_en="b",
+                 ends="2026-11-17T09:00")
+    assert reply.status_code == 422
+    assert "Remediere estimată la: trebuie să fie după începutul întreruperii" in reply.get_data(as_text=True)
+
+
+def test_closing_previews_the_sms_once_then_resolves_and_a_second_click_sends_nothing(app, clock, as_user, db, hotline):
+    incident = declare(app, clock, departments=["technical"])
+    first, second = join(app, clock, incident, CALL_SID), join(app, clock, incident, OTHER_CALL)
+    maria = as_user("maria")
+    message = "Conexiunea a fost restabilită."
+    path = f"/console/incidents/{incident}"
+    token = csrf(maria.get(path))
+    preview = maria.post(f"{path}/close", data={"csrf_token": token, "text": message})
+    page = preview.get_data(as_text=True)
+    assert preview.status_code == 200 and "Se trimit 2 SMS-uri." in page and "Se soluționează 2 reclamații." in page
+    with db.session() as session:
+        expected = sms_text(hotline, incidents.tickets_of(session, incident)[0], "ticket_resolved", message=message)
+    assert expected.text in page and linked(db, incident)[0].status == TicketStatus.REGISTERED  # nothing sent yet
+    confirm = {"csrf_token": token, "text": message, "confirm": "1"}
+    done = maria.post(f"{path}/close", data=confirm)
+    assert done.status_code == 303
+    assert "Întreruperea a fost închisă; 2 reclamații soluționate." in maria.get(done.location).get_data(as_text=True)
+    again = maria.post(f"{path}/close", data=confirm)
+    assert "era deja închisă; nu s-a trimis nimic" in maria.get(again.location).get_data(as_text=True)
+    for number in (first, second):
+        assert [m.purpose for m in sms_of(db, number)] == ["ticket_registered", "ticket_resolved#1"]
+    page = maria.get(path).get_data(as_text=True)
+    assert "închisă" in page and message in page and "Închide întreruperea" not in page
+
+
+def test_the_ticket_page_shows_its_incident(app, clock, as_user):
+    incident = declare(app, clock, departments=["technical"])
+    number = join(app, clock, incident, CALL_SID)
+    page = as_user("maria").get(f"/console/tickets/{number}").get_data(as_text=True)
+    assert f'href="/console/incidents/{incident}"' in page and f"Întreruperea #{incident}" in page
+    assert "adăugată la o întrerupere, cu o tastă" in page
+    listed = as_user("maria").get(f"/console/incidents/{incident}").get_data(as_text=True)
+    assert f'href="/console/tickets/{number}"' in listed and "+40722123456" in listed
+
+
+# -- ivr export -----------------------------------------------------------------------------------
+
+@pytest.fixture
+def cli_env(monkeypatch, app_config, database_url, tmp_path):
+    """The environment `ivr` reads, pointing at the test's database and configuration."""
+    from conftest import AUTH_TOKEN
+
+    monkeypatch.setenv("IVR_DATABASE_URL", database_url)
+    monkeypatch.setenv("IVR_ROUTING_FILE", app_config["ROUTING_FILE"])
+    monkeypatch.setenv("IVR_PROMPTS_DIR", app_config["PROMPTS_DIR"])
+    monkeypatch.setenv("TWILIO_AUTH_TOKEN", AUTH_TOKEN)
+    monkeypatch.setenv("IVR_INSTANCE_DIR", str(tmp_path / "instance"))
+    monkeypatch.setenv("IVR_SECRET_KEY", "export-test-secret")
+
+
+def test_ivr_export_lists_incidents_and_the_incident_of_each_ticket(app, clock, db, hotline, maria, cli_env, runner):
+    from test_export import export
+
+    incident = declare(app, clock, departments=["technical", "payments"])
+    number = join(app, clock, incident, CALL_SID)
+    with db.session() as session, session.begin():
+        incidents.close(session, hotline, incident, session.get(User, maria), "=Rezolvat.", clock() + timedelta(hours=1))
+    header, rows = export(runner, "incidents", "--from", "2026-11-17", "--to", "2026-11-17")
+    assert header == [*incidents_columns(), "message_ro", "message_en"]
+    assert rows == [{
+        "id": str(incident), "declared_at": "2026-11-17T10:00:00+02:00", "declared_by": "maria",
+        "departments": "technical;payments", "area": "Cluj", "starts_at": "2026-11-17T10:00:00+02:00",
+        "ends_at": "2026-11-17T18:00:00+02:00", "closed_at": "2026-11-17T11:00:00+02:00", "closed_by": "maria",
+        "tickets": "1", "tickets_open": "0", "resolution": "'=Rezolvat.", "message_ro": CLUJ_RO, "message_en": CLUJ_EN,
+    }]
+    assert export(runner, "incidents", "--from", "2026-11-18", "--to", "2026-11-18")[1] == []
+    _, tickets = export(runner, "tickets", "--from", "2026-11-17", "--to", "2026-11-17")
+    assert [(t["number"], t["source"], t["incident"]) for t in tickets] == [(number, "incident", str(incident))]
+
+
+def incidents_columns() -> list[str]:
+    from ivr.exports import INCIDENT_COLUMNS
+
+    return list(INCIDENT_COLUMNS)
+
+
+# -- in a browser ---------------------------------------------------------------------------------
+
+def test_a_supervisor_declares_and_closes_an_outage_in_a_browser(page, live_app, twilio, clock):
+    """Chromium through Playwright (skipped, saying why, without them): maria declares an outage,
+    a caller joins it with one key on a whole call over HTTP, maria closes it with one message
+    after its preview. Screenshots in test-output/screenshots/."""
+    from test_console_browser import CALLER, TIMEOUT_MS, screenshot
+
+    (app, base_url), standin = live_app, twilio
+    from playwright.sync_api import expect
+    from ivr.softphone import Call, HttpTransport, ScriptedCaller
+
+    from conftest import AUTH_TOKEN
+
+    expect.set_options(timeout=TIMEOUT_MS)
+    db, hotline = app.extensions["ivr.db"], app.extensions["ivr.hotline"]
+    labels = hotline.console_labels["ro"]
+    with db.session() as session, session.begin():
+        add_user(session, "maria", PASSWORD, "supervisor", clock())
+    blocked = []
+    page.on("console", lambda message: blocked.append(message.text) if "Content Security Policy" in message.text else None)
+
+    page.goto(f"{base_url}/console/login")
+    page.get_by_label(labels["user_name"]).fill("maria")
+    page.get_by_label(labels["password"]).fill(PASSWORD)
+    page.get_by_role("button", name=labels["sign_in"]).click()
+    page.locator(".bar nav").get_by_role("link", name=labels["incidents"]).click()
+    expect(page.locator(".empty")).to_have_text(labels["incident_none"])
+    page.get_by_role("link", name=labels["incident_new"]).click()
+
+    # Declared with a mistake first: the end time is missing, and the page says so by name.
+    page.get_by_label("Departamentul Tehnic").check()
+    page.get_by_label(labels["incident_area"]).fill("Cluj")
+    page.get_by_label("Mesajul pentru apelanți (Română)").fill(CLUJ_RO)
+    page.get_by_label("Mesajul pentru apelanți (English)").fill(CLUJ_EN)
+    page.locator("input[name=ends]").evaluate("e => e.removeAttribute('required')")  # what an old browser would send
+    page.get_by_role("button", name=labels["incident_declare"]).click()
+    expect(page.locator(".flash.error")).to_have_text("Remediere estimată la: câmpul este obligatoriu.")
+    expect(page.get_by_label("Departamentul Tehnic")).to_be_checked()
+    page.get_by_label(labels["incident_ends"]).fill("2026-11-17T23:30")
+    screenshot(page, "incident-new.png")
+    page.get_by_role("button", name=labels["incident_declare"]).click()
+    expect(page.locator(".flash.ok")).to_contain_text("Întreruperea #1 a fost declarată")
+    expect(page.locator("h1 .pill")).to_have_text(labels["incident_state_active"])
+
+    # After hours, a customer presses 1 (technical), hears the notice and presses 1 to join.
+    ui = ScriptedCaller(keys_script=["1", "1"])
+    Call(base_url, AUTH_TOKEN, HttpTransport(), ui, caller=CALLER, account_sid=standin.account_sid).run()
+    assert CLUJ_RO in ui.transcript and "V-am adăugat" in ui.transcript
+    page.reload()
+    rows = page.locator("table.incident-tickets tbody tr")
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text(CALLER)
+    expect(rows.first.locator(".pill")).to_have_text(labels["status_registered"])
+
+    # Closing with a message: the preview shows the SMS as the customer gets it and how many go out.
+    message = "Conexiunea în zona Cluj funcționează din nou."
+    page.get_by_label(labels["incident_close_message"]).fill(message)
+    page.get_by_role("button", name=labels["incident_close_button"]).click()
+    preview = page.locator(".preview")
+    with db.session() as session:
+        [ticket] = incidents.tickets_of(session, 1)
+        expected = sms_text(hotline, ticket, "ticket_resolved", message=message)
+    expect(preview.locator(".sms-text")).to_have_text(expected.text)
+    expect(preview.locator(".will-send")).to_have_text("Se trimite 1 SMS.")
+    screenshot(page, "incident-close-preview.png")
+    preview.get_by_role("button", name=labels["incident_close_confirm"]).click()
+    expect(page.locator(".flash.ok")).to_have_text("Întreruperea a fost închisă; 1 reclamație soluționată.")
+    expect(page.locator("h1 .pill")).to_have_text(labels["incident_state_closed"])
+    expect(rows.first.locator(".pill")).to_have_text(labels["status_resolved"])
+    screenshot(page, "incident-closed.png")
+
+    page.goto(f"{base_url}/console/incidents")
+    expect(page.locator("table.incidents tbody tr")).to_have_count(1)
+    screenshot(page, "incidents.png")
+    assert [m.purpose for m in sms_of(db, ticket.number)] == ["ticket_registered", "ticket_resolved#1"]
+    assert blocked == []
+
+
+@pytest.mark.parametrize("size", ["laptop", "phone"])
+def test_the_outage_pages_are_accessible_and_romanian(browser, live_app, twilio, clock, size):  # noqa: F811
+    """axe-core finds nothing on the outage pages (the list, the form with its errors, an incident
+    with a linked ticket and the closing preview), nothing scrolls sideways, and no English shows."""
+    from test_console_a11y import SIZES, SUPERVISOR, axe_violations, english_words, sideways_scroll, sign_in
+
+    from test_console_browser import TIMEOUT_MS, screenshot
+
+    app, base_url = live_app
+    with app.extensions["ivr.db"].session() as session, session.begin():
+        add_user(session, SUPERVISOR, PASSWORD, "supervisor", clock())
+    incident = declare(app, clock, departments=["technical"])
+    join(app, clock, incident, CALL_SID)
+    context = browser.new_context(viewport=dict(zip(("width", "height"), SIZES[size])), locale="ro-RO", bypass_csp=True)
+    context.set_default_timeout(TIMEOUT_MS)
+    page, english, problems = context.new_page(), english_words(), {}
+    try:
+        sign_in(page, base_url)
+        pages = {"incidents": "/console/incidents", "incident-new": "/console/incidents/new",
+                 "incident": f"/console/incidents/{incident}"}
+        for name, path in pages.items():
+            page.goto(base_url + path)
+            if name == "incident-new":  # with its errors shown
+                page.locator("form.incident-form").evaluate("f => f.noValidate = true")
+                page.locator("form.incident-form button").click()
+            if name == "incident":  # with the closing preview
+                page.locator("textarea[name=text]").fill("Conexiunea funcționează din nou.")
+                page.locator("section.actions button").last.click()
+                page.locator(".preview").wait_for()
+            text = page.evaluate("() => document.body.innerText")
+            text = text.replace(CLUJ_EN, "")  # the English message is meant to be English
+            leftovers = sorted({w for w in re.findall(r"[A-Za-z]{4,}", text) if w.lower() in english})
+            found = (axe_violations(page), sideways_scroll(page), leftovers)
+            screenshot(page, f"a11y-{name}-{size}.png")
+            if found[0] or found[1] > 0 or found[2]:
+                problems[name] = found
+    finally:
+        context.close()
+    assert not problems, problems
