@@ -148,8 +148,9 @@ def _nothing(data: Mapping[str, Any], reader: Reader) -> str:
 
 
 def _registered(data: Mapping[str, Any], reader: Reader) -> str:
-    how = "voicemail" if data.get("via") == "voicemail" else "operator"
-    return reader.label(f"history_registered_{how}", deadline=reader.moment(data["deadline"]))
+    how = data.get("via") if data.get("via") in ("voicemail", "incident") else "operator"
+    return reader.label(f"history_registered_{how}", deadline=reader.moment(data["deadline"]),
+                        incident=data.get("incident", ""))
 
 
 def _recording(data: Mapping[str, Any], reader: Reader) -> str:

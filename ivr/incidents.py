@@ -22,7 +22,7 @@ from .history import record
 from .inputs import clean_text
 from .models import Incident, IncidentTicket, Ticket, TicketStatus, User
 from .settings import HotlineConfig
-from .tickets import find_by_call, open_ticket
+from .tickets import final_due, find_by_call, open_ticket
 
 # The ticket source of a caller who joined an incident (no recording, no operator).
 SOURCE = "incident"
@@ -129,7 +129,8 @@ def join(
                 language=language, source=SOURCE, now=now,
             )
             session.add(IncidentTicket(incident=incident, ticket=ticket))
-            record(session, ticket, "caller", "registered", now, incident=incident.id)
+            record(session, ticket, "caller", "registered", now, via="incident", incident=incident.id,
+                   deadline=final_due(ticket))
             session.flush()
     except IntegrityError:  # the same keypress, reported twice at once: the other one made it
         existing = find_by_call(session, call_sid)
