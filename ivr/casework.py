@@ -71,6 +71,12 @@ def _check(user: User, ticket: Ticket, *, open_only: bool = True) -> None:
     check_can_act(user, ticket)
 
 
+def check_can_change(user: User, ticket: Ticket) -> None:
+    """What a preview checks before showing what an action would do: TicketClosed when the
+    ticket is closed, TicketTaken when ``user`` may not act on it."""
+    _check(user, ticket)
+
+
 def _text(value: str, what: str) -> str:
     value = (value or "").strip()
     if not value:

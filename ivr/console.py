@@ -283,7 +283,7 @@ def act(number: str, action: str):
             return _use_saved_reply(ticket, action)
         try:
             if action in (*PREVIEWED, *RESENDS) and request.form.get("confirm") != "1":
-                casework.check_can_act(g.user, ticket)
+                (casework.check_can_act if action in RESENDS else casework.check_can_change)(g.user, ticket)
                 return _preview(ticket, action)
             _do(db, ticket, action)
         except TicketError as exc:
