@@ -17,9 +17,10 @@ from sqlalchemy.orm import Session
 
 from .compensation import Compensation, compensation_for, formula_in_words
 from . import history, ticket_terms
-from .errors import TicketClosed, TicketRefused, TicketTaken
-from .models import SmsMessage, Ticket, TicketStatus, User
+from .errors import TicketClosed, TicketError, TicketRefused, TicketTaken
+from .models import SmsMessage, SmsStatus, Ticket, TicketStatus, User
 from .outbox import queue_sms
+from .phone import caller_from, sms_recipient
 from .ticket_terms import TermsChange
 from .tickets import meet_milestones, unmeet_milestones
 from .settings import HotlineConfig
@@ -67,6 +68,12 @@ def _check(user: User, ticket: Ticket, *, open_only: bool = True) -> None:
     check_can_act(user, ticket)
 
 
+def check_can_change(user: User, ticket: Ticket) -> None:
+    """What a preview checks before showing what an action would do: TicketClosed when the
+    ticket is closed, TicketTaken when ``user`` may not act on it."""
+    _check(user, ticket)
+
+
 def _text(value: str, what: str) -> str:
     """The operator's text, trimmed; refused (``refused_empty_<what>``, ``refused_too_long``)
     when empty or too long. ``what``: note, progress, message, explanation, reason."""
@@ -86,7 +93,7 @@ def sms_text(hotline: HotlineConfig, ticket: Ticket, template: str, **values: st
 
 
 def _notify(session: Session, hotline: HotlineConfig, ticket: Ticket, template: str, now: datetime, **values: str) -> SmsMessage | None:
-    sent_before = sum(1 for m in ticket.messages if m.purpose.split("#")[0] == template)
+    sent_before = sum(1 for m in ticket.messages if m.purpose.split("#")[0] == template and RESENT not in m.purpose)
     text = sms_text(hotline, ticket, template, **values).text
     return queue_sms(session, hotline, ticket, f"{template}#{sent_before + 1}", text, now)
 
@@ -100,7 +107,8 @@ def take(session: Session, ticket: Ticket, user: User, now: datetime) -> None:
 
 
 def add_note(session: Session, ticket: Ticket, user: User, note: str, now: datetime) -> None:
-    _check(user, ticket, open_only=False)
+    # Any colleague may leave an internal note, even on a ticket someone else holds: it neither
+    # changes the ticket nor texts the customer, and it is where a text typed in a lost race goes.
     _record(session, ticket, user, "note", now, _text(note, "note"))
 
 
@@ -213,3 +221,99 @@ def reopen(session: Session, ticket: Ticket, user: User, now: datetime) -> None:
     ticket.status, ticket.closed_at = TicketStatus.IN_PROGRESS, None
     unmeet_milestones(ticket, "resolution")
     _record(session, ticket, user, "reopened", now, was=was)
+
+
+# -- an SMS that did not reach the customer ------------------------------------------------------
+# A failed or undelivered customer SMS can be sent again, the same text, to the same number or to
+# one the operator types. The new message's purpose is the first one's plus "-resend#n"
+# ("ticket_resolved#1-resend#2"): the outbox's unique (ticket, purpose) and the ticket's row lock
+# make a double click or two operators at once queue it once.
+
+RESENT = "-resend#"
+FAILED_SMS = (SmsStatus.UNDELIVERED, SmsStatus.FAILED)
+_ALERT = "alert_"   # the supervisors' alerts are filed under the ticket too; they are not the customer's
+
+
+def customer_messages(ticket: Ticket) -> list[SmsMessage]:
+    """The SMS sent (or to be sent) to the customer, oldest first."""
+    return [m for m in ticket.messages if not m.purpose.startswith(_ALERT)]
+
+
+def first_purpose(message: SmsMessage) -> str:
+    """The purpose of the SMS that ``message`` sends again, or its own when it is no resend."""
+    return message.purpose.split(RESENT)[0]
+
+
+def resendable(ticket: Ticket) -> list[SmsMessage]:
+    """The customer SMS that failed and were not sent again since (the latest try of each text)."""
+    latest = {first_purpose(m): m for m in customer_messages(ticket)}
+    return [m for m in latest.values() if m.status in FAILED_SMS]
+
+
+def last_sms_failed(ticket: Ticket) -> SmsMessage | None:
+    """The ticket's last customer SMS when it failed or was not delivered, else None."""
+    messages = customer_messages(ticket)
+    return messages[-1] if messages and messages[-1].status in FAILED_SMS else None
+
+
+def sms_number(hotline: HotlineConfig, text: str) -> str | None:
+    """A number an operator typed ("0722 123 456", "+40722123456") as E.164 when the hotline may
+    text it: a mobile of routing.yaml's hotline.sms_countries, as for callers; else None."""
+    section = hotline.routing.hotline
+    return sms_recipient(caller_from(text[:32], section.holidays), section.sms_countries)
+
+
+def resend_sms(session: Session, hotline: HotlineConfig, ticket: Ticket, user: User, message_id: int,
+               now: datetime) -> SmsMessage:
+    """Queue the failed SMS ``message_id`` again, the same text to the same number."""
+    check_can_act(user, ticket)
+    failed = _failed_message(ticket, message_id)
+    return _send_again(session, hotline, ticket, user, failed, failed.to, now)
+
+
+def send_sms_to(session: Session, hotline: HotlineConfig, ticket: Ticket, user: User, message_id: int,
+                number: str, now: datetime, *, keep: bool = False) -> SmsMessage:
+    """Queue the failed SMS ``message_id`` again, the same text to ``number`` (as typed). With
+    ``keep`` the ticket's later SMS go to that number too; else the ticket's number stays."""
+    check_can_act(user, ticket)
+    failed = _failed_message(ticket, message_id)
+    to = sms_number(hotline, number)
+    if to is None:
+        raise TicketRefused("sms_number_invalid", f"{number!r} is not a mobile we may text",
+                            countries=", ".join(hotline.routing.hotline.sms_countries))
+    if keep and to != ticket.sms_to:
+        history.record(session, ticket, history.actor_of(user), "sms_number_changed", now,
+                       before=ticket.sms_to or "", after=to)
+        ticket.sms_to = to
+    return _send_again(session, hotline, ticket, user, failed, to, now)
+
+
+def _failed_message(ticket: Ticket, message_id: int) -> SmsMessage:
+    message = next((m for m in customer_messages(ticket) if m.id == message_id), None)
+    if message is None:
+        raise TicketRefused("sms_unknown", f"{ticket.number} has no SMS {message_id}")
+    again = next((m for m in customer_messages(ticket)
+                  if m.id > message.id and first_purpose(m) == first_purpose(message)), None)
+    if again is not None:
+        raise TicketRefused("sms_already_resent", f"SMS {message.purpose} was sent again as {again.purpose}",
+                            name=_resent_by(ticket, again.purpose), to=again.to)
+    if message.status not in FAILED_SMS:
+        raise TicketRefused("sms_not_failed", f"SMS {message.purpose} is {message.status}")
+    return message
+
+
+def _resent_by(ticket: Ticket, purpose: str) -> str:
+    event = next((e for e in reversed(ticket.events) if e.kind == "sms_resent" and (e.data or {}).get("purpose") == purpose), None)
+    return event.actor.partition(":")[2] if event is not None else "?"
+
+
+def _send_again(session: Session, hotline: HotlineConfig, ticket: Ticket, user: User, failed: SmsMessage,
+                to: str, now: datetime) -> SmsMessage:
+    first = first_purpose(failed)
+    tries = sum(1 for m in ticket.messages if m.purpose.startswith(first + RESENT))
+    purpose = f"{first}{RESENT}{tries + 1}"
+    message = queue_sms(session, hotline, ticket, purpose, failed.body, now, to=to)
+    assert message is not None  # ``to`` is a number
+    history.record(session, ticket, history.actor_of(user), "sms_resent", now,
+                   purpose=purpose, first=first, to=to, failed_to=failed.to)
+    return message

@@ -6,7 +6,7 @@ every form carries a CSRF token (Flask-WTF).
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from urllib.parse import urlsplit
 
@@ -18,16 +18,23 @@ from .calls.queries import get_call
 from .console_common import load_user, page_context, recording_response, supervisor_only, ticket_due, ticket_filter
 from .compensation import parse_money
 from .console_labels import label_text
-from .console_previews import PREVIEWED, PreviewProblem, preview
+from .console_previews import PREVIEWED, RESENDS, PreviewProblem, preview
+from .console_stats import day_param
 from .errors import SignInThrottled, TicketClosed, TicketError, TicketRefused, TicketTaken
 from .inputs import safe_redirect_target
-from .models import Ticket, TicketStatus
+from .saved_replies import REPLY_ACTIONS
+from .inputs import ascii_int
+from .models import Ticket, TicketEvent, TicketStatus
+from .overview_charts import overview_charts
 from .ticket_queries import counts, get_ticket, list_tickets, overview, visible_to
 from .transcripts import transcript_of
 from .users import end_sessions, sign_in
 
 bp = Blueprint("console", __name__, url_prefix="/console")
-ACTIONS = ("take", "note", "progress", "resolve", "reject", "extend", "reclassify", "reopen")
+ACTIONS = ("take", "note", "progress", "resolve", "reject", "extend", "reclassify", "reopen", "resend", "send_to")
+# Refusals that mean a colleague (or Twilio) changed the ticket since the page was loaded.
+CONFLICTS = (TicketTaken, TicketClosed, TicketRefused)
+OVERVIEW_DAYS = 30
 
 
 # -- who is here, in which language ---------------------------------------------
@@ -185,25 +192,61 @@ def tickets():
 # -- one ticket -------------------------------------------------------------------------
 
 def _visible_ticket(db, number: str):
+    """Every signed-in user may read every ticket (a colleague's customer calls too); what they
+    may do on it is the actions column's business (``_offered``)."""
     ticket = get_ticket(db, number)
     if ticket is None:
         abort(404)
-    if not casework.can_act(g.user, ticket):
-        abort(403)
     return ticket
 
 
-def _render_ticket(ticket, preview=None, status: int = 200):
+def _render_ticket(ticket, preview=None, status: int = 200, draft: dict | None = None, refusal: dict | None = None):
+    """The ticket's page. ``draft`` is what the operator typed into one action's form (kept
+    through a preview, a refusal or a saved reply); ``refusal`` says why an action was refused."""
     store = appctx.recording_store()
     call = get_call(object_session(ticket), ticket.call_sid)
+    extension_refused = _extension_refused(ticket)
     return render_template(
         "console/ticket.html", ticket=ticket, preview=preview, can_play=store is not None, call=call,
         transcript=transcript_of(object_session(ticket), ticket.call_sid),
         transcription_on=appctx.hotline().routing.hotline.transcription,
-        extension_refused=_extension_refused(ticket),
+        extension_refused=extension_refused, offered=_offered(ticket, extension_refused),
+        may_act=casework.can_act(g.user, ticket),
+        draft=draft or preview or {}, refusal=refusal, replies=_saved_replies(ticket),
+        resendable={m.id for m in casework.resendable(ticket)}, last_failed=casework.last_sms_failed(ticket),
         departments=appctx.hotline().routing.departments,
         needs_monthly=casework.compensation_due(appctx.hotline(), ticket, appctx.now()),
     ), status
+
+
+def _offered(ticket: Ticket, extension_refused: str | None) -> set[str]:
+    """The actions the page offers the signed-in user: a note to anyone; the rest to the
+    assignee, to anyone on an untaken ticket and to supervisors."""
+    offered = {"note"}
+    if not casework.can_act(g.user, ticket):
+        return offered
+    if ticket.status in TicketStatus.OPEN:
+        offered |= {"progress", "resolve", "reject", "reclassify"}
+        offered |= {"take"} if ticket.assignee is None or ticket.assignee.id != g.user.id else set()
+        offered |= {"extend"} if extension_refused is None else set()
+    else:
+        offered.add("reopen")
+    if casework.resendable(ticket):
+        offered |= set(RESENDS)
+    return offered
+
+
+def _saved_replies(ticket: Ticket) -> dict[str, list[dict]]:
+    """Per form (progress, resolve, reject): the saved replies, titled in the console's language,
+    their text in the customer's (the ticket's) language."""
+    hotline = appctx.hotline()
+    titles = hotline.saved_replies.get(g.lang, {})
+    texts = hotline.saved_replies.get(ticket.language) or hotline.saved_replies.get(hotline.routing.default_language, {})
+    offered: dict[str, list[dict]] = {action: [] for action in REPLY_ACTIONS}
+    for key, reply in texts.items():
+        for action in reply.actions:
+            offered[action].append({"key": key, "title": titles[key].title if key in titles else reply.title, "text": reply.text})
+    return offered
 
 
 def _extension_refused(ticket) -> str | None:
@@ -220,6 +263,14 @@ def _monthly_value() -> Decimal | None:
     return parse_money(request.form.get("monthly", "")[:20])
 
 
+def _draft(action: str, text: str | None = None) -> dict:
+    """What the operator typed into ``action``'s form, to be shown again in it."""
+    form = request.form
+    return {"action": action, "text": (form.get("text", "") if text is None else text)[:casework.MAX_TEXT],
+            "monthly": form.get("monthly", "")[:20], "department": form.get("department", "")[:64],
+            "message": form.get("message", "")[:12], "number": form.get("number", "")[:32]}
+
+
 @bp.get("/tickets/<number>")
 def ticket(number: str):
     with appctx.database().session() as db:
@@ -228,26 +279,36 @@ def ticket(number: str):
 
 @bp.post("/tickets/<number>/<action>")
 def act(number: str, action: str):
-    """One casework action on the ticket, its row locked until the action commits: an operator
-    who lost a race to a colleague is told in words what the colleague did."""
+    """One casework action on the ticket, its row locked until the action commits. An operator
+    who lost a race to a colleague gets the ticket's page again (409) saying who did what when,
+    with their text kept and what they may still do with it."""
     if action not in ACTIONS:
         abort(404)
+    refused: TicketError | None = None
     with appctx.database().session() as db, db.begin():
         ticket = get_ticket(db, number, for_update=True)
         if ticket is None:
             abort(404)
+        if action in REPLY_ACTIONS and request.form.get("use_reply"):
+            return _use_saved_reply(ticket, action)
         try:
-            if action in PREVIEWED and request.form.get("confirm") != "1":
-                casework.check_can_act(g.user, ticket)
+            if action in (*PREVIEWED, *RESENDS) and request.form.get("confirm") != "1":
+                (casework.check_can_act if action in RESENDS else casework.check_can_change)(g.user, ticket)
                 return _preview(ticket, action)
             _do(db, ticket, action)
         except TicketError as exc:
-            target = _after_refusal(ticket)
+            refused = exc
             db.rollback()
-            flash(_refusal_words(exc), "error")
-            return redirect(target, 303)
+    if refused is not None:
+        return _refused(number, action, refused)
     flash(label("done"), "ok")
-    return redirect(url_for("console.ticket", number=number), 303)
+    return redirect(url_for("console.ticket", number=number, _anchor="top"), 303)
+
+
+def _use_saved_reply(ticket: Ticket, action: str):
+    """Without JavaScript, "use" puts the chosen saved reply into the form, to edit before the preview."""
+    chosen = next((r for r in _saved_replies(ticket)[action] if r["key"] == request.form.get("reply")), None)
+    return _render_ticket(ticket, draft=_draft(action, chosen["text"] if chosen else None))
 
 
 def _do(db: Session, ticket: Ticket, action: str) -> None:
@@ -266,15 +327,31 @@ def _do(db: Session, ticket: Ticket, action: str) -> None:
         casework.extend(db, hotline, ticket, g.user, form.get("text", ""), now)
     elif action == "reclassify":
         casework.reclassify(db, hotline, ticket, g.user, form.get("department", ""), form.get("text", ""), now)
+    elif action == "resend":
+        casework.resend_sms(db, hotline, ticket, g.user, ascii_int(form.get("message"), max_digits=12) or 0, now)
+    elif action == "send_to":
+        casework.send_sms_to(db, hotline, ticket, g.user, ascii_int(form.get("message"), max_digits=12) or 0,
+                             form.get("number", ""), now, keep=form.get("keep") == "1")
     else:
         casework.reopen(db, ticket, g.user, now)
 
 
-def _after_refusal(ticket: Ticket) -> str:
-    """Back to the ticket when this user may still see it; else to the work list."""
-    if casework.can_act(g.user, ticket):
-        return url_for("console.ticket", number=ticket.number)
-    return url_for("console.tickets")
+def _refused(number: str, action: str, exc: TicketError):
+    """The ticket as it is now, the refusal in words (who did what, when), the operator's text
+    back in its form, or, when that form is no longer offered, in a note form of its own."""
+    with appctx.database().session() as db:
+        ticket = get_ticket(db, number)
+        when = _changed_at(ticket, exc)
+        refusal = {"words": _refusal_words(exc), "at": local_time(when) if when else "",
+                   "conflict": isinstance(exc, CONFLICTS)}
+        return _render_ticket(ticket, draft=_draft(action), refusal=refusal, status=409 if refusal["conflict"] else 422)
+
+
+def _changed_at(ticket: Ticket, exc: TicketError) -> datetime | None:
+    """When a colleague took or closed the ticket, for a refusal that says so."""
+    kinds = {"taken", "assigned"} if isinstance(exc, TicketTaken) else {exc.status} if isinstance(exc, TicketClosed) else set()
+    event: TicketEvent | None = next((e for e in reversed(ticket.events) if e.kind in kinds), None)
+    return event.at if event else None
 
 
 def _refusal_words(exc: TicketError) -> str:
@@ -293,8 +370,8 @@ def _preview(ticket, action: str):
     try:
         shown = preview(appctx.hotline(), ticket, action, request.form, appctx.now(), g.labels)
     except PreviewProblem as problem:
-        flash(label(problem.label), "error")
-        return _render_ticket(ticket, status=422)
+        refusal = {"words": label(problem.label), "at": "", "conflict": False}
+        return _render_ticket(ticket, status=422, draft=_draft(action), refusal=refusal)
     return _render_ticket(ticket, shown)
 
 
@@ -323,10 +400,15 @@ def caller_message_recording(number: str, message_id: int):
 @bp.get("/overview")
 @supervisor_only
 def overview_page():
-    routing = appctx.hotline().routing
+    """One date range (from, to: local days; the last 30 by default) for every figure."""
+    routing, now = appctx.hotline().routing, appctx.now()
+    last = day_param(request.args.get("to")) or now.astimezone(routing.timezone).date()
+    first = day_param(request.args.get("from")) or last - timedelta(days=OVERVIEW_DAYS - 1)
+    page = ascii_int(request.args.get("page"), max_digits=5) or 1
     with appctx.database().session() as db:
-        summary = overview(db, appctx.now(), routing.timezone)
-        return render_template("console/overview.html", summary=summary, departments=routing.departments)
+        summary = overview(db, now, routing.timezone, first, last, page)
+        return render_template("console/overview.html", summary=summary, departments=routing.departments,
+                               charts=overview_charts(summary, list(routing.departments)))
 
 
 __all__ = ["bp", "visible_to"]

@@ -15,11 +15,14 @@ from .compensation import formula_in_words, parse_money
 from .errors import TicketError
 from .models import Ticket
 from .settings import HotlineConfig
-from .smstext import gsm7_length
+from .inputs import ascii_int
+from .smstext import gsm7_length, segments
 
 # Actions that text the customer or change the ticket's terms, with the SMS each may send.
 PREVIEWED = {"progress": "ticket_progress", "resolve": "ticket_resolved", "reject": "ticket_rejected",
              "extend": "ticket_extended", "reclassify": "ticket_reclassified"}
+# Sending a failed SMS again: the same text, to the same number or to one the operator typed.
+RESENDS = ("resend", "send_to")
 
 
 class PreviewProblem(Exception):
@@ -33,11 +36,13 @@ class PreviewProblem(Exception):
 def preview(hotline: HotlineConfig, ticket: Ticket, action: str, form: Mapping[str, str], now: datetime,
             labels: Mapping[str, str]) -> dict:
     """The preview of ``action`` on ``ticket``; TicketError when the procedure refuses it."""
+    if action in RESENDS:
+        return _resend(hotline, ticket, action, form)
     text = form.get("text", "").strip()
     if not text:
         raise PreviewProblem("terms_reason_empty" if action in ("extend", "reclassify") else "message_empty")
     shown = {"action": action, "text": text, "monthly": "", "compensation": "", "moves": [], "department": "",
-             "sms": None}
+             "sms": None, "to": ticket.sms_to, "carry": {}}
     if action == "resolve":
         _resolution(hotline, ticket, form, now, labels, shown)
     elif action == "extend":
@@ -79,3 +84,22 @@ def _terms(hotline: HotlineConfig, shown: dict, change: ticket_terms.TermsChange
 def _sms(hotline: HotlineConfig, ticket: Ticket, shown: dict, template: str, **values: str) -> None:
     sms = casework.sms_text(hotline, ticket, template, **values)
     shown["sms"] = {"text": sms.text, "parts": sms.parts, "characters": gsm7_length(sms.text)}
+
+
+def _resend(hotline: HotlineConfig, ticket: Ticket, action: str, form: Mapping[str, str]) -> dict:
+    """The failed SMS as it will be sent again, and to which number; ``carry`` holds the fields
+    the confirm button posts back."""
+    message_id = ascii_int(form.get("message"), max_digits=12)
+    failed = next((m for m in casework.resendable(ticket) if m.id == message_id), None)
+    if failed is None:
+        raise PreviewProblem("sms_resend_gone")
+    carry = {"message": str(failed.id)}
+    to = failed.to
+    if action == "send_to":
+        to = casework.sms_number(hotline, form.get("number", ""))
+        if to is None:
+            raise PreviewProblem("sms_number_invalid_form")
+        carry |= {"number": to, "keep": "1" if form.get("keep") == "1" else ""}
+    return {"action": action, "text": "", "monthly": "", "compensation": "", "moves": [], "department": "",
+            "sms": {"text": failed.body, "parts": segments(failed.body), "characters": gsm7_length(failed.body)},
+            "to": to, "carry": carry, "keep": carry.get("keep") == "1"}

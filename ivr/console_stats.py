@@ -32,7 +32,7 @@ DEFAULT_DAYS = 14
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
-def _day(text: str | None) -> date | None:
+def day_param(text: str | None) -> date | None:
     if not matches(_DATE, text):
         return None
     try:
@@ -52,8 +52,8 @@ def _department(text: str | None) -> str:
 def calls_stats():
     routing, now = appctx.hotline().routing, appctx.now()
     today = now.astimezone(routing.timezone).date()
-    last = _day(request.args.get("to")) or today
-    first = _day(request.args.get("from")) or last - timedelta(days=DEFAULT_DAYS - 1)
+    last = day_param(request.args.get("to")) or today
+    first = day_param(request.args.get("from")) or last - timedelta(days=DEFAULT_DAYS - 1)
     with appctx.database().session() as db:
         stats = call_stats(db, first, last, routing.timezone)
         per_hour = hourly_stats(db, now, routing.timezone)
@@ -92,7 +92,7 @@ def _csv(name: str, columns, rows) -> Response:
 def calls_csv():
     """The call log with its filters: department, outcome, from and to (local days, inclusive)."""
     args, tz = request.args, appctx.hotline().routing.timezone
-    first, last = _day(args.get("from")), _day(args.get("to"))
+    first, last = day_param(args.get("from")), day_param(args.get("to"))
     wanted = CallFilter(
         department=_department(args.get("department")),
         outcome=args.get("outcome", "") if args.get("outcome") in CallOutcome.ALL else "",

@@ -240,9 +240,19 @@ def _recovered(data: Mapping[str, Any], reader: Reader) -> str:
     return text + ("" if data.get("sms", True) else reader.label("history_recovered_no_sms"))
 
 
+def _resent(data: Mapping[str, Any], reader: Reader) -> str:
+    return reader.label("history_sms_resent", first=sms_purpose(data.get("first", ""), reader),
+                        to=data.get("to", ""), failed_to=data.get("failed_to", ""))
+
+
+def _number_changed(data: Mapping[str, Any], reader: Reader) -> str:
+    return reader.label("history_sms_number_changed", before=data.get("before") or "—", after=data.get("after", ""))
+
+
 _TEXTS: dict[str, Callable[[Mapping[str, Any], Reader], str]] = {
     "registered": _registered, "recording": _recording, "taken": _taken,
     "progress": _told, "resolved": _told, "rejected": _told, "compensation": _compensation,
     "extended": _extended, "reclassified": _reclassified, "reopened": _reopened,
     "sms": _sms, "sms_status": _sms, "alerted": _alerted, "recovered": _recovered,
+    "sms_resent": _resent, "sms_number_changed": _number_changed,
 }

@@ -12,6 +12,7 @@ from .console_labels import load_labels
 from .errors import ConfigError
 from .phone import Caller
 from .prompts import PromptSet, load_prompts
+from .saved_replies import SavedReply, load_saved_replies
 from .smstext import SMS_TEMPLATES, check_sms_templates
 
 
@@ -20,6 +21,7 @@ class HotlineConfig:
     routing: Routing
     prompts: dict[str, PromptSet]
     console_labels: dict[str, dict[str, str]] = field(default_factory=dict)
+    saved_replies: dict[str, dict[str, SavedReply]] = field(default_factory=dict)
 
     def language_for(self, caller: Caller) -> str:
         """Romanian (the first language) for home callers and withheld numbers, else the foreign one."""
@@ -73,4 +75,5 @@ def load_hotline(routing_file: Path, prompts_dir: Path) -> HotlineConfig:
     problems = check_sms_templates(routing, prompts) + _transcription_problems(routing, prompts)
     if problems:
         raise ConfigError(problems)
-    return HotlineConfig(routing, prompts, load_labels(prompts_dir, routing.hotline.languages))
+    languages = routing.hotline.languages
+    return HotlineConfig(routing, prompts, load_labels(prompts_dir, languages), load_saved_replies(prompts_dir, languages))

@@ -10,7 +10,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ColumnElement, and_, case, exists, func, or_, select, true
 from sqlalchemy.orm import Session, selectinload
 
-from .models import Ticket, TicketMilestone, TicketStatus, User
+from .calls.stats import days_between, local_range
+from .models import SmsMessage, SmsStatus, Ticket, TicketMilestone, TicketStatus, User
 from .transcripts import transcript_matches
 
 PER_PAGE = 25
@@ -153,32 +154,107 @@ def get_ticket(session: Session, number: str, *, for_update: bool = False) -> Ti
 
 
 @dataclass
-class Overview:
-    days: list[date]
-    registered: dict[str, Counter] = field(default_factory=dict)   # department -> local day -> count
+class DepartmentFigures:
+    """One department's tickets in the overview's range."""
+
+    registered: int = 0
     closed: int = 0
     closed_in_time: int = 0
-    overdue: list[Ticket] = field(default_factory=list)
+
+    @property
+    def closed_late(self) -> int:
+        return self.closed - self.closed_in_time
+
+
+@dataclass
+class FailedSms:
+    """A ticket whose last customer SMS failed or was not delivered, and that SMS."""
+
+    ticket: Ticket
+    message: SmsMessage
+
+
+@dataclass
+class Overview:
+    """The supervisor's figures for the local days ``days`` (one range for all of them); the
+    overdue tickets are those overdue now, whenever registered."""
+
+    days: list[date]
+    registered: dict[str, Counter] = field(default_factory=dict)   # department -> local day -> count
+    per_department: dict[str, DepartmentFigures] = field(default_factory=dict)
+    closed: int = 0
+    closed_in_time: int = 0
+    overdue: TicketPage = field(default_factory=lambda: TicketPage([], 0, 1, 1))
+    failed_sms: list[FailedSms] = field(default_factory=list)   # the latest PER_PAGE
+    failed_sms_total: int = 0
 
     @property
     def share_in_time(self) -> float | None:
         return self.closed_in_time / self.closed if self.closed else None
 
+    @property
+    def registered_total(self) -> int:
+        return sum(f.registered for f in self.per_department.values())
 
-def overview(session: Session, now: datetime, timezone: ZoneInfo, days: int = 14) -> Overview:
-    """Tickets registered per day and department, share closed within the deadline, the overdue."""
-    today = now.astimezone(timezone).date()
-    result = Overview([today - timedelta(days=n) for n in range(days - 1, -1, -1)])
-    since = datetime.combine(result.days[0], datetime.min.time(), timezone)
+    def registered_on(self, day: date) -> dict[str, int]:
+        return {department: per_day[day] for department, per_day in self.registered.items() if per_day[day]}
+
+
+def overview(session: Session, now: datetime, timezone: ZoneInfo, first: date, last: date, page: int = 1) -> Overview:
+    """Tickets registered per day and department and closed within the deadline, from ``first``
+    to ``last`` (local days, inclusive); the overdue tickets (page ``page``); the tickets whose
+    last SMS to the customer failed, of the SMS sent in the range."""
+    result = Overview(days_between(first, last))
+    start, end = local_range(result.days[0], result.days[-1], timezone)
+    figures: dict[str, DepartmentFigures] = defaultdict(DepartmentFigures)
     registered: dict[str, Counter] = defaultdict(Counter)
-    for department, at in session.execute(select(Ticket.department, Ticket.registered_at).where(Ticket.registered_at >= since)):
+    in_range = select(Ticket.department, Ticket.registered_at).where(Ticket.registered_at >= start, Ticket.registered_at < end)
+    for department, at in session.execute(in_range):
         registered[department][at.astimezone(timezone).date()] += 1
-    result.registered = dict(registered)
-    closed = session.execute(select(Ticket.closed_at, Ticket.deadline_at).where(Ticket.closed_at.is_not(None))).all()
+        figures[department].registered += 1
+    closed = session.execute(
+        select(Ticket.department, Ticket.closed_at, Ticket.deadline_at).where(Ticket.closed_at >= start, Ticket.closed_at < end)
+    ).all()
+    for department, closed_at, deadline_at in closed:
+        figures[department].closed += 1
+        figures[department].closed_in_time += closed_at < deadline_at
+    result.registered, result.per_department = dict(registered), dict(figures)
     result.closed = len(closed)
-    result.closed_in_time = sum(1 for closed_at, deadline_at in closed if closed_at < deadline_at)
-    result.overdue = list(session.scalars(
-        select(Ticket).where(Ticket.status.in_(TicketStatus.OPEN), Ticket.deadline_at <= now)
-        .options(selectinload(Ticket.assignee)).order_by(Ticket.deadline_at)
-    ))
+    result.closed_in_time = sum(f.closed_in_time for f in figures.values())
+    result.overdue = _overdue(session, now, page)
+    result.failed_sms, result.failed_sms_total = _failed_sms(session, start, end)
     return result
+
+
+def _overdue(session: Session, now: datetime, page: int) -> TicketPage:
+    conditions = [Ticket.status.in_(TicketStatus.OPEN), Ticket.deadline_at <= now]
+    total = session.scalar(select(func.count()).select_from(Ticket).where(*conditions)) or 0
+    pages = max(1, -(-total // PER_PAGE))
+    page = min(max(page, 1), pages)
+    tickets = list(session.scalars(
+        select(Ticket).where(*conditions).options(selectinload(Ticket.assignee))
+        .order_by(Ticket.deadline_at, Ticket.id).offset((page - 1) * PER_PAGE).limit(PER_PAGE)
+    ))
+    return TicketPage(tickets, total, page, pages)
+
+
+def last_customer_sms():
+    """A subquery: each ticket's last SMS to the customer (``ticket_id``, ``id``); the supervisors'
+    alerts filed under a ticket do not count."""
+    return (
+        select(SmsMessage.ticket_id, func.max(SmsMessage.id).label("id"))
+        .where(SmsMessage.ticket_id.is_not(None), SmsMessage.purpose.not_like("alert\\_%", escape="\\"))
+        .group_by(SmsMessage.ticket_id).subquery()
+    )
+
+
+def _failed_sms(session: Session, start: datetime, end: datetime) -> tuple[list[FailedSms], int]:
+    last = last_customer_sms()
+    query = (
+        select(Ticket, SmsMessage).join(last, last.c.ticket_id == Ticket.id).join(SmsMessage, SmsMessage.id == last.c.id)
+        .where(SmsMessage.status.in_((SmsStatus.UNDELIVERED, SmsStatus.FAILED)),
+               SmsMessage.created_at >= start, SmsMessage.created_at < end)
+    )
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.execute(query.order_by(SmsMessage.updated_at.desc(), SmsMessage.id.desc()).limit(PER_PAGE)).all()
+    return [FailedSms(ticket, message) for ticket, message in rows], total

@@ -40,7 +40,8 @@ def test_take_then_only_the_taker_or_a_supervisor_acts(work):
     casework.take(session, ticket, ana, NOW)
     assert ticket.assignee is ana and ticket.status == "in_progress"
     with pytest.raises(casework.NotYourTicket):
-        casework.add_note(session, ticket, ion, "mine now", NOW)
+        casework.progress(session, hotline, ticket, ion, "mine now", NOW)
+    casework.add_note(session, ticket, ion, "a colleague's note is welcome", NOW)  # a note changes nothing
     with pytest.raises(casework.NotYourTicket):
         casework.take(session, ticket, ion, NOW)
     casework.take(session, ticket, maria, NOW)

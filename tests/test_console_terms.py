@@ -61,7 +61,7 @@ def test_an_extension_is_previewed_with_its_new_date_then_sent_with_its_reason(a
     assert (f"{deadline_on:%d.%m.%Y}", extensions, purposes[-1]) == ("21.01.2027", 1, "ticket_extended#1")
     assert WORDS[lang]["enough"] in page(ana, number)  # once: the page says why it is no longer offered
     refused = post(ana, number, "extend", text=reason, confirm="1")
-    assert WORDS[lang]["enough"] in page(ana, number) and only_ticket(db)[2] == 1 and refused.status_code == 303
+    assert WORDS[lang]["enough"] in page(ana, number) and only_ticket(db)[2] == 1 and refused.status_code == 409
 
 
 @pytest.mark.parametrize("lang", ["ro", "en"])
