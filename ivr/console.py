@@ -10,7 +10,8 @@ from datetime import datetime
 from decimal import Decimal
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, session, url_for
+from flask import Blueprint, Response, abort, current_app, flash, g, jsonify, redirect, render_template, request, session, url_for
+from sqlalchemy import select
 from sqlalchemy.orm import Session, object_session
 
 from . import appctx, casework, ticket_terms
@@ -20,13 +21,15 @@ from .compensation import parse_money
 from .console_labels import label_text
 from .console_previews import PREVIEWED, PreviewProblem, preview
 from .errors import SignInThrottled, TicketClosed, TicketError, TicketRefused, TicketTaken
-from .inputs import safe_redirect_target
-from .models import Ticket, TicketStatus
-from .ticket_queries import counts, get_ticket, list_tickets, overview, visible_to
+from .inputs import ascii_int, safe_redirect_target
+from .models import Ticket, TicketStatus, User
+from .ticket_queries import counts, get_ticket, list_tickets, list_version, overview
 from .users import end_sessions, sign_in
 
 bp = Blueprint("console", __name__, url_prefix="/console")
-ACTIONS = ("take", "note", "progress", "resolve", "reject", "extend", "reclassify", "reopen")
+ACTIONS = ("take", "note", "progress", "resolve", "reject", "extend", "reclassify", "reopen", "assign")
+BULK_ACTIONS = ("take", "assign")
+MAX_BULK = 100  # tickets in one bulk action: four pages of the list
 
 
 # -- who is here, in which language ---------------------------------------------
@@ -81,6 +84,29 @@ def time_left(ticket) -> str:
         return label("overdue_by", count=days)
     days = (ticket.deadline_on - now.astimezone(appctx.hotline().routing.timezone).date()).days
     return label("due_today") if days <= 0 else label("due_tomorrow") if days == 1 else label("days_left", count=days)
+
+
+@bp.app_template_global()
+def list_url(**changes) -> str:
+    """The work list's URL with its current query changed: a value None (or "") drops that
+    parameter, and any change but a page's starts again at page 1."""
+    params = request.args.to_dict()
+    if "page" not in changes:
+        params.pop("page", None)
+    params.update(changes)
+    return url_for("console.tickets", **{k: v for k, v in params.items() if v not in (None, "")})
+
+
+@bp.app_template_global()
+def urgency(ticket) -> str:
+    """"overdue", "due-today" (its deadline falls today, local time) or "": a list row's class."""
+    if ticket.status not in TicketStatus.OPEN:
+        return ""
+    now = appctx.now()
+    if now >= ticket.deadline_at:
+        return "overdue"
+    today = now.astimezone(appctx.hotline().routing.timezone).date()
+    return "due-today" if ticket.deadline_on <= today else ""
 
 
 @bp.app_template_global()
@@ -165,23 +191,70 @@ def logout():
 
 @bp.get("/")
 def tickets():
-    wanted = ticket_filter(request.args)
+    """The work list: every ticket, filtered, sorted and paged by the database. live.js asks
+    ``tickets_version`` every few seconds and reloads the list's part of the page on a change."""
+    wanted, now = ticket_filter(request.args), appctx.now()
     with appctx.database().session() as db:
-        found = list_tickets(db, g.user, wanted, appctx.now())
-        per_department, per_status = counts(db, g.user)
-        return render_template("console/tickets.html", found=found, wanted=wanted,
-                               per_department=per_department, per_status=per_status,
+        version = list_version(db)  # before the list: a change in between only costs one more refresh
+        found = list_tickets(db, g.user, wanted, now)
+        return render_template("console/tickets.html", found=found, wanted=wanted, version=version,
+                               tally=counts(db, g.user, now), assignees=_assignees(db),
+                               poll_seconds=current_app.config.get("CONSOLE_LIST_POLL_SECONDS", 10),
                                departments=appctx.hotline().routing.departments)
+
+
+@bp.get("/tickets/version")
+def tickets_version():
+    """What the open work lists poll: a token that changes whenever any ticket does."""
+    with appctx.database().session() as db:
+        response = jsonify(version=list_version(db))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.post("/tickets/bulk")
+@supervisor_only
+def bulk():
+    """A supervisor takes, or assigns to one operator, the tickets ticked on the list: each in
+    its own transaction with its row locked, so one refusal (a ticket closed meanwhile) does
+    not undo the others."""
+    action, back = request.form.get("action", ""), _console_path(request.form.get("back"))
+    numbers = sorted(set(request.form.getlist("ticket")))[:MAX_BULK]  # one lock order for everyone
+    if action not in BULK_ACTIONS or not numbers:
+        flash(label("bulk_none"), "error")
+        return redirect(back, 303)
+    done, refusals = 0, []
+    for number in numbers:
+        with appctx.database().session() as db, db.begin():
+            ticket = get_ticket(db, number, for_update=True)
+            if ticket is None:
+                continue
+            try:
+                _do(db, ticket, action)
+                done += 1
+            except TicketError as exc:
+                db.rollback()
+                refusals.append(_refusal_words(exc))
+    flash(label("bulk_done", count=done), "ok" if done else "error")
+    for words in refusals[:5]:
+        flash(words, "error")
+    return redirect(back, 303)
+
+
+def _assignees(db: Session) -> list[User]:
+    """Whom a supervisor may give a ticket to (an empty list for an operator, who may not)."""
+    if not g.user.is_supervisor:
+        return []
+    return list(db.scalars(select(User).where(User.active).order_by(User.name)))
 
 
 # -- one ticket -------------------------------------------------------------------------
 
 def _visible_ticket(db, number: str):
+    """Every signed-in user reads every ticket; ``casework.can_act`` decides who acts on it."""
     ticket = get_ticket(db, number)
     if ticket is None:
         abort(404)
-    if not casework.can_act(g.user, ticket):
-        abort(403)
     return ticket
 
 
@@ -190,6 +263,7 @@ def _render_ticket(ticket, preview=None, status: int = 200):
     call = get_call(object_session(ticket), ticket.call_sid)
     return render_template(
         "console/ticket.html", ticket=ticket, preview=preview, can_play=store is not None, call=call,
+        can_act=casework.can_act(g.user, ticket), assignees=_assignees(object_session(ticket)),
         extension_refused=_extension_refused(ticket),
         departments=appctx.hotline().routing.departments,
         needs_monthly=casework.compensation_due(appctx.hotline(), ticket, appctx.now()),
@@ -256,15 +330,23 @@ def _do(db: Session, ticket: Ticket, action: str) -> None:
         casework.extend(db, hotline, ticket, g.user, form.get("text", ""), now)
     elif action == "reclassify":
         casework.reclassify(db, hotline, ticket, g.user, form.get("department", ""), form.get("text", ""), now)
+    elif action == "assign":
+        casework.assign(db, ticket, g.user, _assignee(db), now)
     else:
         casework.reopen(db, ticket, g.user, now)
 
 
+def _assignee(db: Session) -> User:
+    """The user the form's ``assignee`` names (by id)."""
+    assignee = db.get(User, ascii_int(request.form.get("assignee"), max_digits=9) or 0)
+    if assignee is None:
+        raise TicketRefused("unknown_assignee", "no such user")
+    return assignee
+
+
 def _after_refusal(ticket: Ticket) -> str:
-    """Back to the ticket when this user may still see it; else to the work list."""
-    if casework.can_act(g.user, ticket):
-        return url_for("console.ticket", number=ticket.number)
-    return url_for("console.tickets")
+    """Back to the ticket: everyone may read it, and its page says who holds it."""
+    return url_for("console.ticket", number=ticket.number)
 
 
 def _refusal_words(exc: TicketError) -> str:
@@ -307,4 +389,4 @@ def overview_page():
         return render_template("console/overview.html", summary=summary, departments=routing.departments)
 
 
-__all__ = ["bp", "visible_to"]
+__all__ = ["bp"]
