@@ -191,7 +191,7 @@ def logout():
 
 @bp.get("/")
 def tickets():
-    """The work list: every ticket, filtered, sorted and paged by the database. live.js asks
+    """The work list: every ticket, filtered, sorted and paged by the database. list.js asks
     ``tickets_version`` every few seconds and reloads the list's part of the page on a change."""
     wanted, now = ticket_filter(request.args), appctx.now()
     with appctx.database().session() as db:

@@ -229,7 +229,8 @@ def counts(session: Session, user: User, now: datetime) -> ListCounts:
 
 def list_version(session: Session) -> str:
     """Changes whenever any ticket does: every change to a ticket writes a history event, and
-    an SMS's status moves its ``updated_at``. Two indexed MAX lookups, cheap enough to poll."""
+    an SMS's status moves its ``updated_at``. Two MAX lookups (the first on a primary key), cheap
+    enough for every open list to ask every few seconds; the database answers, so any worker can."""
     last_event = session.scalar(select(func.max(TicketEvent.id))) or 0
     last_sms = session.scalar(select(func.max(SmsMessage.updated_at)))
     return f"{last_event}.{int(last_sms.timestamp() * 1000) if last_sms else 0}"
