@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from .compensation import Compensation, compensation_for, formula_in_words
 from . import history, ticket_terms
-from .errors import TicketClosed, TicketError, TicketRefused, TicketTaken
+from .errors import TicketClosed, TicketRefused, TicketTaken
 from .models import SmsMessage, SmsStatus, Ticket, TicketStatus, User
 from .outbox import queue_sms
 from .phone import caller_from, sms_recipient
@@ -104,6 +104,22 @@ def take(session: Session, ticket: Ticket, user: User, now: datetime) -> None:
     ticket.assignee, ticket.status = user, TicketStatus.IN_PROGRESS
     meet_milestones(ticket, "taken", now)
     _record(session, ticket, user, "taken", now, previous=previous if previous != user.name else None)
+
+
+def assign(session: Session, ticket: Ticket, supervisor: User, assignee: User, now: datetime) -> bool:
+    """A supervisor gives an open ticket to a named, active operator (or supervisor): it is in
+    work from then on, as if they had taken it. False (and nothing recorded) when it is theirs already."""
+    if not supervisor.is_supervisor:
+        raise TicketRefused("supervisors_only", "only supervisors assign tickets")
+    if not assignee.active:
+        raise TicketRefused("assignee_inactive", f"{assignee.name} is disabled", name=assignee.name)
+    _check(supervisor, ticket)
+    if ticket.assignee is not None and ticket.assignee.id == assignee.id:
+        return False
+    ticket.assignee, ticket.status = assignee, TicketStatus.IN_PROGRESS
+    meet_milestones(ticket, "taken", now)
+    history.record(session, ticket, history.actor_of(supervisor), "assigned", now, to=assignee.name)
+    return True
 
 
 def add_note(session: Session, ticket: Ticket, user: User, note: str, now: datetime) -> None:

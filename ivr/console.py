@@ -10,7 +10,8 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, session, url_for
+from flask import Blueprint, Response, abort, current_app, flash, g, jsonify, redirect, render_template, request, session, url_for
+from sqlalchemy import select
 from sqlalchemy.orm import Session, object_session
 
 from . import appctx, casework, ticket_terms
@@ -21,17 +22,18 @@ from .console_labels import label_text
 from .console_previews import PREVIEWED, RESENDS, PreviewProblem, preview
 from .console_stats import day_param
 from .errors import SignInThrottled, TicketClosed, TicketError, TicketRefused, TicketTaken
-from .inputs import safe_redirect_target
+from .inputs import ascii_int, safe_redirect_target
 from .saved_replies import REPLY_ACTIONS
-from .inputs import ascii_int
-from .models import Ticket, TicketEvent, TicketStatus
+from .models import Ticket, TicketEvent, TicketStatus, User
 from .overview_charts import overview_charts
-from .ticket_queries import counts, get_ticket, list_tickets, overview, visible_to
+from .ticket_queries import counts, get_ticket, list_tickets, list_version, overview
 from .transcripts import transcript_of
 from .users import end_sessions, sign_in
 
 bp = Blueprint("console", __name__, url_prefix="/console")
-ACTIONS = ("take", "note", "progress", "resolve", "reject", "extend", "reclassify", "reopen", "resend", "send_to")
+ACTIONS = ("take", "note", "progress", "resolve", "reject", "extend", "reclassify", "reopen", "resend", "send_to", "assign")
+BULK_ACTIONS = ("take", "assign")
+MAX_BULK = 100  # tickets in one bulk action: four pages of the list
 # Refusals that mean a colleague (or Twilio) changed the ticket since the page was loaded.
 CONFLICTS = (TicketTaken, TicketClosed, TicketRefused)
 OVERVIEW_DAYS = 30
@@ -89,6 +91,29 @@ def time_left(ticket) -> str:
         return label("overdue_by", count=days)
     days = (ticket.deadline_on - now.astimezone(appctx.hotline().routing.timezone).date()).days
     return label("due_today") if days <= 0 else label("due_tomorrow") if days == 1 else label("days_left", count=days)
+
+
+@bp.app_template_global()
+def list_url(**changes) -> str:
+    """The work list's URL with its current query changed: a value None (or "") drops that
+    parameter, and any change but a page's starts again at page 1."""
+    params = request.args.to_dict()
+    if "page" not in changes:
+        params.pop("page", None)
+    params.update(changes)
+    return url_for("console.tickets", **{k: v for k, v in params.items() if v not in (None, "")})
+
+
+@bp.app_template_global()
+def urgency(ticket) -> str:
+    """"overdue", "due-today" (its deadline falls today, local time) or "": a list row's class."""
+    if ticket.status not in TicketStatus.OPEN:
+        return ""
+    now = appctx.now()
+    if now >= ticket.deadline_at:
+        return "overdue"
+    today = now.astimezone(appctx.hotline().routing.timezone).date()
+    return "due-today" if ticket.deadline_on <= today else ""
 
 
 @bp.app_template_global()
@@ -180,13 +205,61 @@ def logout():
 
 @bp.get("/")
 def tickets():
-    wanted = ticket_filter(request.args)
+    """The work list: every ticket, filtered, sorted and paged by the database. list.js asks
+    ``tickets_version`` every few seconds and reloads the list's part of the page on a change."""
+    wanted, now = ticket_filter(request.args), appctx.now()
     with appctx.database().session() as db:
-        found = list_tickets(db, g.user, wanted, appctx.now())
-        per_department, per_status = counts(db, g.user)
-        return render_template("console/tickets.html", found=found, wanted=wanted,
-                               per_department=per_department, per_status=per_status,
+        version = list_version(db)  # before the list: a change in between only costs one more refresh
+        found = list_tickets(db, g.user, wanted, now)
+        return render_template("console/tickets.html", found=found, wanted=wanted, version=version,
+                               tally=counts(db, g.user, now), assignees=_assignees(db),
+                               poll_seconds=current_app.config.get("CONSOLE_LIST_POLL_SECONDS", 10),
                                departments=appctx.hotline().routing.departments)
+
+
+@bp.get("/tickets/version")
+def tickets_version():
+    """What the open work lists poll: a token that changes whenever any ticket does."""
+    with appctx.database().session() as db:
+        response = jsonify(version=list_version(db))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.post("/tickets/bulk")
+@supervisor_only
+def bulk():
+    """A supervisor takes, or assigns to one operator, the tickets ticked on the list: each in
+    its own transaction with its row locked, so one refusal (a ticket closed meanwhile) does
+    not undo the others."""
+    action, back = request.form.get("action", ""), _console_path(request.form.get("back"))
+    numbers = sorted(set(request.form.getlist("ticket")))[:MAX_BULK]  # one lock order for everyone
+    if action not in BULK_ACTIONS or not numbers:
+        flash(label("bulk_none"), "error")
+        return redirect(back, 303)
+    done, refusals = 0, []
+    for number in numbers:
+        with appctx.database().session() as db, db.begin():
+            ticket = get_ticket(db, number, for_update=True)
+            if ticket is None:
+                continue
+            try:
+                _do(db, ticket, action)
+                done += 1
+            except TicketError as exc:
+                db.rollback()
+                refusals.append(_refusal_words(exc))
+    flash(label("bulk_done", count=done), "ok" if done else "error")
+    for words in refusals[:5]:
+        flash(words, "error")
+    return redirect(back, 303)
+
+
+def _assignees(db: Session) -> list[User]:
+    """Whom a supervisor may give a ticket to (an empty list for an operator, who may not)."""
+    if not g.user.is_supervisor:
+        return []
+    return list(db.scalars(select(User).where(User.active).order_by(User.name)))
 
 
 # -- one ticket -------------------------------------------------------------------------
@@ -214,6 +287,7 @@ def _render_ticket(ticket, preview=None, status: int = 200, draft: dict | None =
         may_act=casework.can_act(g.user, ticket),
         draft=draft or preview or {}, refusal=refusal, replies=_saved_replies(ticket),
         resendable={m.id for m in casework.resendable(ticket)}, last_failed=casework.last_sms_failed(ticket),
+        can_act=casework.can_act(g.user, ticket), assignees=_assignees(object_session(ticket)),
         departments=appctx.hotline().routing.departments,
         needs_monthly=casework.compensation_due(appctx.hotline(), ticket, appctx.now()),
     ), status
@@ -332,6 +406,8 @@ def _do(db: Session, ticket: Ticket, action: str) -> None:
     elif action == "send_to":
         casework.send_sms_to(db, hotline, ticket, g.user, ascii_int(form.get("message"), max_digits=12) or 0,
                              form.get("number", ""), now, keep=form.get("keep") == "1")
+    elif action == "assign":
+        casework.assign(db, ticket, g.user, _assignee(db), now)
     else:
         casework.reopen(db, ticket, g.user, now)
 
@@ -352,6 +428,14 @@ def _changed_at(ticket: Ticket, exc: TicketError) -> datetime | None:
     kinds = {"taken", "assigned"} if isinstance(exc, TicketTaken) else {exc.status} if isinstance(exc, TicketClosed) else set()
     event: TicketEvent | None = next((e for e in reversed(ticket.events) if e.kind in kinds), None)
     return event.at if event else None
+
+
+def _assignee(db: Session) -> User:
+    """The user the form's ``assignee`` names (by id)."""
+    assignee = db.get(User, ascii_int(request.form.get("assignee"), max_digits=9) or 0)
+    if assignee is None:
+        raise TicketRefused("unknown_assignee", "no such user")
+    return assignee
 
 
 def _refusal_words(exc: TicketError) -> str:
@@ -411,4 +495,4 @@ def overview_page():
                                charts=overview_charts(summary, list(routing.departments)))
 
 
-__all__ = ["bp", "visible_to"]
+__all__ = ["bp"]

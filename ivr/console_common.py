@@ -22,7 +22,7 @@ from .inputs import ascii_int
 from .deadlines import Deadline, ticket_deadline
 from .models import Ticket, TicketStatus, User
 from .recordings import RecordingStream
-from .ticket_queries import TicketFilter
+from .ticket_queries import SORTS, TicketFilter
 
 log = logging.getLogger(__name__)
 LIST_STATUSES = ("open", *TicketStatus.OPEN, TicketStatus.RESOLVED, TicketStatus.REJECTED)
@@ -54,7 +54,13 @@ def page_context() -> dict:
         "now": appctx.now(), "config_company": hotline.routing.hotline.company,
         "languages": hotline.routing.hotline.languages,
         "language_names": {code: labels["language_name"] for code, labels in hotline.console_labels.items()},
+        "page_url": _page_url,
     }
+
+
+def _page_url(endpoint: str, page: int) -> str:
+    """The same list (its filters and order kept) at page ``page``."""
+    return url_for(endpoint, **{**request.args.to_dict(), "page": page})
 
 
 def supervisor_only(view):
@@ -67,13 +73,20 @@ def supervisor_only(view):
 
 
 def ticket_filter(args: Mapping[str, str]) -> TicketFilter:
-    """The ticket list's filters from its query string; an unknown value means no filter."""
+    """The ticket list's filters and sort order from its query string; an unknown value means
+    no filter (or the default order)."""
     routing = appctx.hotline().routing
+    names = {key: department.name.get(g.lang) or key for key, department in routing.departments.items()}
     return TicketFilter(
         department=args.get("department", "") if args.get("department") in routing.departments else "",
         status=args.get("status", "") if args.get("status") in LIST_STATUSES else "",
         overdue=args.get("overdue") == "1", search=args.get("q", "")[:64],
         at_risk=risk_windows(routing) if args.get("at_risk") == "1" else None,
+        mine=args.get("mine") == "1", unassigned=args.get("unassigned") == "1",
+        sms_failed=args.get("sms_failed") == "1",
+        sort=args.get("sort", "") if args.get("sort") in SORTS else "",
+        descending=args.get("dir") == "desc",
+        department_order=tuple(sorted(names, key=lambda key: names[key].casefold())),
         page=ascii_int(args.get("page"), max_digits=5) or 1,
     )
 

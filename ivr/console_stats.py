@@ -105,7 +105,7 @@ def calls_csv():
 
 @bp.get("/tickets.csv")
 def tickets_csv():
-    """The ticket list's filters and visibility (an operator gets the tickets the list shows them)."""
+    """The ticket list's filters: every signed-in user exports what the list shows them (every ticket)."""
     with appctx.database().session() as db:
         tickets = all_tickets(db, g.user, ticket_filter(request.args), appctx.now())
         transcripts = transcript_texts(db, (t.call_sid for t in tickets))

@@ -7,14 +7,18 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, and_, case, exists, func, or_, select, true
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import ColumnElement, and_, case, exists, func, or_, select
+from sqlalchemy.orm import Session, aliased, selectinload
 
 from .calls.stats import days_between, local_range
-from .models import SmsMessage, SmsStatus, Ticket, TicketMilestone, TicketStatus, User
+from .models import SmsMessage, SmsStatus, Ticket, TicketEvent, TicketMilestone, TicketStatus, User
 from .transcripts import transcript_matches
 
 PER_PAGE = 25
+# The columns the work list sorts on (``TicketFilter.sort``); "" is its default order.
+SORTS = ("number", "registered", "deadline", "next", "department", "status", "assignee")
+_STATUS_ORDER = (TicketStatus.REGISTERED, TicketStatus.IN_PROGRESS, TicketStatus.RESOLVED, TicketStatus.REJECTED)
+SMS_NOT_DELIVERED = (SmsStatus.UNDELIVERED, SmsStatus.FAILED)
 
 
 @dataclass(frozen=True)
@@ -43,6 +47,12 @@ class TicketFilter:
     overdue: bool = False
     at_risk: RiskWindows | None = None   # open, with an unmet milestone due within these windows
     search: str = ""
+    mine: bool = False            # assigned to the user who asks
+    unassigned: bool = False      # open and taken by nobody
+    sms_failed: bool = False      # the last SMS to the customer was not delivered
+    sort: str = ""                # one of SORTS; "" = open first, nearest deadline first
+    descending: bool = False
+    department_order: tuple[str, ...] = ()   # department keys by their name in the reader's language
     page: int = 1
     registered_from: datetime | None = None     # the CSV export's range: from (inclusive) ...
     registered_before: datetime | None = None   # ... to (exclusive)
@@ -56,18 +66,43 @@ class TicketPage:
     pages: int
     # Each open ticket's nearest unmet milestone, by ticket id.
     nearest: dict[int, TicketMilestone] = field(default_factory=dict)
+    # The ids of the page's tickets whose last SMS was not delivered.
+    sms_failed: set[int] = field(default_factory=set)
 
 
-def visible_to(user: User) -> ColumnElement[bool]:
-    """Supervisors see every ticket; operators the untaken ones and their own."""
-    if user.is_supervisor:
-        return true()
-    return or_(Ticket.assignee_id.is_(None), Ticket.assignee_id == user.id)
+def last_sms_not_delivered() -> ColumnElement[bool]:
+    """SQL on Ticket: the last SMS queued for its customer failed or was not delivered (a
+    later SMS that went through clears the flag: the customer has heard from us since)."""
+    later = aliased(SmsMessage)
+    last = select(func.max(later.id)).where(later.ticket_id == Ticket.id).correlate(Ticket).scalar_subquery()
+    return exists().where(SmsMessage.id == last, SmsMessage.status.in_(SMS_NOT_DELIVERED)).correlate(Ticket)
+
+
+def _like(text: str) -> str:
+    """``%text%`` for LIKE, the user's own ``%`` and ``_`` taken literally."""
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def search_matches(text: str) -> ColumnElement[bool] | None:
+    """A ticket number or client code containing ``text``, or a caller or SMS number in any
+    usual writing: 0722 123 456, 0722123456, +40722123456, 0040722123456, 40722123456 and
+    722123456 all find +40722123456 (the national 0 and the 00 prefix are dropped, and what is
+    left is looked for inside the stored E.164 number), or words of the voicemail's transcript."""
+    text = text.strip()
+    if not text:
+        return None
+    matches = [Ticket.number.ilike(_like(text), escape="\\"), Ticket.client_code.ilike(_like(text), escape="\\"),
+               transcript_matches(text)]
+    digits = "".join(c for c in text if c in "0123456789").lstrip("0")
+    if len(digits) >= 4 and all(c in "0123456789 +-./()" for c in text):
+        matches += [Ticket.caller.like(f"%{digits}%"), Ticket.sms_to.like(f"%{digits}%")]
+    return or_(*matches)
 
 
 def _conditions(user: User | None, wanted: TicketFilter, now: datetime) -> list[ColumnElement[bool]]:
-    """``user`` None: every ticket (an administrator's export on the server)."""
-    conditions = [visible_to(user)] if user is not None else []
+    """Every signed-in user reads every ticket (acting on one is ``casework.can_act``'s
+    business); ``user`` is whom "mine" means, None on the server (an administrator's export)."""
+    conditions: list[ColumnElement[bool]] = []
     if wanted.department:
         conditions.append(Ticket.department == wanted.department)
     if wanted.status == "open":
@@ -82,33 +117,66 @@ def _conditions(user: User | None, wanted: TicketFilter, now: datetime) -> list[
             milestone_due_within(wanted.at_risk, now),
         )
         conditions += [Ticket.status.in_(TicketStatus.OPEN), unmet_due_soon]
+    if wanted.mine and user is not None:
+        conditions.append(Ticket.assignee_id == user.id)
+    if wanted.unassigned:
+        conditions += [Ticket.status.in_(TicketStatus.OPEN), Ticket.assignee_id.is_(None)]
+    if wanted.sms_failed:
+        conditions.append(last_sms_not_delivered())
     if wanted.registered_from is not None:
         conditions.append(Ticket.registered_at >= wanted.registered_from)
     if wanted.registered_before is not None:
         conditions.append(Ticket.registered_at < wanted.registered_before)
-    text = wanted.search.strip()
-    if text:
-        digits = "".join(c for c in text if c in "0123456789").lstrip("0")
-        matches = [Ticket.number.ilike(f"%{text}%"), Ticket.client_code.ilike(f"%{text}%"), transcript_matches(text)]
-        if len(digits) >= 4:
-            matches += [Ticket.caller.like(f"%{digits}%"), Ticket.sms_to.like(f"%{digits}%")]
-        conditions.append(or_(*matches))
+    found = search_matches(wanted.search)
+    if found is not None:
+        conditions.append(found)
     return conditions
 
 
+def _nearest_due() -> ColumnElement:
+    """SQL on Ticket: when its nearest unmet milestone falls due (NULL when all are met)."""
+    return (select(func.min(TicketMilestone.due_at))
+            .where(TicketMilestone.ticket_id == Ticket.id, TicketMilestone.met_at.is_(None))
+            .scalar_subquery())
+
+
+def _order(wanted: TicketFilter) -> list:
+    """ORDER BY for the list: the chosen column (NULLs last either way, as on both databases
+    alike), then the ticket's id so that pages never overlap."""
+    open_first = case((Ticket.status.in_(TicketStatus.OPEN), 0), else_=1)
+    if wanted.sort not in SORTS:
+        return [open_first, Ticket.deadline_at, Ticket.id]
+    keys = {
+        "number": [Ticket.year, Ticket.sequence],
+        "registered": [Ticket.registered_at],
+        "deadline": [Ticket.deadline_at],
+        "next": [_nearest_due()],
+        "department": [case({k: i for i, k in enumerate(wanted.department_order)}, value=Ticket.department,
+                            else_=len(wanted.department_order)) if wanted.department_order else Ticket.department],
+        "status": [case({s: i for i, s in enumerate(_STATUS_ORDER)}, value=Ticket.status, else_=len(_STATUS_ORDER))],
+        "assignee": [select(User.name).where(User.id == Ticket.assignee_id).scalar_subquery()],
+    }[wanted.sort]
+    order = []
+    for key in keys:
+        order += [case((key.is_(None), 1), else_=0), key.desc() if wanted.descending else key.asc()]
+    return [*order, Ticket.id.desc() if wanted.descending else Ticket.id]
+
+
 def list_tickets(session: Session, user: User, wanted: TicketFilter, now: datetime) -> TicketPage:
-    """Open tickets first, the nearest deadline first."""
+    """One page of the filter, in its sort order (by default open tickets first, the nearest
+    deadline first); a page past the last is the last."""
     conditions = _conditions(user, wanted, now)
     total = session.scalar(select(func.count()).select_from(Ticket).where(*conditions)) or 0
     pages = max(1, -(-total // PER_PAGE))
     page = min(max(wanted.page, 1), pages)
-    open_first = case((Ticket.status.in_(TicketStatus.OPEN), 0), else_=1)
     query = (
         select(Ticket).where(*conditions).options(selectinload(Ticket.assignee))
-        .order_by(open_first, Ticket.deadline_at, Ticket.id).offset((page - 1) * PER_PAGE).limit(PER_PAGE)
+        .order_by(*_order(wanted)).offset((page - 1) * PER_PAGE).limit(PER_PAGE)
     )
     tickets = list(session.scalars(query))
-    return TicketPage(tickets, total, page, pages, nearest_unmet_milestones(session, tickets))
+    ids = [t.id for t in tickets]
+    failed = set(session.scalars(select(Ticket.id).where(Ticket.id.in_(ids), last_sms_not_delivered()))) if ids else set()
+    return TicketPage(tickets, total, page, pages, nearest_unmet_milestones(session, tickets), failed)
 
 
 def nearest_unmet_milestones(session: Session, tickets: list[Ticket]) -> dict[int, TicketMilestone]:
@@ -130,16 +198,45 @@ def all_tickets(session: Session, user: User | None, wanted: TicketFilter, now: 
     ))
 
 
-def counts(session: Session, user: User) -> tuple[dict[str, int], dict[str, int]]:
-    """Open tickets per department, and all tickets per status, that ``user`` can see."""
+@dataclass(frozen=True)
+class ListCounts:
+    """The figures above the work list, over every ticket."""
+
+    per_department: dict[str, int]   # open tickets
+    per_status: dict[str, int]
+    overdue: int                      # open, past their deadline
+    unassigned: int                   # open, taken by nobody
+    mine: int                         # open, taken by the user who asks
+    sms_failed: int                   # the last SMS to the customer was not delivered
+
+
+def counts(session: Session, user: User, now: datetime) -> ListCounts:
+    """Open tickets per department, all tickets per status, and the list's alarms."""
+    is_open = Ticket.status.in_(TicketStatus.OPEN)
     per_department = dict(session.execute(
-        select(Ticket.department, func.count()).where(visible_to(user), Ticket.status.in_(TicketStatus.OPEN))
-        .group_by(Ticket.department)
+        select(Ticket.department, func.count()).where(is_open).group_by(Ticket.department)
     ).all())
-    per_status = dict(session.execute(
-        select(Ticket.status, func.count()).where(visible_to(user)).group_by(Ticket.status)
-    ).all())
-    return per_department, per_status
+    per_status = dict(session.execute(select(Ticket.status, func.count()).group_by(Ticket.status)).all())
+
+    def count(*where: ColumnElement[bool]) -> int:
+        return session.scalar(select(func.count()).select_from(Ticket).where(*where)) or 0
+
+    return ListCounts(
+        per_department, per_status,
+        overdue=count(is_open, Ticket.deadline_at <= now),
+        unassigned=count(is_open, Ticket.assignee_id.is_(None)),
+        mine=count(is_open, Ticket.assignee_id == user.id),
+        sms_failed=count(last_sms_not_delivered()),
+    )
+
+
+def list_version(session: Session) -> str:
+    """Changes whenever any ticket does: every change to a ticket writes a history event, and
+    an SMS's status moves its ``updated_at``. Two MAX lookups (the first on a primary key), cheap
+    enough for every open list to ask every few seconds; the database answers, so any worker can."""
+    last_event = session.scalar(select(func.max(TicketEvent.id))) or 0
+    last_sms = session.scalar(select(func.max(SmsMessage.updated_at)))
+    return f"{last_event}.{int(last_sms.timestamp() * 1000) if last_sms else 0}"
 
 
 def get_ticket(session: Session, number: str, *, for_update: bool = False) -> Ticket | None:
