@@ -11,7 +11,7 @@ import pytest
 from conftest import BASE_URL, sign
 from test_console import act, as_user, db, ticket, users, voicemail  # noqa: F401  (fixtures and helpers)
 
-CONSOLE_PAGE = re.compile(r"<main>.*<h1>(?P<title>[^<]+)</h1>.*href=\"/console/\"", re.S)
+CONSOLE_PAGE = re.compile(r"<main[^>]*>.*<h1>(?P<title>[^<]+)</h1>.*href=\"/console/\"", re.S)
 
 
 def in_english(client):
