@@ -19,6 +19,7 @@ from .calls.queries import get_call
 from .console_common import load_user, page_context, recording_response, supervisor_only, ticket_due, ticket_filter
 from .compensation import parse_money
 from .console_labels import label_text
+from .schedule import DAYS
 from .console_previews import PREVIEWED, RESENDS, PreviewProblem, preview
 from .console_stats import day_param
 from .errors import SignInThrottled, TicketClosed, TicketError, TicketRefused, TicketTaken
@@ -131,6 +132,22 @@ def milestone_state(milestone) -> str:
         state = label("milestone_met", at=local_time(milestone.met_at))
         return f"{due} · {state}" + (f" · {label('milestone_late')}" if milestone.missed(milestone.met_at) else "")
     return f"{due} · {label('milestone_missed') if milestone.missed(appctx.now()) else label('milestone_open')}"
+
+
+@bp.app_template_global()
+def rule_text(rule_name: str) -> str:
+    """A deadline rule of routing.yaml in the reader's words: "3 zile lucrătoare", "2 ore
+    lucrătoare (09:00-21:00, luni - duminică)"; a rule no longer configured, by its name."""
+    rule = appctx.hotline().routing.deadlines.get(rule_name)
+    if rule is None:
+        return rule_name
+    if rule.hours is None:
+        return label(f"rule_{rule.count}_days", count=rule.days)
+    days = appctx.hotline().prompt_set(g.lang).days
+    weekdays = [DAYS[d] for d in rule.hours_days]
+    span = days[weekdays[0]] if len(weekdays) == 1 else f"{days[weekdays[0]]} - {days[weekdays[-1]]}"
+    text = label("rule_hours", count=rule.hours, within=rule.within, days=span)
+    return text + (label("rule_paused") if rule.holidays == "pause" else "")
 
 
 @bp.app_template_global()

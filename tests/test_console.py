@@ -263,7 +263,7 @@ def test_ticket_page_shows_what_an_operator_needs(app, db, clock, as_user):
     clock.now = datetime(2026, 11, 26, 23, 30, tzinfo=timezone.utc)
     [number] = voicemail(app, db, clock)
     page = re.sub(r"\s+", " ", as_user("ana").get(f"/console/tickets/{number}").get_data(as_text=True))
-    for expected in ("+40722123456", "Departamentul Tehnic", "27.11.2026 01:30", "04.12.2026", "regula fault",
+    for expected in ("+40722123456", "Departamentul Tehnic", "27.11.2026 01:30", "04.12.2026", "termen: 3 zile lucrătoare",
                      "în așteptare", "înregistrată", "Probă locală fără cont Twilio"):
         assert expected in page, expected
 
