@@ -41,7 +41,9 @@
   }
 
   function field(action, selector) {
-    return document.querySelector('form[action$="/' + action + '"] ' + (selector || ""));
+    // A form's action may carry an anchor (".../take#actions"), where the page lands after it.
+    var inside = " " + (selector || "");
+    return document.querySelector('form[action$="/' + action + '"]' + inside + ', form[action*="/' + action + '#"]' + inside);
   }
 
   document.addEventListener("ticketlist:updated", function () {
