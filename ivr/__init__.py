@@ -17,6 +17,7 @@ from flask_wtf.csrf import CSRFProtect
 from .errors import ConfigError
 from .proxies import trust_proxies, trusted_proxies
 from .recordings import make_recording_store
+from .call_dialer import make_dialer
 from .calls.events import CallEvents
 from .calls.operators import OperatorPhones
 from .recovery.intake import Intake
@@ -82,7 +83,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     trust_proxies(app)  # X-Forwarded-* count only with IVR_TRUSTED_PROXIES
 
-    from . import call_status, console, console_calls, console_stats, db, sms_status, voice
+    from . import call_status, callback_calls, console, console_callbacks, console_calls, console_stats, db, sms_status, voice
 
     database = db.init_app(app)
     app.extensions["ivr.call_events"] = CallEvents(database)
@@ -93,16 +94,20 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     )
     app.extensions["ivr.sms_gateway"] = app.config.get("SMS_GATEWAY") or make_gateway(app.config)
     app.extensions["ivr.recordings"] = app.config.get("RECORDING_STORE") or make_recording_store(app.config)
+    app.extensions["ivr.call_dialer"] = app.config.get("CALL_DIALER") or make_dialer(app.config)
     csrf = CSRFProtect(app)
     csrf.exempt(voice.bp)  # Twilio's webhooks are authenticated by their signature instead
     csrf.exempt(sms_status.bp)
     csrf.exempt(call_status.bp)
+    csrf.exempt(callback_calls.bp)
     app.register_blueprint(voice.bp)
     app.register_blueprint(sms_status.bp)
     app.register_blueprint(call_status.bp)
+    app.register_blueprint(callback_calls.bp)
     app.register_blueprint(console.bp)
     app.register_blueprint(console_calls.bp)
     app.register_blueprint(console_stats.bp)
+    app.register_blueprint(console_callbacks.bp)
 
     @app.get("/")
     def home():

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from .config import Routing
 from .db import Database
-from .models import SmsMessage, Ticket, TicketEvent, TicketMilestone, TicketStatus, User
+from .models import Callback, SmsMessage, Ticket, TicketEvent, TicketMilestone, TicketStatus, User
 from .outbox import queue_sms
 from .settings import HotlineConfig
 from .ticket_queries import RiskWindows, milestone_due_within
@@ -76,10 +76,12 @@ class AlertPass:
     milestones: int = 0   # milestones alerted about
     sms: int = 0          # SMS queued
     unreachable: int = 0  # recipients without a phone (noted in the ticket's history)
+    callbacks: int = 0    # callback requests alerted about (not called back in time)
 
     def __iadd__(self, other: AlertPass) -> AlertPass:
         self.tickets += other.tickets
         self.milestones += other.milestones
+        self.callbacks += other.callbacks
         self.sms += other.sms
         self.unreachable += other.unreachable
         return self
@@ -164,6 +166,16 @@ def _alert_milestone(session: Session, hotline: HotlineConfig, ticket: Ticket, m
         milestone=routing.departments[ticket.department].milestone_title(milestone.name, prompts.lang) or milestone.name,
         department=routing.departments[ticket.department].name[prompts.lang],
     )
+    milestone.alerted_at = now
+    _tell(session, hotline, ticket, f"alert_{milestone.name}", text, recipients,
+          f"milestone {milestone.name}, due {due_text}", now, done)
+    done.milestones += 1
+
+
+def _tell(session: Session, hotline: HotlineConfig, ticket: Ticket, purpose: str, text: str,
+          recipients: list[_Recipient], what: str, now: datetime, done: AlertPass) -> None:
+    """Queue ``text`` once to every recipient with a phone, and note in the ticket's history who
+    was told ``what`` and who could not be."""
     told, untold, numbers = [], [], set()
     for index, recipient in enumerate(recipients):
         if recipient.number is None:
@@ -173,16 +185,14 @@ def _alert_milestone(session: Session, hotline: HotlineConfig, ticket: Ticket, m
         if recipient.number in numbers:
             continue  # two entries that name one phone: one SMS
         numbers.add(recipient.number)
-        if _queue_once(session, hotline, ticket, f"alert_{milestone.name}#{index}", text, recipient.number, now):
+        if _queue_once(session, hotline, ticket, f"{purpose}#{index}", text, recipient.number, now):
             done.sms += 1
         shown = recipient.target if recipient.target == recipient.number else f"{recipient.target} {recipient.number}"
         told.append(shown)
-    milestone.alerted_at = now
-    detail = f"milestone {milestone.name}, due {due_text}: SMS to {', '.join(told) or 'nobody'}"
+    detail = f"{what}: SMS to {', '.join(told) or 'nobody'}"
     if untold:
         detail += f"; not sent to {', '.join(untold)}"
     session.add(TicketEvent(ticket_id=ticket.id, at=now, actor="system", kind="alerted", detail=detail))
-    done.milestones += 1
     done.unreachable += len(untold)
 
 
@@ -209,6 +219,14 @@ def run_alerts(database: Database, hotline: HotlineConfig, now: datetime) -> Ale
         total += done
         if done.tickets < BATCH or done.milestones == 0:
             break
+    while True:
+        with database.session() as session, session.begin():
+            done = alert_callbacks(session, hotline, now)
+        total += done
+        if done.callbacks < BATCH:
+            break
+    if total.callbacks:
+        log.info("alerts: %d callback request(s) not called back in time", total.callbacks)
     if total.milestones:
         log.info("alerts: %d milestone(s), %d SMS queued, %d recipient(s) without a phone",
                  total.milestones, total.sms, total.unreachable)
@@ -236,3 +254,38 @@ class AlertSchedule:
         except Exception:  # the database is down: the SMS the loop sends must not wait for alerts
             log.exception("alerts pass failed; tried again in %.0f s", self.every)
             return None
+
+
+# -- callback requests not called back in time -------------------------------------------
+
+def alert_callbacks(session: Session, hotline: HotlineConfig, now: datetime, limit: int = BATCH) -> AlertPass:
+    """Alert a department's ``alert.to`` once about each callback request of theirs that nobody
+    has called back by its due time (routing.yaml ``callback_within``), through the outbox like a
+    milestone at risk. The caller commits; locked and read again like the milestones' pass."""
+    routing = hotline.routing
+    alerting = [key for key, dept in routing.departments.items() if dept.alert is not None]
+    if not alerting:
+        return AlertPass()
+    callbacks = session.scalars(
+        select(Callback).join(Ticket, Callback.ticket_id == Ticket.id)
+        .where(Callback.done_at.is_(None), Callback.alerted_at.is_(None), Callback.due_at <= now,
+               Ticket.status.in_(TicketStatus.OPEN), Ticket.department.in_(alerting))
+        .order_by(Callback.id).limit(limit).with_for_update(of=Callback, skip_locked=True)
+        .execution_options(populate_existing=True)
+    ).all()
+    done = AlertPass()
+    users = _user_phones(session, routing)
+    prompts = hotline.prompt_set(routing.default_language)
+    for callback in callbacks:
+        ticket, requested = callback.ticket, callback.requested_at.astimezone(routing.timezone).strftime("%d.%m.%Y %H:%M")
+        dept = routing.departments[ticket.department]
+        assert dept.alert is not None
+        text = prompts.sms["callback_alert"].format(
+            company=routing.hotline.company, ticket=ticket.number, requested=requested,
+            department=dept.name[prompts.lang],
+        )
+        callback.alerted_at = now
+        _tell(session, hotline, ticket, "alert_callback", text, _recipients(dept.alert.to, users),
+              f"callback requested {requested}, not called back", now, done)
+        done.callbacks += 1
+    return done

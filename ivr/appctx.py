@@ -6,6 +6,7 @@ from datetime import datetime
 
 from flask import current_app
 
+from .call_dialer import CallDialer
 from .calls.events import CallEvents
 from .calls.operators import OperatorPhones
 from .db import Database
@@ -45,3 +46,8 @@ def call_events() -> CallEvents:
 def operator_phones() -> OperatorPhones:
     """Console users' phones, for routing.yaml's "user:NAME" operators."""
     return current_app.extensions["ivr.operator_phones"]
+
+
+def call_dialer() -> CallDialer | None:
+    """What places callback calls through Twilio; None in a local trial without Twilio credentials."""
+    return current_app.extensions.get("ivr.call_dialer")
