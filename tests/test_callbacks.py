@@ -410,8 +410,8 @@ def test_a_request_not_called_back_in_time_alerts_the_departments_supervisors_on
         sms = session.execute(select(SmsMessage.purpose, SmsMessage.to, SmsMessage.body)
                               .where(SmsMessage.purpose.like("alert_%"))).all()
     assert sms == [("alert_callback#0", MARIA_PHONE,
-                    "ProNET Solutii IT: reclamatia RC-2026-000001 (Departamentul Tehnic): clientul a cerut la "
-                    "17.11.2026 10:00 sa fie sunat inapoi; nimeni nu l-a sunat.")]
+                    "ProNET Solutii IT: reclamatia RC-2026-000001 (Departamentul Tehnic): clientul asteapta din "
+                    "17.11.2026 10:00 sa fie sunat inapoi.")]
     [alerted] = [d for k, d in events(db, "alerted")]
     assert alerted == "callback requested 17.11.2026 10:00, not called back: SMS to user:maria +40722000111"
 
