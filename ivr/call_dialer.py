@@ -7,7 +7,6 @@ operator, and a second ring is worse than an operator pressing "call back" again
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -16,8 +15,6 @@ from twilio.base.exceptions import TwilioException
 from twilio.http.http_client import TwilioHttpClient
 
 from .sms_gateway import TWILIO_API_BASE_URL, http_failure, twilio_rest_client
-
-log = logging.getLogger(__name__)
 
 # What the status callback of the operator's leg is sent for.
 STATUS_EVENTS = ["initiated", "ringing", "answered", "completed"]

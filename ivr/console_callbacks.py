@@ -6,7 +6,7 @@ Delivery only; every form carries a CSRF token (Flask-WTF).
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, g, redirect, render_template, request, session, url_for
 
 from . import appctx
 from .callbacks import CallbackUrls, calling, count_waiting, place_callback, waiting_callbacks
@@ -31,7 +31,7 @@ def _label(key: str, **values) -> str:
 def count_callbacks_waiting() -> None:
     """How many callback requests wait, for the header of every console page. Counted before the
     page's view opens its own session: on SQLite a second transaction would wait for the first."""
-    if request.method == "GET" and request.blueprint in CONSOLE_BLUEPRINTS:
+    if request.method == "GET" and request.blueprint in CONSOLE_BLUEPRINTS and "user_id" in session:
         with appctx.database().session() as db:
             g.callbacks_waiting = count_waiting(db)
 

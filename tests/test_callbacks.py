@@ -18,10 +18,10 @@ from ivr import create_app
 from ivr.alerts import run_alerts
 from ivr.config import load_routing
 from ivr.errors import ConfigError
-from ivr.models import Callback, CallbackCall, SmsMessage, Ticket, TicketEvent
+from ivr.models import Callback, SmsMessage, Ticket, TicketEvent
 from ivr.users import add_user
 
-from conftest import AUTH_TOKEN, CALL_SID, bucharest, sign
+from conftest import CALL_SID, bucharest, sign
 
 PASSWORD = "correct horse battery"
 CALLER = "+40722123456"
@@ -372,7 +372,7 @@ def test_out_of_order_the_operators_end_before_the_customers_answer(placed, post
     assert callback.done_at is not None
 
 
-def test_a_report_before_calls_create_answered_and_one_for_another_call(post, clock, as_user, db, app):
+def test_a_report_before_calls_create_answered_and_one_for_another_call(post, clock, as_user, db):
     from ivr.callbacks import start_attempt
     from ivr.models import User
 
