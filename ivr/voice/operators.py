@@ -14,6 +14,7 @@ from ..phone import caller_from
 from ..twiml import speak, twiml_response
 from .blueprint import bp
 from .call_state import call_caller, call_lang, department_name, department_or_fallback, log_call, parent_call_sid, prompts_in
+from .callbacks import offer_callback
 from .voicemail import take_voicemail
 
 log = logging.getLogger(__name__)
@@ -34,7 +35,7 @@ def route(response: VoiceResponse, key: str, lang: str, told_all_closed: bool = 
     targets = _dial_targets(dept.operators)
     if not targets:
         speak(response, prompts.say("operators_unavailable", department=name))
-        return take_voicemail(response, key, lang)
+        return offer_callback(response, key, lang) or take_voicemail(response, key, lang)
     speak(response, prompts.say("connecting", department=name))
     log_call(call_log.offered, key)
     recording = {}
@@ -97,4 +98,4 @@ def dial_status(department: str):
         response.hangup()
         return twiml_response(response)
     speak(response, prompts_in(lang).say("operators_unavailable", department=department_name(key, lang)))
-    return take_voicemail(response, key, lang)
+    return offer_callback(response, key, lang) or take_voicemail(response, key, lang)
