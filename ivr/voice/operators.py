@@ -28,7 +28,9 @@ def route(response: VoiceResponse, key: str, lang: str, told_all_closed: bool = 
     dept, name = routing.departments[key], department_name(key, lang)
     log_call(call_log.department_chosen, key, lang)
     if not routing.schedule(key).is_open(appctx.now()):
-        if not told_all_closed:
+        if dept.weekly_hours.never_staffed:  # no hours to tell: complaints are only ever taken this way
+            speak(response, prompts.say("department_unstaffed", department=name))
+        elif not told_all_closed:
             hours = prompts.describe_hours(dept.weekly_hours)
             speak(response, prompts.say("department_closed", department=name, hours=hours))
         return take_voicemail(response, key, lang)
