@@ -17,6 +17,7 @@ from .errors import ConfigError
 from .monitoring.logs import configure_logging
 from .proxies import trust_proxies, trusted_proxies
 from .recordings import make_recording_store
+from .call_dialer import make_dialer
 from .calls.events import CallEvents
 from .calls.incidents import ActiveIncidents
 from .calls.operators import OperatorPhones
@@ -86,7 +87,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     trust_proxies(app)  # X-Forwarded-* count only with IVR_TRUSTED_PROXIES
 
-    from . import call_status, console, console_calls, console_incidents, console_stats, db, sms_status, voice
+    from . import call_status, callback_calls, console, console_callbacks, console_calls, console_incidents, console_stats, db, sms_status, voice
     from .monitoring import health, metrics
     from . import console_errors, console_history
     from .voice import transcription
@@ -101,6 +102,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     )
     app.extensions["ivr.sms_gateway"] = app.config.get("SMS_GATEWAY") or make_gateway(app.config)
     app.extensions["ivr.recordings"] = app.config.get("RECORDING_STORE") or make_recording_store(app.config)
+    app.extensions["ivr.call_dialer"] = app.config.get("CALL_DIALER") or make_dialer(app.config)
     csrf = CSRFProtect(app)
     csrf.exempt(voice.bp)  # Twilio's webhooks are authenticated by their signature instead
     csrf.exempt(sms_status.bp)
@@ -118,6 +120,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(console_history.bp)
     app.register_blueprint(console_errors.bp)
     app.register_blueprint(console_incidents.bp)
+    csrf.exempt(callback_calls.bp)
+    app.register_blueprint(callback_calls.bp)
+    app.register_blueprint(console_callbacks.bp)
 
     @app.get("/")
     def home():

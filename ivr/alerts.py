@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from . import history
 from .config import Routing
 from .db import Database
-from .models import SmsMessage, Ticket, TicketMilestone, TicketStatus, User
+from .models import Callback, SmsMessage, Ticket, TicketMilestone, TicketStatus, User
 from .outbox import queue_sms
 from .settings import HotlineConfig
 from .ticket_queries import RiskWindows, milestone_due_within
@@ -77,10 +77,12 @@ class AlertPass:
     milestones: int = 0   # milestones alerted about
     sms: int = 0          # SMS queued
     unreachable: int = 0  # recipients without a phone (noted in the ticket's history)
+    callbacks: int = 0    # callback requests alerted about (not called back in time)
 
     def __iadd__(self, other: AlertPass) -> AlertPass:
         self.tickets += other.tickets
         self.milestones += other.milestones
+        self.callbacks += other.callbacks
         self.sms += other.sms
         self.unreachable += other.unreachable
         return self
@@ -169,6 +171,16 @@ def _alert_milestone(session: Session, hotline: HotlineConfig, ticket: Ticket, m
         milestone=hotline.milestone_name(ticket.department, milestone.name, prompts.lang),
         department=routing.departments[ticket.department].name[prompts.lang],
     )
+    milestone.alerted_at = now
+    _tell(session, hotline, ticket, f"alert_{milestone.name}", text, recipients,
+          {"milestone": milestone.name, "final": milestone.final, "due": history.due(milestone.deadline)}, now, done)
+    done.milestones += 1
+
+
+def _tell(session: Session, hotline: HotlineConfig, ticket: Ticket, purpose: str, text: str,
+          recipients: list[_Recipient], what: dict, now: datetime, done: AlertPass) -> None:
+    """Queue ``text`` once to every recipient with a phone, and note in the ticket's history who
+    was told (``what``: the facts of the alert, as history data) and who could not be."""
     told, untold, numbers = [], [], set()
     for index, recipient in enumerate(recipients):
         if recipient.number is None:
@@ -178,13 +190,10 @@ def _alert_milestone(session: Session, hotline: HotlineConfig, ticket: Ticket, m
         if recipient.number in numbers:
             continue  # two entries that name one phone: one SMS
         numbers.add(recipient.number)
-        if _queue_once(session, hotline, ticket, f"alert_{milestone.name}#{index}", text, recipient.number, now):
+        if _queue_once(session, hotline, ticket, f"{purpose}#{index}", text, recipient.number, now):
             done.sms += 1
         told.append({"target": recipient.target, "number": recipient.number})
-    milestone.alerted_at = now
-    history.record(session, ticket, "system", "alerted", now, milestone=milestone.name, final=milestone.final,
-                   due=history.due(milestone.deadline), told=told, untold=untold)
-    done.milestones += 1
+    history.record(session, ticket, "system", "alerted", now, told=told, untold=untold, **what)
     done.unreachable += len(untold)
 
 
@@ -211,6 +220,14 @@ def run_alerts(database: Database, hotline: HotlineConfig, now: datetime) -> Ale
         total += done
         if done.tickets < BATCH or done.milestones == 0:
             break
+    while True:
+        with database.session() as session, session.begin():
+            done = alert_callbacks(session, hotline, now)
+        total += done
+        if done.callbacks < BATCH:
+            break
+    if total.callbacks:
+        log.info("alerts: %d callback request(s) not called back in time", total.callbacks)
     if total.milestones:
         log.info("alerts: %d milestone(s), %d SMS queued, %d recipient(s) without a phone",
                  total.milestones, total.sms, total.unreachable)
@@ -238,3 +255,38 @@ class AlertSchedule:
         except Exception:  # the database is down: the SMS the loop sends must not wait for alerts
             log.exception("alerts pass failed; tried again in %.0f s", self.every)
             return None
+
+
+# -- callback requests not called back in time -------------------------------------------
+
+def alert_callbacks(session: Session, hotline: HotlineConfig, now: datetime, limit: int = BATCH) -> AlertPass:
+    """Alert a department's ``alert.to`` once about each callback request of theirs that nobody
+    has called back by its due time (routing.yaml ``callback_within``), through the outbox like a
+    milestone at risk. The caller commits; locked and read again like the milestones' pass."""
+    routing = hotline.routing
+    alerting = [key for key, dept in routing.departments.items() if dept.alert is not None]
+    if not alerting:
+        return AlertPass()
+    callbacks = session.scalars(
+        select(Callback).join(Ticket, Callback.ticket_id == Ticket.id)
+        .where(Callback.done_at.is_(None), Callback.alerted_at.is_(None), Callback.due_at <= now,
+               Ticket.status.in_(TicketStatus.OPEN), Ticket.department.in_(alerting))
+        .order_by(Callback.id).limit(limit).with_for_update(of=Callback, skip_locked=True)
+        .execution_options(populate_existing=True)
+    ).all()
+    done = AlertPass()
+    users = _user_phones(session, routing)
+    prompts = hotline.prompt_set(routing.default_language)
+    for callback in callbacks:
+        ticket, requested = callback.ticket, callback.requested_at.astimezone(routing.timezone).strftime("%d.%m.%Y %H:%M")
+        dept = routing.departments[ticket.department]
+        assert dept.alert is not None
+        text = prompts.sms["callback_alert"].format(
+            company=routing.hotline.company, ticket=ticket.number, requested=requested,
+            department=dept.name[prompts.lang],
+        )
+        callback.alerted_at = now
+        _tell(session, hotline, ticket, "alert_callback", text, _recipients(dept.alert.to, users),
+              {"callback": callback.requested_at.isoformat()}, now, done)
+        done.callbacks += 1
+    return done

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from flask import current_app
 
+from .call_dialer import CallDialer
 from .calls.events import CallEvents
 from .calls.incidents import ActiveIncidents
 from .calls.operators import OperatorPhones
@@ -51,3 +52,8 @@ def operator_phones() -> OperatorPhones:
 def incidents() -> ActiveIncidents:
     """The incidents callers are told of, kept in memory (``ivr.calls.incidents``)."""
     return current_app.extensions["ivr.incidents"]
+
+
+def call_dialer() -> CallDialer | None:
+    """What places callback calls through Twilio; None in a local trial without Twilio credentials."""
+    return current_app.extensions.get("ivr.call_dialer")

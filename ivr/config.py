@@ -8,7 +8,7 @@ The prompts files are checked against it by ``ivr.settings.load_hotline``.
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, timedelta
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
@@ -23,7 +23,7 @@ from .inputs import matches
 from .schedule import DepartmentSchedule, WeeklyHours, parse_days
 from .terms import (
     COMPENSATION_KINDS, Alert, CompensationRef, CompensationRule, DeadlineRule, Extension, Milestone, Strict,
-    milestone_problems, terms_problems,
+    milestone_problems, terms_problems, time_span,
 )
 from .workdays import WorkCalendar, supported_countries
 
@@ -69,6 +69,20 @@ class Hotline(Strict):
     extra_working_days: list[date] = []
     # Transcribe voicemails in the caller's language (Twilio Real-Time Transcription, charged).
     transcription: StrictBool = False
+    # "2h": when no operator answers during hours, offer a callback, to be made within this time.
+    callback_within: str | None = None
+
+    @property
+    def callback_span(self) -> timedelta | None:
+        """How soon a callback is due; None when callbacks are not offered."""
+        return time_span(self.callback_within) if self.callback_within else None
+
+    @field_validator("callback_within")
+    @classmethod
+    def _callback_span(cls, value: str | None) -> str | None:
+        if value is not None and time_span(value) is None:
+            raise ValueError(f'"{value}" is not a time such as 30m, 2h or 1d')
+        return value
 
     @field_validator("timezone")
     @classmethod

@@ -224,8 +224,12 @@ def _recipient(target: str, number: str | None) -> str:
 
 def _alerted(data: Mapping[str, Any], reader: Reader) -> str:
     told = ", ".join(_recipient(t["target"], t.get("number")) for t in data.get("told", []))
-    text = reader.label("history_alerted", milestone=_milestone(data, reader), due=reader.moment(data["due"]),
-                        told=told or reader.label("history_nobody"))
+    if "callback" in data:  # a callback request nobody called back in time
+        text = reader.label("history_alerted_callback", requested=reader.moment(data["callback"]),
+                            told=told or reader.label("history_nobody"))
+    else:
+        text = reader.label("history_alerted", milestone=_milestone(data, reader), due=reader.moment(data["due"]),
+                            told=told or reader.label("history_nobody"))
     untold = ", ".join(
         f"{_recipient(u['target'], None)} ({reader.label('history_alert_' + u['problem'])})"
         for u in data.get("untold", [])

@@ -45,6 +45,7 @@ class TicketStatus:
 class TicketSource:
     VOICEMAIL = "voicemail"   # left by the caller after the beep
     OPERATOR = "operator"     # spoken to an operator, registered by them in the console
+    CALLBACK = "callback"     # the caller asked to be called back instead of leaving a voicemail
 
 
 class CallOutcome:
@@ -367,3 +368,57 @@ class IncidentTicket(Base):
 
     incident: Mapped[Incident] = relationship(back_populates="links")
     ticket: Mapped[Ticket] = relationship()
+
+
+class CallbackOutcome:
+    """How one attempt to call a customer back ended."""
+
+    ANSWERED = "answered"                # the customer picked up: the callback is done
+    NO_ANSWER = "no_answer"
+    BUSY = "busy"
+    FAILED = "failed"                    # Twilio could not reach the customer (or the call was cancelled)
+    OPERATOR_MISSED = "operator_missed"  # the operator's phone did not answer, or they did not press 1
+    NOT_PLACED = "not_placed"            # Twilio's REST API refused the call
+    ALL = (ANSWERED, NO_ANSWER, BUSY, FAILED, OPERATOR_MISSED, NOT_PLACED)
+
+
+class Callback(Base):
+    """A caller's request to be called back when no operator answered; one per ticket."""
+
+    __tablename__ = "callbacks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), unique=True)
+    number: Mapped[str] = mapped_column(String(20))          # E.164: where the customer wants the call
+    hotline_number: Mapped[str] = mapped_column(String(20))  # E.164: the number they called, shown to both
+    requested_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+    due_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)  # routing.yaml's callback_within
+    done_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), index=True)  # the customer answered
+    # When the department's alert went out because nobody had called back by due_at (once).
+    alerted_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+    ticket: Mapped[Ticket] = relationship()
+    calls: Mapped[list[CallbackCall]] = relationship(back_populates="callback", order_by="CallbackCall.id")
+
+
+class CallbackCall(Base):
+    """One attempt to call back: the operator's phone first, then (after they press 1) the customer."""
+
+    __tablename__ = "callback_calls"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    callback_id: Mapped[int] = mapped_column(ForeignKey("callbacks.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    operator_phone: Mapped[str] = mapped_column(String(20))
+    placed_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    call_sid: Mapped[str | None] = mapped_column(String(34), unique=True)  # the operator's leg
+    operator_status: Mapped[str | None] = mapped_column(String(16))       # its last CallStatus
+    customer_dialled_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    customer_call_sid: Mapped[str | None] = mapped_column(String(34))
+    customer_status: Mapped[str | None] = mapped_column(String(16))       # the customer's final CallStatus
+    customer_seconds: Mapped[int | None]
+    outcome: Mapped[str | None] = mapped_column(String(16))               # CallbackOutcome, once known
+    ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+    callback: Mapped[Callback] = relationship(back_populates="calls")
+    user: Mapped[User] = relationship()

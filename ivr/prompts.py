@@ -33,6 +33,7 @@ PROMPTS: dict[str, frozenset[str]] = {
         "whisper": {"department", "caller"},
         "operators_unavailable": {"department"},
         "department_closed": {"department", "hours"},
+        "department_unstaffed": {"department"},
         "hours_span": {"days", "start", "end"},
         "hours_always": set(),
         "hours_never": set(),
@@ -73,6 +74,14 @@ PROMPTS: dict[str, frozenset[str]] = {
         "incident_join_offer": {"digit"},
         "incident_joined": set(),
         "incident_joined_no_sms": set(),
+        # A callback instead of a voicemail; the operator hears callback_whisper and callback_not_answered.
+        "callback_offer": set(),
+        "callback_offer_keyed": set(),
+        "callback_number_request": set(),
+        "callback_number_invalid": set(),
+        "callback_registered": {"ticket", "department"},
+        "callback_whisper": {"ticket", "department"},
+        "callback_not_answered": set(),
     }.items()
 }
 _TOP_KEYS = {"voice", "language", "days", "months", "prompts", "sms"}

@@ -51,6 +51,8 @@ SMS_TEMPLATES: dict[str, frozenset[str]] = {
     "milestone_alert": frozenset({"company", "ticket", "department", "milestone", "due"}),
     # A message the caller added by phone to a complaint they already have.
     "message_added": frozenset({"company", "ticket"}),
+    # To the same people, when a callback request was not called back within callback_within.
+    "callback_alert": frozenset({"company", "ticket", "department", "requested"}),
 }
 # Texts that carry an operator's free text: only their fixed part must fit one segment;
 # a longer message goes out in several parts, and the operator sees how many first.
@@ -100,6 +102,7 @@ def _worst_case_values(routing: Routing, prompts: PromptSet) -> dict[str, str]:
         "percent": "100", "time": "23:59", **{k: "99999,99 lei" for k in ("monthly", "cap_per_week", "per_week", "uncapped", "amount")},
         "milestone": max((m for d in routing.departments.values() for m in d.milestones), key=len),
         "due": "31.12.2026 23:59",
+        "requested": "31.12.2026 23:59",
     }
 
 

@@ -205,3 +205,11 @@ def terms_problems(key: str, dept: Department, routing: Routing) -> list[str]:
         if isinstance(dept.compensation, CompensationRef) and dept.compensation.milestone not in dept.milestones:
             problems.append(f'{where}.compensation.milestone: "{dept.compensation.milestone}" is not a milestone of {where}.deadline')
     return problems
+
+
+def time_span(text: str) -> timedelta | None:
+    """``"30m"``, ``"2h"`` or ``"1d"`` as a timedelta, like ``alert.before``; None when it is not one or is zero."""
+    found = _LEAD.fullmatch(text.strip())
+    if found is None or int(found.group(1)) == 0:
+        return None
+    return timedelta(**{_LEAD_UNITS[found.group(2)]: int(found.group(1))})

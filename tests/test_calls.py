@@ -26,7 +26,7 @@ def test_open_department_dials_operators_with_caller_id_and_whisper(place_call):
 @pytest.mark.parametrize("outcome", ["busy", "no-answer", "failed", "canceled"])
 def test_unanswered_dial_takes_a_voicemail(place_call, outcome):
     caller, log = place_call(keys=["3"], dials=[outcome], records=[25])
-    assert "Operatorii de la Departamentul Relații Clienți sunt ocupați, dar vă înregistrăm reclamația." in caller.heard
+    assert "Operatorii de la Departamentul Relații Clienți nu pot răspunde acum, dar vă înregistrăm reclamația." in caller.heard
     assert len(log.recordings) == 1
     assert "Reclamația a fost înregistrată cu numărul" in caller.transcript
     assert log.ended_by == "hangup"

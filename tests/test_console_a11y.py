@@ -56,7 +56,8 @@ def console_data(live_app, twilio, clock):
     pages = {
         "list": "/console/", "ticket": f"/console/tickets/{number}", "overview": "/console/overview",
         "calls": "/console/calls", "call": f"/console/calls/{call_sid}", "call-stats": "/console/calls/stats",
-        "not-found": "/console/tickets/RC-2026-999999",
+        "not-found": "/console/tickets/RC-2026-999999", "incidents": "/console/incidents",
+        "callbacks": "/console/callbacks",
     }
     return base_url, pages
 

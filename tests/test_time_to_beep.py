@@ -53,7 +53,7 @@ def test_in_hours_the_beep_comes_after_the_operators_did_not_answer(hotline):
     heard = benchmark.spoken_before_beep(app, "ro", "technical")
     assert "Acum nu avem operatori, dar vă înregistrăm reclamația." not in heard
     assert heard[-2:] == [
-        "Operatorii de la Departamentul Tehnic sunt ocupați, dar vă înregistrăm reclamația.",
+        "Operatorii de la Departamentul Tehnic nu pot răspunde acum, dar vă înregistrăm reclamația.",
         "După semnal, spuneți numele, adresa și problema, apoi apăsați diez.",
     ]
 

@@ -36,6 +36,13 @@ What it imitates (the 2010-04-01 REST API, as twilio-python reads it):
 * ``GET /2010-04-01/Accounts/{AccountSid}/Calls/{CallSid}.json``: the Call resource of a
   call ``add_call_recording`` registered (from, to, direction, status completed,
   start_time...); an unknown SID is Twilio's 404 (20404).
+* ``POST /2010-04-01/Accounts/{AccountSid}/Calls.json`` (Calls.create, an outbound call): form
+  fields To, From, Url, Method, StatusCallback, StatusCallbackEvent (repeated: every value is
+  kept), StatusCallbackMethod and Timeout, stored in ``placed_calls`` as dicts with those
+  keys in snake case (``status_callback_event`` a list). A missing To, From or Url gets
+  Twilio's 400 (21201, 21213, 21205). Success is 201 with a Call resource: sid "CA" + 32 hex,
+  status "queued", direction "outbound-api". Nothing is dialled and no webhook is requested:
+  a test plays Twilio's part by posting to the URLs itself.
 * Errors in Twilio's JSON shape: ``{"code", "message", "more_info", "status"}``.
 * Faults scripted in order, consumed one per request before normal behaviour:
   ``fail_next(status, code, message)``, ``drop_next()`` (close the connection without an
@@ -45,7 +52,8 @@ What it imitates (the 2010-04-01 REST API, as twilio-python reads it):
 What it does not imitate: delivery (a stored message turns "sent" at once, with date_sent =
 date_created, and no status callback is ever made), other resources, media, paging of
 Messages beyond the first page (``PageSize`` newest messages, ``next_page_uri`` always
-null), Twilio's ``PageToken`` (pages are counted with ``Page`` alone), the Calls list, a
+null), Twilio's ``PageToken`` (pages are counted with ``Page`` alone), the Calls list, the
+progress of a placed call, a
 single recording's metadata (``Recordings/{sid}.json``) and the extension-less recording
 URL, calls' child legs, prices, number validation, opt-outs, rate limits and the RFC 9457
 error shape of newer Twilio APIs.
@@ -72,6 +80,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 _MESSAGES_PATH = re.compile(r"^/2010-04-01/Accounts/(?P<account>[^/]+)/Messages\.json$")
 _RECORDING_PATH = re.compile(r"^/2010-04-01/Accounts/(?P<account>[^/]+)/Recordings/(?P<sid>[^/.]+)\.(?P<ext>wav|mp3)$")
 _RECORDINGS_PATH = re.compile(r"^/2010-04-01/Accounts/(?P<account>[^/]+)/Recordings\.json$")
+_CALLS_PATH = re.compile(r"^/2010-04-01/Accounts/(?P<account>[^/]+)/Calls\.json$")
 _CALL_PATH = re.compile(r"^/2010-04-01/Accounts/(?P<account>[^/]+)/Calls/(?P<sid>[^/.]+)\.json$")
 _MEDIA_PATH = re.compile(r"^/media/(?P<sid>[^/.]+)\.(?P<ext>wav|mp3)$")
 _AUDIO_TYPES = {"wav": "audio/x-wav", "mp3": "audio/mpeg"}
@@ -127,6 +136,7 @@ class TwilioStandin:
         self.recordings: dict[str, bytes] = {}
         self.recording_list: list[dict] = []
         self.calls: dict[str, dict] = {}
+        self.placed_calls: list[dict] = []
         self.media_authorizations: list[str | None] = []
         self.range_headers: list[str | None] = []
         self.ignore_ranges = False
@@ -316,6 +326,35 @@ class TwilioStandin:
             "uri": f"{uri}.json",
         }
 
+
+    def _place_call(self, form: dict[str, list[str]]) -> tuple[int, dict]:
+        field = lambda name: (form.get(name) or [""])[0]  # noqa: E731
+        if not field("To"):
+            return _error(400, 21201, "No 'To' number is specified")
+        if not field("From"):
+            return _error(400, 21213, "No 'From' number is specified")
+        if not field("Url"):
+            return _error(400, 21205, "Url parameter is required")
+        now = datetime.now(timezone.utc)
+        placed = {
+            "sid": "CA" + secrets.token_hex(16), "to": field("To"), "from": field("From"), "url": field("Url"),
+            "method": field("Method"), "status_callback": field("StatusCallback"),
+            "status_callback_event": form.get("StatusCallbackEvent", []),
+            "status_callback_method": field("StatusCallbackMethod"), "timeout": field("Timeout"),
+        }
+        with self._lock:
+            self.placed_calls.append(placed)
+        uri = f"/2010-04-01/Accounts/{self.account_sid}/Calls/{placed['sid']}"
+        return 201, {
+            "account_sid": self.account_sid, "api_version": "2010-04-01", "sid": placed["sid"],
+            "to": placed["to"], "to_formatted": placed["to"], "from": placed["from"], "from_formatted": placed["from"],
+            "status": "queued", "direction": "outbound-api", "parent_call_sid": None, "duration": None,
+            "start_time": None, "end_time": None, "price": None, "price_unit": "USD", "answered_by": None,
+            "caller_name": None, "forwarded_from": None, "group_sid": None, "phone_number_sid": None,
+            "queue_time": "0", "trunk_sid": None, "annotation": None,
+            "date_created": format_datetime(now), "date_updated": format_datetime(now),
+            "uri": f"{uri}.json", "subresource_uris": {"recordings": f"{uri}/Recordings.json"},
+        }
 
     def _list_recordings(self, query: dict[str, str]) -> tuple[int, dict]:
         page_size, page = int(query.get("PageSize", "50")), int(query.get("Page", "0"))
@@ -522,6 +561,9 @@ def _handler_for(standin: TwilioStandin) -> type[BaseHTTPRequestHandler]:
             listing = _RECORDINGS_PATH.match(path)
             if listing is not None and listing["account"] == standin.account_sid and self.command == "GET":
                 return standin._list_recordings(_single_values(query))
+            placing = _CALLS_PATH.match(path)
+            if placing is not None and placing["account"] == standin.account_sid and self.command == "POST":
+                return standin._place_call(parse_qs(raw, keep_blank_values=True))
             call = _CALL_PATH.match(path)
             if call is not None and call["account"] == standin.account_sid and self.command == "GET":
                 return standin._call(call["sid"], path)

@@ -21,7 +21,7 @@ from werkzeug.exceptions import HTTPException
 from .. import appctx
 from ..calls import log as call_log
 from ..twiml import speak, twiml_response
-from . import menu, operators, voicemail  # noqa: F401  (their routes join the blueprint)
+from . import callbacks, menu, operators, voicemail  # noqa: F401  (their routes join the blueprint)
 from .blueprint import bp
 from .call_state import call_lang, log_call, prompts_in, textable
 from .voicemail import append_record

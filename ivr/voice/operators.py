@@ -14,6 +14,7 @@ from ..phone import caller_from
 from ..twiml import speak, twiml_response
 from .blueprint import bp
 from .call_state import call_caller, call_lang, department_name, department_or_fallback, log_call, parent_call_sid, prompts_in
+from .callbacks import offer_callback
 from .voicemail import take_voicemail
 
 log = logging.getLogger(__name__)
@@ -27,14 +28,16 @@ def route(response: VoiceResponse, key: str, lang: str, told_all_closed: bool = 
     dept, name = routing.departments[key], department_name(key, lang)
     log_call(call_log.department_chosen, key, lang)
     if not routing.schedule(key).is_open(appctx.now()):
-        if not told_all_closed:
+        if dept.weekly_hours.never_staffed:  # no hours to tell: complaints are only ever taken this way
+            speak(response, prompts.say("department_unstaffed", department=name))
+        elif not told_all_closed:
             hours = prompts.describe_hours(dept.weekly_hours)
             speak(response, prompts.say("department_closed", department=name, hours=hours))
         return take_voicemail(response, key, lang)
     targets = _dial_targets(dept.operators)
     if not targets:
         speak(response, prompts.say("operators_unavailable", department=name))
-        return take_voicemail(response, key, lang)
+        return offer_callback(response, key, lang) or take_voicemail(response, key, lang)
     speak(response, prompts.say("connecting", department=name))
     log_call(call_log.offered, key)
     recording = {}
@@ -97,4 +100,4 @@ def dial_status(department: str):
         response.hangup()
         return twiml_response(response)
     speak(response, prompts_in(lang).say("operators_unavailable", department=department_name(key, lang)))
-    return take_voicemail(response, key, lang)
+    return offer_callback(response, key, lang) or take_voicemail(response, key, lang)

@@ -1,0 +1,94 @@
+"""The console's callback requests: the list, oldest first, and the "call back" button, which
+has Twilio ring the operator's phone and then the customer (``ivr.callbacks``).
+
+Delivery only; every form carries a CSRF token (Flask-WTF).
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, flash, g, redirect, render_template, request, session, url_for
+
+from . import appctx
+from .callbacks import CallbackUrls, calling, count_waiting, place_callback, waiting_callbacks
+from .console_common import load_user, page_context
+from .console_labels import label_text
+from .errors import TicketRefused
+from .models import CallbackOutcome, Callback
+from .phone import caller_from
+
+bp = Blueprint("console_callbacks", __name__, url_prefix="/console")
+# The blueprints whose pages show base.html's header.
+CONSOLE_BLUEPRINTS = ("console", "console_calls", "console_stats", "console_callbacks")
+bp.before_request(load_user)
+bp.context_processor(page_context)
+
+
+def _label(key: str, **values) -> str:
+    return label_text(g.labels, g.lang, key, **values)
+
+
+@bp.before_app_request
+def count_callbacks_waiting() -> None:
+    """How many callback requests wait, for the header of every console page. Counted before the
+    page's view opens its own session: on SQLite a second transaction would wait for the first."""
+    if request.method == "GET" and request.blueprint in CONSOLE_BLUEPRINTS and "user_id" in session:
+        with appctx.database().session() as db:
+            g.callbacks_waiting = count_waiting(db)
+
+
+@bp.get("/callbacks")
+def callbacks():
+    now = appctx.now()
+    with appctx.database().session() as db:
+        waiting = waiting_callbacks(db)
+        return render_template(
+            "console/callbacks.html", callbacks=waiting, now=now, outcomes=CallbackOutcome.ALL,
+            calling={c.id: next((a for a in c.calls if calling(a, now)), None) for c in waiting},
+            can_call=appctx.call_dialer() is not None,
+        )
+
+
+def twilio_url(endpoint: str, **values) -> str:
+    """An absolute URL of ours for Twilio: IVR_PUBLIC_URL when set (as the signature check reads
+    it), else the host this console was reached at."""
+    path = url_for(endpoint, **values)
+    public = current_app.config.get("PUBLIC_URL")
+    if public:
+        return public.rstrip("/") + path[len(request.script_root):]
+    return request.host_url.rstrip("/") + path
+
+
+def _operator_phone() -> str | None:
+    """The number typed in the form, else the operator's phone in the console users."""
+    typed = request.form.get("phone", "").strip()[:32]
+    if not typed:
+        return g.user.phone
+    return caller_from(typed, appctx.hotline().routing.hotline.holidays).e164
+
+
+@bp.post("/callbacks/<int:callback_id>/call")
+def call_back(callback_id: int):
+    back = redirect(url_for(".callbacks"), 303)
+    dialer = appctx.call_dialer()
+    if dialer is None:
+        flash(_label("callback_unavailable"), "error")
+        return back
+    phone = _operator_phone()
+    if not phone:
+        flash(_label("callback_phone_invalid" if request.form.get("phone", "").strip() else "callback_no_phone"), "error")
+        return back
+    with appctx.database().session() as db:
+        callback = db.get(Callback, callback_id)
+        if callback is None:
+            flash(_label("form_out_of_date"), "error")
+            return back
+        number = callback.ticket.number
+    urls = CallbackUrls(answer=lambda attempt: twilio_url("callback_calls.answer", attempt_id=attempt),
+                        status=lambda attempt: twilio_url("callback_calls.status", attempt_id=attempt))
+    try:
+        place_callback(appctx.database(), appctx.hotline(), dialer, callback_id, g.user.id, phone, urls, appctx.now())
+    except TicketRefused as exc:
+        flash(_label(f"refused_{exc.reason}", **exc.params), "error")
+        return back
+    flash(_label("callback_ringing", number=number, phone=phone), "ok")
+    return back
