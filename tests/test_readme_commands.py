@@ -52,12 +52,14 @@ def test_the_serve_command_serves_the_hotline(fresh_copy):
         deadline = time.monotonic() + INSTALL_SECONDS
         while time.monotonic() < deadline and process.poll() is None:
             try:
-                if requests.get("http://127.0.0.1:5000/voice/incoming", timeout=2).status_code == 403:
-                    break  # the hotline answers, and refuses an unsigned webhook
+                if requests.get("http://127.0.0.1:5000/health", timeout=2).status_code == 200:
+                    break
             except requests.ConnectionError:
                 time.sleep(2)
         else:
             pytest.fail(f"the README's serve command did not serve: {process.stderr.read()[-2000:] if process.poll() is not None else 'timed out'}")
+        # It answers Twilio's first webhook, refusing an unsigned one as it must.
+        assert requests.post("http://127.0.0.1:5000/voice/incoming", timeout=5).status_code == 403
         assert (fresh_copy / "instance").is_dir()  # the embedded defaults' SQLite and trial token
     finally:
         os.killpg(process.pid, signal.SIGTERM)
