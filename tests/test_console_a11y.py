@@ -112,7 +112,8 @@ def test_every_page_is_accessible_fits_the_screen_and_speaks_romanian(browser, c
         sign_in(page, base_url)
         for name, path in pages.items():
             page.goto(base_url + path)
-            text = page.evaluate("() => document.body.innerText")
+            # Twilio's ids (RE…, CA…, SM… and 32 hex digits) are not words: "REad12…" is no "read".
+            text = re.sub(r"\b[A-Z]{2}[0-9a-fA-F]{32}\b", " ", page.evaluate("() => document.body.innerText"))
             leftovers = sorted({w for w in re.findall(r"[A-Za-z]{4,}", text) if w.lower() in english})
             found[name] = (axe_violations(page), sideways_scroll(page), leftovers)
             screenshot(page, f"a11y-{name}-{size}.png")
