@@ -19,6 +19,8 @@ from ivr import create_app
 from ivr.softphone import Call, ScriptedCaller, WsgiTransport
 
 ROOT = Path(__file__).resolve().parent.parent
+# The tests' routing.yaml: the shipped menu and hours with every kind of term (see its header).
+TEST_ROUTING = ROOT / "tests" / "routing.yaml"
 BUCHAREST = ZoneInfo("Europe/Bucharest")
 AUTH_TOKEN = "test-auth-token-0123456789abcdef"
 BASE_URL = "http://localhost"
@@ -53,8 +55,8 @@ def instance_elsewhere(tmp_path_factory) -> Path:
 
 @pytest.fixture
 def config_dir(tmp_path: Path) -> Path:
-    """A copy of the shipped routing.yaml and prompts/ that a test may edit."""
-    shutil.copy(ROOT / "routing.yaml", tmp_path / "routing.yaml")
+    """A copy of the tests' routing.yaml and the shipped prompts/ that a test may edit."""
+    shutil.copy(TEST_ROUTING, tmp_path / "routing.yaml")
     shutil.copytree(ROOT / "prompts", tmp_path / "prompts")
     return tmp_path
 

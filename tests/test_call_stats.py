@@ -22,7 +22,7 @@ SIDS = itertools.count(1)
 @pytest.fixture(scope="module")
 def hotline():
     """The shipped configuration (Bucharest time, departments technical, payments, customer_relations)."""
-    return load_hotline(ROOT / "routing.yaml", ROOT / "prompts")
+    return load_hotline(ROOT / "tests" / "routing.yaml", ROOT / "prompts")
 
 
 def add_call(session, started: datetime, department: str | None, outcome: str | None, *,

@@ -22,7 +22,7 @@ def work(upgraded_database):
     """(session, hotline, ticket, ana, ion, maria): one fresh technical ticket and three users,
     on SQLite and, when IVR_TEST_DATABASE_URL is set, on PostgreSQL."""
     database = upgraded_database
-    hotline = load_hotline(ROOT / "routing.yaml", ROOT / "prompts")
+    hotline = load_hotline(ROOT / "tests" / "routing.yaml", ROOT / "prompts")
     with database.session() as session:
         ana = add_user(session, "ana", "password-1", "operator", NOW)
         ion = add_user(session, "ion", "password-2", "operator", NOW)

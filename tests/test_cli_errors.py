@@ -35,7 +35,7 @@ def cli_env(monkeypatch, tmp_path: Path) -> Path:
     named by IVR_ROUTING_FILE/IVR_PROMPTS_DIR, an empty instance folder (returned), SQLite."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("IVR_INSTANCE_DIR", str(tmp_path / "instance"))
-    monkeypatch.setenv("IVR_ROUTING_FILE", str(ROOT / "routing.yaml"))
+    monkeypatch.setenv("IVR_ROUTING_FILE", str(ROOT / "tests" / "routing.yaml"))
     monkeypatch.setenv("IVR_PROMPTS_DIR", str(ROOT / "prompts"))
     monkeypatch.setenv("TWILIO_AUTH_TOKEN", AUTH_TOKEN)
     for name in ("IVR_DATABASE_URL", "TWILIO_ACCOUNT_SID", "IVR_USER_PASSWORD"):

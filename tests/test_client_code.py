@@ -84,7 +84,7 @@ def test_routing_faults_name_file_and_key(config_dir, new, expected):
 
 
 def test_off_by_default_nobody_is_asked(app_config, clock):
-    app = create_app({**app_config, "ROUTING_FILE": str(ROOT / "routing.yaml")})
+    app = create_app({**app_config, "ROUTING_FILE": str(ROOT / "tests" / "routing.yaml")})
     ui = TerminalCaller(keys=["2"], record=30)
     Call(BASE_URL, AUTH_TOKEN, WsgiTransport(app), ui).run()
     assert app.extensions["ivr.hotline"].routing.hotline.ask_client_code is False

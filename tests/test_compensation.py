@@ -86,7 +86,7 @@ def test_parse_money(text, value):
 @pytest.fixture(scope="module")
 def shipped():
     """The shipped prompts (caller SMS texts and console labels) in every language."""
-    return load_hotline(ROOT / "routing.yaml", ROOT / "prompts")
+    return load_hotline(ROOT / "tests" / "routing.yaml", ROOT / "prompts")
 
 
 def test_formula_in_words_for_the_console_and_the_sms(shipped):
@@ -109,7 +109,7 @@ def test_formula_in_words_for_the_console_and_the_sms(shipped):
 
 
 def _routing(**changes) -> dict:
-    data = yaml.safe_load((ROOT / "routing.yaml").read_text(encoding="utf-8"))
+    data = yaml.safe_load((ROOT / "tests" / "routing.yaml").read_text(encoding="utf-8"))
     data["compensations"] = {"canal": {"kind": "per_day_late"},
                              "almsoft": {"kind": "percent_per_started_week", "percent": 100, "cap_per_week": 10}}
     data["departments"]["technical"]["compensation"] = "canal"

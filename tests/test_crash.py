@@ -72,7 +72,7 @@ def _free_port() -> int:
 def _closed_routing(tmp_path: Path) -> Path:
     """routing.yaml with every department never staffed: each call ends in a voicemail,
     whatever the real time of day."""
-    text = (ROOT / "routing.yaml").read_text(encoding="utf-8")
+    text = (ROOT / "tests" / "routing.yaml").read_text(encoding="utf-8")
     closed = re.sub(r"(?m)^(\s+)hours: \{.*\}.*$", r"\1hours: {}", text)
     assert closed.count("hours: {}") == 3, "the shipped routing.yaml changed shape"
     path = tmp_path / "routing.yaml"

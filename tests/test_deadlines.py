@@ -27,7 +27,7 @@ from ivr.deadlines import (
 )
 from ivr.workdays import WorkCalendar
 
-ROUTING_YAML = Path(__file__).resolve().parent.parent / "routing.yaml"
+ROUTING_YAML = Path(__file__).resolve().parent / "routing.yaml"
 TZ = ZoneInfo("Europe/Bucharest")
 RO = WorkCalendar("RO")
 

@@ -29,7 +29,7 @@ def database(upgraded_database):
 @pytest.fixture
 def hotline():
     """The shipped configuration."""
-    return load_hotline(ROOT / "routing.yaml", ROOT / "prompts")
+    return load_hotline(ROOT / "tests" / "routing.yaml", ROOT / "prompts")
 
 
 @pytest.fixture
@@ -177,7 +177,7 @@ def test_messaging_service_is_used_when_configured(database, hotline, dispatcher
     from test_config import edit
     import shutil
 
-    shutil.copy(ROOT / "routing.yaml", tmp_path / "routing.yaml")
+    shutil.copy(ROOT / "tests" / "routing.yaml", tmp_path / "routing.yaml")
     edit(tmp_path / "routing.yaml", "  menu_attempts: 3", "  messaging_service_sid: MG" + "a" * 32 + "\n  menu_attempts: 3")
     configured = load_hotline(tmp_path / "routing.yaml", ROOT / "prompts")
     register(database, configured, now_clock())

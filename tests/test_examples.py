@@ -47,11 +47,16 @@ def serve_example(monkeypatch):
     return serve
 
 
+def routing_file(company: str) -> Path:
+    """An example's routing.yaml, or the shipped one for "shipped" (ProNET's procedure too)."""
+    return ROOT / "routing.yaml" if company == "shipped" else EXAMPLES / company / "routing.yaml"
+
+
 def due_dates(company: str, department: str, weekday: str, registered: datetime) -> dict[str, str]:
     """Every milestone's due moment as ``ivr deadline`` writes it, after checking that the
     registration falls on the weekday the hand count assumed."""
     assert calendar.day_abbr[registered.weekday()] == weekday, f"{registered:%d %b %Y} is not a {weekday}"
-    routing = load_routing(EXAMPLES / company / "routing.yaml")
+    routing = load_routing(routing_file(company))
     return {m.name: m.deadline.machine_text(routing.timezone)
             for m in milestones_for_department(routing, department, registered)}
 
@@ -123,13 +128,15 @@ def test_the_romanian_public_holidays_the_hand_counts_use():
     # Legal: 30 Apr + 30 = Sun 30 May -> Mon 31 May.
     ("technical", "Fri", bucharest(2027, 4, 30, 22, 15), {"promised": "2027-05-01T11:00", "legal": "2027-05-31"}),
 ])
-def test_pronet_promises_two_working_hours_and_the_law_thirty_days(department, weekday, registered, expected):
-    assert due_dates("pronet", department, weekday, registered) == expected
+@pytest.mark.parametrize("company", ["pronet", "shipped"])
+def test_pronet_promises_two_working_hours_and_the_law_thirty_days(company, department, weekday, registered, expected):
+    assert due_dates(company, department, weekday, registered) == expected
 
 
-def test_pronet_every_department_has_the_promise_its_prompts_name():
-    # A placeholder must be a milestone of every department (the prompts say {promised}).
-    routing = load_routing(EXAMPLES / "pronet" / "routing.yaml")
+@pytest.mark.parametrize("company", ["pronet", "shipped"])
+def test_pronet_every_department_has_the_promise_its_prompts_name(company):
+    # A placeholder must be a milestone of every department (the example's prompts say {promised}).
+    routing = load_routing(routing_file(company))
     assert all(set(d.milestones) == {"promised", "legal"} and d.final_milestone == "legal"
                for d in routing.departments.values())
     assert all(d.extension is None for d in routing.departments.values())  # the seed extends nothing

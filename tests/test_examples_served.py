@@ -1,8 +1,9 @@
 """Each seed company's example served as an administrator would serve it: a call after hours,
 the ticket, its milestones and SMS, then a progress message, an extension, a move to another
 department and a late resolution's compensation through the console, as the company's
-published procedure says. Dates are worked out by hand for a call on Tuesday 17 November 2026
-at 23:30 (every example's operators are gone by then)."""
+published procedure says; and the shipped configuration ("shipped": routing.yaml and prompts/ at
+the top of the repository, ProNET's procedure with the shipped wording). Dates are worked out by
+hand for a call on Tuesday 17 November 2026 at 23:30 (every example's operators are gone by then)."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ EXAMPLES = ROOT / "examples"
 CALLED = bucharest(2026, 11, 17, 23, 30)
 
 
-@pytest.fixture(params=["almsoft", "pronet", "canalplus", "shipgratis", "solar_vendor"])
+@pytest.fixture(params=["almsoft", "pronet", "canalplus", "shipgratis", "solar_vendor", "shipped"])
 def company(request):
     return request.param
 
@@ -30,7 +31,11 @@ def company(request):
 def app_config(app_config, tmp_path, company, clock):
     """The hotline on a copy of one example: its routing.yaml and its prompts (or the shipped ones)."""
     folder = tmp_path / "example"
-    shutil.copytree(EXAMPLES / company, folder)
+    if company == "shipped":
+        folder.mkdir()
+        shutil.copy(ROOT / "routing.yaml", folder / "routing.yaml")
+    else:
+        shutil.copytree(EXAMPLES / company, folder)
     if not (folder / "prompts").is_dir():
         shutil.copytree(ROOT / "prompts", folder / "prompts")
     clock.now = CALLED
@@ -58,6 +63,7 @@ REGISTERED = {
     "almsoft": {"resolve": "17.12.2026"},
     # 2 working hours of 09:00-21:00 run from 09:00 on the 18th: 11:00; 30 days: 17 Dec.
     "pronet": {"promised": "18.11.2026", "legal": "17.12.2026"},
+    "shipped": {"promised": "18.11.2026", "legal": "17.12.2026"},  # ProNET's rules, for every department
     # Faults: 3 working days from the next day: Wed 18, Thu 19, Fri 20 Nov.
     "canalplus": {"resolve": "20.11.2026"},
     # Decision in 3 working days (Fri 20 Nov); 30 days from the next day: 17 Dec.
@@ -93,7 +99,7 @@ def test_a_progress_message_meets_the_progress_milestone(app, db, place_call, as
 
 # What an extension does under each procedure, for the ticket behind key 1 (None: refused).
 EXTENDED = {
-    "almsoft": None, "pronet": None, "shipgratis": None,
+    "almsoft": None, "pronet": None, "shipgratis": None, "shipped": None,
     "canalplus": None,  # faults are never extended (seed 002: only non-fault complaints, exceptionally)
     # 30 more working days from Mon 4 Jan 2027: 5 (1), 6-7 off (Epiphany, St John), 8 (2),
     # 11-15 (7), 18-22 (12; 24 Jan is a Sunday), 25-29 (17), 1-5 Feb (22), 8-12 (27), 15-17 (30).

@@ -71,7 +71,7 @@ def served(tmp_path: Path, serve_env: dict[str, str]):
     port = _free_port()
     env = {
         **os.environ, "IVR_INSTANCE_DIR": str(tmp_path / "instance"), "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
-        "IVR_ROUTING_FILE": str(ROOT / "routing.yaml"), "IVR_PROMPTS_DIR": str(ROOT / "prompts"),
+        "IVR_ROUTING_FILE": str(ROOT / "tests" / "routing.yaml"), "IVR_PROMPTS_DIR": str(ROOT / "prompts"),
     }
     env.pop("IVR_DATABASE_URL", None)
     env.pop("TWILIO_ACCOUNT_SID", None)

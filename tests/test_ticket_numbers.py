@@ -19,7 +19,7 @@ PER_PROCESS = 200
 
 def _register_many(url: str, worker: int, start, results) -> None:
     """One server process: registers PER_PROCESS voicemails, each in its own transaction."""
-    hotline = load_hotline(ROOT / "routing.yaml", ROOT / "prompts")
+    hotline = load_hotline(ROOT / "tests" / "routing.yaml", ROOT / "prompts")
     database = Database.connect(url)
     now = datetime(2026, 11, 24, 20, 0, tzinfo=timezone.utc)
     start.wait()

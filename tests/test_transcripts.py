@@ -135,7 +135,7 @@ def test_the_second_take_is_heard_by_the_same_transcription_and_the_action_stops
 
 
 def test_without_transcription_in_routing_yaml_nothing_is_started_or_stopped(app_config):
-    app = create_app({**app_config, "ROUTING_FILE": str(ROOT / "routing.yaml")})
+    app = create_app({**app_config, "ROUTING_FILE": str(ROOT / "tests" / "routing.yaml")})
     client = app.test_client()
     for path in ("/voice/record/technical?lang=ro&take=1", "/voice/recorded/technical?lang=ro&tr=1"):
         data = {"CallSid": CALL_SID, "From": "+40722123456", "RecordingSid": "RE" + "5" * 32,
