@@ -40,7 +40,7 @@ def test_after_hours_call_ends_with_one_sms_carrying_the_same_number_and_date(li
     ui = ScriptedCaller(keys_script=["1"], records=[45])
     call = Call("https://ivr.example.ro", AUTH_TOKEN, WsgiTransport(app), ui)
     log = call.run()
-    assert "Acum nu avem operatori, dar vă înregistrăm reclamația." in ui.transcript
+    assert "Operatorii nu sunt disponibili acum, dar vă înregistrăm reclamația." in ui.transcript
     # Twilio repeats its recording callback twice more after the call.
     recording = log.recordings[0]
     callback = next(url for url, data, _ in log.requests if "recording-status" in url)

@@ -36,7 +36,7 @@ def test_after_hours_the_caller_hears_once_that_all_are_closed_and_leaves_a_comp
     clock.now = bucharest(2026, 11, 24, 22, 15)
     caller, log = place_call(keys=["1"], records=[40])
     assert log.dials == []
-    closed = "Acum nu avem operatori, dar vă înregistrăm reclamația."
+    closed = "Operatorii nu sunt disponibili acum, dar vă înregistrăm reclamația."
     assert caller.heard.index(closed) < caller.heard.index("Pentru Departamentul Tehnic, apăsați 1.")
     assert caller.heard.count(closed) == 1 and "Operatorii de la" not in caller.transcript
     assert caller.heard[caller.heard.index(closed) + 4] == "După semnal, spuneți numele, adresa și problema, apoi apăsați diez."
@@ -46,8 +46,8 @@ def test_after_hours_the_caller_hears_once_that_all_are_closed_and_leaves_a_comp
 def test_a_department_closed_while_others_are_open_tells_its_hours(place_call, clock):
     clock.now = bucharest(2026, 11, 28, 11, 0)  # Saturday: payments is closed, technical answers
     caller, _ = place_call(keys=["2"], records=[10])
-    assert "Acum nu avem operatori" not in caller.transcript
-    assert ("Operatorii de la Departamentul Plăți răspund luni - vineri, între orele 09:00 și 17:30. "
+    assert "Operatorii nu sunt disponibili acum" not in caller.transcript
+    assert ("Operatorii de la Departamentul Plăți răspund de luni până vineri, între orele 09:00 și 17:30. "
             "Vă înregistrăm reclamația acum.") in caller.heard
 
 
@@ -56,7 +56,7 @@ def test_payments_is_closed_on_saturday_and_on_public_holidays(place_call, clock
         clock.now = closed_at  # two callers: the second call of one would first hear of the complaint it left
         caller, log = place_call(caller=mobile, keys=["2"], records=[10])
         assert log.dials == [], closed_at
-        assert "luni - vineri, între orele 09:00 și 17:30" in caller.transcript
+        assert "de luni până vineri, între orele 09:00 și 17:30" in caller.transcript
 
 
 def test_technical_stays_open_on_public_holidays(place_call, clock):
@@ -68,7 +68,7 @@ def test_technical_stays_open_on_public_holidays(place_call, clock):
 def test_three_misses_reach_the_fallback_department(place_call):
     caller, log = place_call(keys=["7", None, "say: vremea de maine"], dials=["completed"])
     assert caller.transcript.count("Nu am înțeles opțiunea dumneavoastră.") == 2
-    assert "Vă îndrumăm către Departamentul Relații Clienți." in caller.heard
+    assert "Vă transferăm la Departamentul Relații Clienți." in caller.heard
     assert log.dials == [["number:+40215894141"]]
 
 
@@ -82,8 +82,8 @@ def test_foreign_caller_hears_english_and_can_switch_to_romanian(place_call, clo
     caller, _ = place_call(caller="+4915112345678", keys=["8", "1"], records=[12])
     assert caller.heard[0] == "Hello, you have reached ProNET Soluții IT."
     assert "Pentru limba română, apăsați 8." in caller.heard
-    assert caller.transcript.count("Acum nu avem operatori") == 1  # said again in the language chosen
-    assert caller.transcript.count("Our operators are closed now") == 1
+    assert caller.transcript.count("Operatorii nu sunt disponibili acum") == 1  # said again in the language chosen
+    assert caller.transcript.count("Our lines are closed now") == 1
     assert "După semnal, spuneți numele" in caller.transcript
 
 

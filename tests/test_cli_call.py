@@ -40,7 +40,7 @@ def test_interactive_call_after_hours_leaves_a_voicemail(runner, live_url, monke
     assert result.exit_code == 0, result.output
     assert "Nu am înțeles opțiunea dumneavoastră." in result.output
     # Every department is closed at 22:00: said once, before the menu, not again after the choice.
-    assert result.output.count("Acum nu avem operatori, dar vă înregistrăm reclamația.") == 1
+    assert result.output.count("Operatorii nu sunt disponibili acum, dar vă înregistrăm reclamația.") == 1
     assert "Operatorii de la Departamentul Plăți" not in result.output
     assert "beep: recording" in result.output
     assert "Reclamația a fost înregistrată" in result.output

@@ -31,7 +31,7 @@ def test_after_hours_the_first_key_reaches_the_beep_within_45_words(hotline):
     heard = benchmark.spoken_before_beep(app, "ro", "technical")
     assert heard == [
         "Bună ziua, ați sunat la ProNET Soluții IT.", "Apelul este înregistrat.",
-        "Acum nu avem operatori, dar vă înregistrăm reclamația.", "Pentru Departamentul Tehnic, apăsați 1.",
+        "Operatorii nu sunt disponibili acum, dar vă înregistrăm reclamația.", "Pentru Departamentul Tehnic, apăsați 1.",
         "După semnal, spuneți numele, adresa și problema, apoi apăsați diez.",
     ]
     assert benchmark.words_of(heard) <= 45
@@ -43,7 +43,7 @@ def test_the_menu_counts_up_to_the_chosen_option_and_closed_is_said_once(hotline
     heard = benchmark.spoken_before_beep(app, "ro", department)
     menu = [line for line in heard if line.startswith("Pentru Departamentul")]
     assert len(menu) == options and heard[-1].startswith("După semnal")
-    assert heard.count("Acum nu avem operatori, dar vă înregistrăm reclamația.") == 1
+    assert heard.count("Operatorii nu sunt disponibili acum, dar vă înregistrăm reclamația.") == 1
     assert not any(line.startswith("Operatorii de la") for line in heard)
 
 
@@ -51,7 +51,7 @@ def test_in_hours_the_beep_comes_after_the_operators_did_not_answer(hotline):
     app, clock = hotline
     clock.now = bucharest(2026, 11, 24, 10, 0)
     heard = benchmark.spoken_before_beep(app, "ro", "technical")
-    assert "Acum nu avem operatori, dar vă înregistrăm reclamația." not in heard
+    assert "Operatorii nu sunt disponibili acum, dar vă înregistrăm reclamația." not in heard
     assert heard[-2:] == [
         "Operatorii de la Departamentul Tehnic nu pot răspunde acum, dar vă înregistrăm reclamația.",
         "După semnal, spuneți numele, adresa și problema, apoi apăsați diez.",

@@ -90,7 +90,7 @@ def test_wrong_or_missing_input_repeats_the_menu(twilio_post, fields):
 
 def test_last_miss_goes_to_the_fallback_department(twilio_post):
     doc = twiml(twilio_post("/voice/menu?lang=ro&attempt=3", Digits="7"))
-    assert "Vă îndrumăm către Departamentul Relații Clienți" in said(doc)
+    assert "Vă transferăm la Departamentul Relații Clienți" in said(doc)
     assert doc.find("Dial").get("action") == "/voice/dial-status/customer_relations?lang=ro"
     assert doc.find("Gather") is None
 
