@@ -15,9 +15,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+import logging
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import event as orm_event
+from sqlalchemy import inspect
 from sqlalchemy.orm import Session
 
 from .compensation import Compensation, format_money, formula_in_words
@@ -47,7 +50,28 @@ def record(session: Session, ticket: Ticket, actor: str, kind: str, now: datetim
     free text a person wrote (a note, a reason), shown as written."""
     event = TicketEvent(ticket=ticket, at=now, actor=actor, kind=kind, detail=detail, data=data or None)
     session.add(event)
+    session.info.setdefault(_TO_LOG, []).append((event, ticket.number, kind, actor))
     return event
+
+
+# Each event of a ticket is also one log line carrying the ticket's number, written once the
+# event is committed: a rolled-back event (a lost race, a failed action) never happened.
+log = logging.getLogger("ivr.tickets")
+_TO_LOG = "ivr.history.to_log"
+
+
+@orm_event.listens_for(Session, "after_commit")
+def _log_committed(session: Session) -> None:
+    for event, number, kind, actor in session.info.pop(_TO_LOG, ()):
+        if inspect(event).persistent:  # an event of a rolled-back savepoint is transient again
+            log.info("%s (%s)", kind, actor, extra={"ticket": number})
+
+
+@orm_event.listens_for(Session, "after_rollback")
+def _forget_rolled_back(session: Session) -> None:
+    kept = [entry for entry in session.info.pop(_TO_LOG, ()) if not inspect(entry[0]).transient]
+    if kept:
+        session.info[_TO_LOG] = kept
 
 
 def due(deadline: Deadline) -> str:

@@ -103,3 +103,16 @@ def test_gunicorn_with_the_shipped_settings_serves_health_and_metrics(config_dir
     assert 'ivr_tickets_total{department="technical",source="voicemail"}' not in before
     assert 'ivr_tickets_total{department="technical",source="voicemail"} 1.0' in after
     assert 'ivr_webhook_duration_seconds_count{endpoint="voice.incoming"}' in after
+
+
+def test_every_event_of_a_ticket_is_a_log_line_with_its_number(app, place_call, capsys):
+    configure_logging("json")
+    try:
+        place_call(caller="+40722123456", keys=["1"], dials=["busy"], records=[30])
+        place_call(caller="+40722123457", keys=["2"], dials=["busy"], records=[30])
+    finally:
+        configure_logging("plain")
+    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
+    registered = [line for line in lines if line["logger"] == "ivr.tickets" and line["message"] == "registered (caller)"]
+    assert [line["ticket"] for line in registered] == ["RC-2026-000001", "RC-2026-000002"]
+    assert registered[0]["call_sid"].startswith("CA") and registered[0]["call_sid"] != registered[1]["call_sid"]

@@ -1,37 +1,27 @@
 """One line per event, plain or JSON (``IVR_LOG_FORMAT=json``), each carrying the CallSid of the
 call and the number of the ticket it is about, with phone numbers masked.
 
-The CallSid comes from the webhook being answered; a ticket's number from ``about_ticket``,
-which the services use around the work on one ticket. Phone numbers in a message lose their
+The CallSid comes from the webhook being answered (or ``about_call`` in a thread working for
+one); a ticket's number from ``about_ticket``, or from the record itself (every committed event
+of a ticket is a line, see ``ivr.history``). Phone numbers in a message lose their
 middle digits (+40722***456): logs are read by more people than the console is.
 """
 
 from __future__ import annotations
 
-import contextvars
 import json
 import logging
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime, timezone
 
 from flask import has_request_context, request
 
-_TICKET: contextvars.ContextVar[str | None] = contextvars.ContextVar("ivr_ticket", default=None)
+from .context import about_call, about_ticket, current_call, current_ticket
+
+__all__ = ["about_call", "about_ticket", "configure_logging", "mask_phones"]
 # An E.164 number, or a national Romanian one: keep the country code and prefix, and the last 3.
 _PHONE = re.compile(r"(?<![\w+])(\+?\d{3,5})(\d{3,7})(\d{3})(?!\d)")
 _CALL_SID = re.compile(r"CA[0-9a-fA-F]{32}")
-
-
-@contextmanager
-def about_ticket(number: str) -> Iterator[None]:
-    """Every log line inside is about ticket ``number``."""
-    token = _TICKET.set(number)
-    try:
-        yield
-    finally:
-        _TICKET.reset(token)
 
 
 def mask_phones(text: str) -> str:
@@ -43,8 +33,8 @@ class _Context(logging.Filter):
     the record itself as it was for any other handler)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.call_sid = getattr(record, "call_sid", None) or _request_call_sid()
-        record.ticket = getattr(record, "ticket", None) or _TICKET.get()
+        record.call_sid = getattr(record, "call_sid", None) or _request_call_sid() or current_call()
+        record.ticket = getattr(record, "ticket", None) or current_ticket()
         return True
 
 

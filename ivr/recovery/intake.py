@@ -17,6 +17,7 @@ from datetime import datetime
 from ..db import Database
 from ..deadlines import Deadline, milestones_for_department, ticket_deadline
 from ..models import Ticket
+from ..monitoring.context import about_call
 from ..settings import HotlineConfig
 from ..tickets import VoicemailReport, register_voicemail
 from .journal import Journal, JournalEntry
@@ -92,7 +93,7 @@ class Intake:
 
         def register() -> None:
             try:
-                with self.database.session() as session, session.begin():
+                with about_call(report.call_sid), self.database.session() as session, session.begin():
                     ticket = register_voicemail(session, self.hotline, report, now)
                     outcome.append(self._registered(ticket))
             except BaseException as exc:  # handed to the waiting webhook, which decides
