@@ -11,9 +11,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Protocol
 
-import requests
 from twilio.base.exceptions import TwilioException
-from twilio.http.http_client import TwilioHttpClient
 
 from .sms_gateway import TWILIO_API_BASE_URL, http_failure, twilio_rest_client
 
@@ -50,14 +48,18 @@ class TwilioDialer:
     """``CallDialer`` over the real ``twilio.rest.Client``; ``base_url`` replaces https://api.twilio.com."""
 
     def __init__(self, account_sid: str, auth_token: str, base_url: str = TWILIO_API_BASE_URL, timeout: float = 10.0) -> None:
-        self._credentials = (account_sid, auth_token, base_url, TwilioHttpClient(timeout=timeout, max_retries=0))
+        self._credentials, self._timeout = (account_sid, auth_token, base_url), timeout
 
     @cached_property
     def _client(self) -> Client:
         # Built at the first callback, not in every web worker's start-up (see TwilioGateway._client).
-        return twilio_rest_client(*self._credentials)
+        from twilio.http.http_client import TwilioHttpClient
+
+        return twilio_rest_client(*self._credentials, TwilioHttpClient(timeout=self._timeout, max_retries=0))
 
     def place(self, call: OutgoingCall) -> str:
+        import requests  # here, not at start-up: the client imports it anyway (see _client)
+
         try:
             created = self._client.calls.create(
                 to=call.to, from_=call.caller_id, url=call.url, method="POST", timeout=call.ring_seconds,

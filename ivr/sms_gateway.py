@@ -19,12 +19,10 @@ from datetime import datetime, timedelta, timezone
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Protocol
 
-import requests
 from twilio.base.exceptions import TwilioException, TwilioRestException, TwilioServiceException
-from twilio.http import HttpClient
-from twilio.http.http_client import TwilioHttpClient
 
 if TYPE_CHECKING:
+    from twilio.http import HttpClient
     from twilio.rest import Client
 
 from .errors import SmsError, SmsPermanentError, SmsTemporaryError
@@ -93,21 +91,26 @@ class TwilioGateway:
         timeout: float = 10.0,
         http_client: HttpClient | None = None,
     ) -> None:
-        # max_retries=0: a retry inside requests could send the SMS twice and would hide the failure.
-        http_client = http_client or TwilioHttpClient(timeout=timeout, max_retries=0)
         _require_credentials(account_sid, auth_token)  # refused now, not at the first SMS
-        self._credentials = (account_sid, auth_token, base_url, http_client)
+        self._credentials = (account_sid, auth_token, base_url)
+        self._http_client, self._timeout = http_client, timeout
 
     @cached_property
     def _client(self) -> Client:
-        # Built at the first SMS: twilio's REST API modules take ~0.15 s to import, which a web
-        # worker that never sends (the SMS leave from the dispatcher) need not pay at start-up.
-        return twilio_rest_client(*self._credentials)
+        # Built at the first SMS: twilio's REST API and requests take ~0.2 s to import, which a
+        # web worker that never sends (the SMS leave from the dispatcher) need not pay at start-up.
+        from twilio.http.http_client import TwilioHttpClient
+
+        # max_retries=0: a retry inside requests could send the SMS twice and would hide the failure.
+        http_client = self._http_client or TwilioHttpClient(timeout=self._timeout, max_retries=0)
+        return twilio_rest_client(*self._credentials, http_client)
 
     def send(self, sms: OutgoingSms) -> SentSms:
         # With a messaging service Twilio picks the sender, so From is left out on purpose.
         service = sms.messaging_service_sid
         sender = {"messaging_service_sid": service} if service else {"from_": sms.sender}
+        import requests  # here, not at start-up: the client imports it anyway (see _client)
+
         try:
             message = self._client.messages.create(
                 to=sms.to, body=sms.body, status_callback=sms.status_callback, **sender
@@ -125,6 +128,8 @@ class TwilioGateway:
         if since.tzinfo is None:
             raise ValueError("since must be timezone-aware")
         earliest = since.astimezone(timezone.utc) - _CLOCK_SLACK
+        import requests  # here, not at start-up: the client imports it anyway (see _client)
+
         try:
             messages = self._client.messages.list(to=to, limit=_FIND_LIMIT)
         except (TwilioException, requests.RequestException) as exc:
@@ -167,6 +172,8 @@ def redirect_client(client: Client, base_url: str) -> None:
 
 def _sms_error(exc: Exception) -> SmsError:
     """Translate a twilio or requests exception into a temporary or permanent ``SmsError``."""
+    import requests
+
     if isinstance(exc, requests.RequestException):
         return SmsTemporaryError(f"Twilio could not be reached: {exc.__class__.__name__}: {exc}")
     status, code, message = http_failure(exc)
