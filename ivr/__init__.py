@@ -180,8 +180,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 def after_fork(app: Flask) -> None:
     """Make a hotline built before a fork (gunicorn's preload_app) safe to use in the child.
 
-    The database pool may hold connections the parent opened (the embedded SQLite's upgrade
-    does); two processes talking over one connection corrupt each other's answers, so the
+    The database pool may hold connections the parent opened (the embedded SQLite's schema
+    check at start leaves one); two processes talking over one connection corrupt each other's answers, so the
     child forgets them, leaving them to the parent (SQLAlchemy's advice for os.fork). Nothing
     else needs it: the background threads (call log, incidents, operator phones, journal
     replay) start at their first use, so none runs yet in a parent that only built the app."""

@@ -26,7 +26,7 @@ import click
 
 from . import create_app, instance_folder
 from .errors import ConfigError, IvrError
-from .softphone import DIAL_OUTCOMES
+from .softphone import DIAL_OUTCOMES, Call, HttpTransport, TerminalCaller
 
 if TYPE_CHECKING:
     from flask import Flask
@@ -452,7 +452,6 @@ def call(url: str, caller: str, called: str, keys: str | None, dial: str | None,
     """Place a call to the running hotline from this terminal."""
     from sqlalchemy.exc import SQLAlchemyError
 
-    from .softphone import Call, HttpTransport, TerminalCaller
     from .twilio_auth import TOKEN_FILE, local_auth_token
 
     token = os.environ.get("TWILIO_AUTH_TOKEN") or local_auth_token(instance_folder())
