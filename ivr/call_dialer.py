@@ -8,13 +8,15 @@ operator, and a second ring is worse than an operator pressing "call back" again
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, Protocol
 
-import requests
 from twilio.base.exceptions import TwilioException
-from twilio.http.http_client import TwilioHttpClient
 
 from .sms_gateway import TWILIO_API_BASE_URL, http_failure, twilio_rest_client
+
+if TYPE_CHECKING:
+    from twilio.rest import Client
 
 # What the status callback of the operator's leg is sent for.
 STATUS_EVENTS = ["initiated", "ringing", "answered", "completed"]
@@ -46,9 +48,18 @@ class TwilioDialer:
     """``CallDialer`` over the real ``twilio.rest.Client``; ``base_url`` replaces https://api.twilio.com."""
 
     def __init__(self, account_sid: str, auth_token: str, base_url: str = TWILIO_API_BASE_URL, timeout: float = 10.0) -> None:
-        self._client = twilio_rest_client(account_sid, auth_token, base_url, TwilioHttpClient(timeout=timeout, max_retries=0))
+        self._credentials, self._timeout = (account_sid, auth_token, base_url), timeout
+
+    @cached_property
+    def _client(self) -> Client:
+        # Built at the first callback, not in every web worker's start-up (see TwilioGateway._client).
+        from twilio.http.http_client import TwilioHttpClient
+
+        return twilio_rest_client(*self._credentials, TwilioHttpClient(timeout=self._timeout, max_retries=0))
 
     def place(self, call: OutgoingCall) -> str:
+        import requests  # here, not at start-up: the client imports it anyway (see _client)
+
         try:
             created = self._client.calls.create(
                 to=call.to, from_=call.caller_id, url=call.url, method="POST", timeout=call.ring_seconds,

@@ -3,10 +3,15 @@
 Every failure an administrator can fix ends as one or two lines saying what to do and a
 non-zero exit status, never a traceback: ``_Ivr.invoke`` turns the hotline's own errors,
 database errors and usage errors into such lines, in one place.
+
+``ivr --help`` answers without importing Flask, SQLAlchemy or the configuration's validation:
+the commands here import what they use when they run, and the commands of other modules
+(``LAZY_COMMANDS``) are imported only when one of them is called.
 """
 
 from __future__ import annotations
 
+import importlib
 import multiprocessing
 import os
 import re
@@ -15,25 +20,30 @@ import sys
 import threading
 import time
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING
 
 import click
-from flask import Flask
-from sqlalchemy import select
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 
 from . import create_app, instance_folder
-from .alerts import AlertPass, AlertSchedule, run_alerts
-from .deadlines import compute_deadline, extend_deadline, milestones_for_department
-from .dispatcher import Dispatcher
-from .db import sqlalchemy_url
 from .errors import ConfigError, IvrError
-from .calls.log import close_stale
-from .recovery.replay import ReplayResult, replay_if_pending
-from .models import Ticket
-from .settings import config_paths, load_hotline
 from .softphone import DIAL_OUTCOMES, Call, HttpTransport, TerminalCaller
-from .twilio_auth import TOKEN_FILE, local_auth_token
+
+if TYPE_CHECKING:
+    from flask import Flask
+    from sqlalchemy.exc import DBAPIError
+
+    from .alerts import AlertPass
+    from .dispatcher import Dispatcher
+    from .recovery.replay import ReplayResult
+
+# The commands that live in modules of their own, with the summary `ivr --help` lists for each:
+# the listing must not import them (the list is the command's short help once it is loaded).
+LAZY_COMMANDS: dict[str, tuple[str, str]] = {
+    "compensation": ("ivr.cli_compensation", "Print a late resolution's compensation."),
+    "export": ("ivr.cli_records", "Write calls, tickets or incidents as CSV."),
+    "reconcile": ("ivr.cli_records", "Register Twilio's voicemails that have no ticket."),
+    "user": ("ivr.cli_users", "Operator console users."),
+}
 
 
 def _fail(error: ConfigError) -> None:
@@ -45,6 +55,8 @@ def _app(*, upgraded: bool = True) -> Flask:
     """The hotline for a command; with ``upgraded``, refused (DatabaseNotUpgraded) when its
     database answers but was never upgraded. An unreachable database is let through: the
     serving commands wait it out, the others fail on their first query."""
+    from .twilio_auth import local_auth_token
+
     if not os.environ.get("TWILIO_AUTH_TOKEN"):
         local_auth_token(instance_folder(), create=True)  # a local trial: see `ivr serve`
     app = create_app()
@@ -55,6 +67,8 @@ def _app(*, upgraded: bool = True) -> Flask:
 
 def _database_is_current(app: Flask) -> bool:
     """False when the database cannot be reached now; raises DatabaseNotUpgraded when it can but is behind."""
+    from sqlalchemy.exc import OperationalError
+
     try:
         app.extensions["ivr.db"].require_current_schema()
     except OperationalError:
@@ -63,6 +77,10 @@ def _database_is_current(app: Flask) -> bool:
 
 
 def _database_failure(exc: DBAPIError) -> str:
+    from sqlalchemy.engine import make_url
+
+    from .db import sqlalchemy_url
+
     url = os.environ.get("IVR_DATABASE_URL")
     where = make_url(sqlalchemy_url(url)).render_as_string(hide_password=True) if url else f"in {instance_folder()}"
     reason = str(exc.orig).strip().splitlines()[0] if str(exc.orig).strip() else type(exc.orig).__name__
@@ -84,8 +102,36 @@ def _brief(exc: click.UsageError) -> click.UsageError:
     return _BriefUsageError(exc.format_message(), exc.ctx)
 
 
+def _is_database_error(exc: Exception) -> bool:
+    """A DBAPIError, told without importing SQLAlchemy: none was raised if it was never imported."""
+    errors = sys.modules.get("sqlalchemy.exc")
+    return errors is not None and isinstance(exc, errors.DBAPIError)
+
+
 class _Ivr(click.Group):
-    """The ``ivr`` group: the one place where failures become one or two lines and an exit status."""
+    """The ``ivr`` group: the one place where failures become one or two lines and an exit status,
+    and the one that imports the ``LAZY_COMMANDS`` when they are called."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*self.commands, *LAZY_COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in LAZY_COMMANDS and cmd_name not in self.commands:
+            importlib.import_module(LAZY_COMMANDS[cmd_name][0])  # its commands join this group as they are defined
+        command = self.commands.get(cmd_name)
+        if command is not None and cmd_name in LAZY_COMMANDS:
+            command.short_help = LAZY_COMMANDS[cmd_name][1]
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """click's list of commands, where a lazy command's summary comes from LAZY_COMMANDS
+        (whether it is loaded or not), so that listing them imports none."""
+        names = [name for name in self.list_commands(ctx) if name in LAZY_COMMANDS or not self.commands[name].hidden]
+        limit = formatter.width - 6 - max(len(name) for name in names)
+        rows = [(name, click.utils.make_default_short_help(LAZY_COMMANDS[name][1], limit) if name in LAZY_COMMANDS
+                 else self.commands[name].get_short_help_str(limit)) for name in names]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         try:
@@ -100,18 +146,24 @@ class _Ivr(click.Group):
             raise _brief(exc) from None
         except IvrError as exc:
             raise click.ClickException(str(exc)) from None
-        except DBAPIError as exc:
-            raise click.ClickException(_database_failure(exc)) from None
+        except Exception as exc:
+            if _is_database_error(exc):
+                raise click.ClickException(_database_failure(exc)) from None
+            raise
 
 
 def _replay(app: Flask) -> ReplayResult | None:
     """Turn what the journal in this host's instance folder holds into tickets."""
+    from .recovery.replay import replay_if_pending
+
     intake = app.extensions["ivr.intake"]
     return replay_if_pending(intake.journal, intake.database, intake.hotline)
 
 
 def _housekeeping(app: Flask) -> None:
     """What every dispatcher pass also does: the journal, and calls whose end Twilio never reported."""
+    from .calls.log import close_stale
+
     _replay(app)
     with app.extensions["ivr.db"].session() as session, session.begin():
         close_stale(session, app.config["CLOCK"]())
@@ -119,12 +171,17 @@ def _housekeeping(app: Flask) -> None:
 
 def _alerts(app: Flask) -> AlertPass:
     """Queue the SMS of the milestones about to be missed (routing.yaml alert:)."""
+    from .alerts import run_alerts
+
     return run_alerts(app.extensions["ivr.db"], app.extensions["ivr.hotline"], app.config["CLOCK"]())
 
 
 def _dispatcher(app: Flask) -> Dispatcher:
     """The SMS dispatcher of ``ivr worker`` and of ``ivr serve``'s dispatcher process; its loop
     also looks for milestones to alert about, every ``SCAN_SECONDS``."""
+    from .alerts import AlertSchedule
+    from .dispatcher import Dispatcher
+
     public = app.config.get("PUBLIC_URL")
     alerts = AlertSchedule(app.extensions["ivr.db"], app.extensions["ivr.hotline"], app.config["CLOCK"])
     return Dispatcher(
@@ -173,6 +230,8 @@ def main() -> None:
 @main.command()
 def check() -> None:
     """Validate routing.yaml and every prompts file."""
+    from .settings import config_paths, load_hotline
+
     routing_file, prompts_dir = config_paths()
     try:
         hotline = load_hotline(routing_file, prompts_dir)
@@ -196,6 +255,7 @@ def serve(host: str, port: int) -> None:
     import waitress
 
     from .proxies import waitress_options
+    from .twilio_auth import local_auth_token
 
     if not os.environ.get("TWILIO_AUTH_TOKEN"):
         local_auth_token(instance_folder(), create=True)
@@ -297,6 +357,9 @@ def deadline(department: str | None, rule: str | None, registered: str | None) -
 
     The first line is machine-readable: 2026-12-04 for a rule in days, 2026-11-27T12:00 (the
     hotline's timezone) for a rule in hours."""
+    from .deadlines import compute_deadline
+    from .settings import config_paths, load_hotline
+
     routing_file, prompts_dir = config_paths()
     routing = load_hotline(routing_file, prompts_dir).routing
     if department is None and rule is None:
@@ -330,6 +393,8 @@ def _registered(text: str | None, tz) -> datetime:
 
 def _print_milestones(routing, department: str, at: datetime) -> None:
     """The final (legal) due moment first, machine-readable; then every milestone in words."""
+    from .deadlines import milestones_for_department
+
     tz = routing.timezone
     milestones = milestones_for_department(routing, department, at)
     final = next(m for m in milestones if m.final)
@@ -349,6 +414,8 @@ def _print_milestones(routing, department: str, at: datetime) -> None:
 
 def _extended(routing, department: str, name: str, milestones) -> dict:
     """The milestones the extension ``name`` moves, at their extended due moments."""
+    from .deadlines import extend_deadline
+
     extension = routing.extensions[name]
     names = extension.milestones or [routing.departments[department].final_milestone]
     rule = routing.deadlines[extension.rule]
@@ -358,6 +425,8 @@ def _extended(routing, department: str, name: str, milestones) -> dict:
 
 def _print_extended(routing, department: str, name: str, at: datetime) -> None:
     """The department's terms once extended by ``name``: the legal (or first moved) due moment first."""
+    from .deadlines import milestones_for_department
+
     tz = routing.timezone
     milestones = milestones_for_department(routing, department, at)
     moved = _extended(routing, department, name, milestones)
@@ -381,6 +450,10 @@ def _print_extended(routing, department: str, name: str, at: datetime) -> None:
 @click.option("--record", type=int, default=None, help="seconds spoken at each beep (0 = silence)")
 def call(url: str, caller: str, called: str, keys: str | None, dial: str | None, record: int | None) -> None:
     """Place a call to the running hotline from this terminal."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from .twilio_auth import TOKEN_FILE, local_auth_token
+
     token = os.environ.get("TWILIO_AUTH_TOKEN") or local_auth_token(instance_folder())
     if not token:
         looked = os.path.join(instance_folder(), TOKEN_FILE)
@@ -414,6 +487,10 @@ def spoken_ticket_number(speech: str) -> str | None:
 
 def _show_ticket(call_sid: str, wait_seconds: float = 8.0) -> None:
     """The ticket and SMS of this call, when the hotline shares our database (a local trial)."""
+    from sqlalchemy import select
+
+    from .models import Ticket
+
     try:
         database = create_app({"DATABASE_AUTO_UPGRADE": False}).extensions["ivr.db"]
     except Exception:
@@ -433,6 +510,3 @@ def _show_ticket(call_sid: str, wait_seconds: float = 8.0) -> None:
                 return
         time.sleep(0.3)
 
-
-# The account, record-keeping and compensation commands live in modules of their own and join ``main`` here.
-from . import cli_compensation, cli_records, cli_users  # noqa: E402,F401

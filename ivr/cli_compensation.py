@@ -20,7 +20,7 @@ def _day(text: str, option: str) -> date:
         raise click.BadParameter("a date such as 2026-12-04", param_hint=option) from None
 
 
-@main.command(short_help="Print a late resolution's compensation.")
+@main.command()  # its line in `ivr --help`: ivr.cli.LAZY_COMMANDS
 @click.option("--department", required=True, help="a department of routing.yaml that names a compensation rule")
 @click.option("--due", required=True, help="the deadline day, e.g. 2026-12-04 (hotline's timezone)")
 @click.option("--resolved", required=True, help="the day it was resolved, e.g. 2026-12-09")

@@ -22,7 +22,7 @@ from .ticket_queries import TicketFilter, all_tickets
 from .transcripts import transcript_texts
 
 
-@main.command(short_help="Register Twilio's voicemails that have no ticket.")
+@main.command()  # its line in `ivr --help`: ivr.cli.LAZY_COMMANDS
 @click.option("--since", required=True, help="ISO date or time, e.g. 2026-11-20 (hotline's timezone if naive)")
 @click.option("--to", "called", multiple=True, help="only calls to this hotline number (repeatable); default: every inbound call")
 @click.option("--min-age", default=15, show_default=True, type=click.IntRange(0), help="minutes; younger recordings are left to the webhooks")
@@ -68,7 +68,7 @@ def _local_day(text: str, option: str) -> date:
         raise click.BadParameter("a date such as 2026-11-01", param_hint=option) from None
 
 
-@main.command(short_help="Write calls, tickets or incidents as CSV.")
+@main.command()  # its line in `ivr --help`: ivr.cli.LAZY_COMMANDS
 @click.argument("what", type=click.Choice(["calls", "tickets", "incidents"]))
 @click.option("--from", "first", required=True, help="first day, e.g. 2026-11-01 (hotline's timezone)")
 @click.option("--to", "last", default=None, help="last day, included; default today")

@@ -14,7 +14,7 @@ from .models import Role
 from .users import MIN_PASSWORD, add_user, all_users, check_password, disable_user, find_user, set_password, set_phone
 
 
-@main.group()
+@main.group()  # its line in `ivr --help`: ivr.cli.LAZY_COMMANDS
 def user() -> None:
     """Operator console users."""
 

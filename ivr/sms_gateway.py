@@ -16,13 +16,14 @@ import logging
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any, Protocol
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, Protocol
 
-import requests
 from twilio.base.exceptions import TwilioException, TwilioRestException, TwilioServiceException
-from twilio.http import HttpClient
-from twilio.http.http_client import TwilioHttpClient
-from twilio.rest import Client
+
+if TYPE_CHECKING:
+    from twilio.http import HttpClient
+    from twilio.rest import Client
 
 from .errors import SmsError, SmsPermanentError, SmsTemporaryError
 
@@ -90,14 +91,26 @@ class TwilioGateway:
         timeout: float = 10.0,
         http_client: HttpClient | None = None,
     ) -> None:
+        _require_credentials(account_sid, auth_token)  # refused now, not at the first SMS
+        self._credentials = (account_sid, auth_token, base_url)
+        self._http_client, self._timeout = http_client, timeout
+
+    @cached_property
+    def _client(self) -> Client:
+        # Built at the first SMS: twilio's REST API and requests take ~0.2 s to import, which a
+        # web worker that never sends (the SMS leave from the dispatcher) need not pay at start-up.
+        from twilio.http.http_client import TwilioHttpClient
+
         # max_retries=0: a retry inside requests could send the SMS twice and would hide the failure.
-        http_client = http_client or TwilioHttpClient(timeout=timeout, max_retries=0)
-        self._client = twilio_rest_client(account_sid, auth_token, base_url, http_client)
+        http_client = self._http_client or TwilioHttpClient(timeout=self._timeout, max_retries=0)
+        return twilio_rest_client(*self._credentials, http_client)
 
     def send(self, sms: OutgoingSms) -> SentSms:
         # With a messaging service Twilio picks the sender, so From is left out on purpose.
         service = sms.messaging_service_sid
         sender = {"messaging_service_sid": service} if service else {"from_": sms.sender}
+        import requests  # here, not at start-up: the client imports it anyway (see _client)
+
         try:
             message = self._client.messages.create(
                 to=sms.to, body=sms.body, status_callback=sms.status_callback, **sender
@@ -115,6 +128,8 @@ class TwilioGateway:
         if since.tzinfo is None:
             raise ValueError("since must be timezone-aware")
         earliest = since.astimezone(timezone.utc) - _CLOCK_SLACK
+        import requests  # here, not at start-up: the client imports it anyway (see _client)
+
         try:
             messages = self._client.messages.list(to=to, limit=_FIND_LIMIT)
         except (TwilioException, requests.RequestException) as exc:
@@ -127,13 +142,19 @@ class TwilioGateway:
 
 def twilio_rest_client(account_sid: str, auth_token: str, base_url: str, http_client: HttpClient) -> Client:
     """The real ``twilio.rest.Client`` of this account, its API requests sent to ``base_url``."""
-    if not account_sid or not auth_token:
-        # twilio.rest.Client would silently fall back to TWILIO_* environment variables.
-        raise ValueError("a Twilio client needs an account SID and an auth token (a local trial has none)")
+    _require_credentials(account_sid, auth_token)
+    from twilio.rest import Client  # here, where a client is built: see TwilioGateway._client
+
     client = Client(account_sid, auth_token, http_client=http_client)
     if base_url.rstrip("/") != TWILIO_API_BASE_URL:
         redirect_client(client, base_url)
     return client
+
+
+def _require_credentials(account_sid: str, auth_token: str) -> None:
+    if not account_sid or not auth_token:
+        # twilio.rest.Client would silently fall back to TWILIO_* environment variables.
+        raise ValueError("a Twilio client needs an account SID and an auth token (a local trial has none)")
 
 
 def redirect_client(client: Client, base_url: str) -> None:
@@ -151,6 +172,8 @@ def redirect_client(client: Client, base_url: str) -> None:
 
 def _sms_error(exc: Exception) -> SmsError:
     """Translate a twilio or requests exception into a temporary or permanent ``SmsError``."""
+    import requests
+
     if isinstance(exc, requests.RequestException):
         return SmsTemporaryError(f"Twilio could not be reached: {exc.__class__.__name__}: {exc}")
     status, code, message = http_failure(exc)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -28,8 +29,14 @@ FREE_FAILURES = 3                      # wrong passwords allowed before each try
 MAX_WAIT = timedelta(minutes=15)
 FORGET_FAILURES_AFTER = timedelta(days=1)  # a pair quiet this long starts again with free tries
 MIN_PASSWORD = 8
-# Verifying against this keeps an unknown name as slow as a wrong password.
-_DUMMY_HASH = _hasher.hash("not a real password")
+
+
+@cache
+def _dummy_hash() -> str:
+    """Verifying against this keeps an unknown name as slow as a wrong password. Made on the
+    first sign-in, not at import: one hash costs ~0.4 s, which every start-up (and every `ivr`
+    command) would pay otherwise."""
+    return _hasher.hash("not a real password")
 
 
 def add_user(session: Session, name: str, password: str, role: str, now: datetime, phone: str | None = None) -> User:
@@ -138,9 +145,10 @@ def sign_in(session: Session, name: str, password: str, now: datetime, source: s
     if throttle is not None and throttle.locked_until and throttle.locked_until > now:
         log.warning("sign-in of %r from %s refused: throttled until %s", name, source, throttle.locked_until)
         raise SignInThrottled(int((throttle.locked_until - now).total_seconds()) + 1)
+    dummy = _dummy_hash()  # before the lookup: the first sign-in pays it whatever the name, never only an unknown one
     user = session.scalar(select(User).where(User.name == name.strip()))
     try:
-        _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
+        _hasher.verify(user.password_hash if user else dummy, password)
         ok = user is not None and user.active
     except (VerificationError, InvalidHashError):
         ok = False

@@ -4,18 +4,26 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
-from functools import lru_cache
-
-import holidays as holidays_lib
+from functools import cache, lru_cache
 
 
 @lru_cache(maxsize=64)
 def _public_holidays(country: str, year: int) -> frozenset[date]:
-    return frozenset(holidays_lib.country_holidays(country, years=year).keys())
+    # Imported here: the holidays package costs ~0.1 s, which `ivr --help` need not pay.
+    import holidays
+
+    return frozenset(holidays.country_holidays(country, years=year).keys())
 
 
-def supported_countries() -> set[str]:
-    return set(holidays_lib.list_supported_countries())
+@cache
+def supported_countries() -> frozenset[str]:
+    """The country codes (with aliases such as ROU) the holidays package has a calendar for.
+
+    Read from its registry, which names every country without importing it: its
+    ``list_supported_countries()`` also lists subdivisions, so imports all ~250 country modules."""
+    from holidays.registry import EntityLoader
+
+    return frozenset(EntityLoader.get_country_codes(include_aliases=True))
 
 
 @dataclass(frozen=True)

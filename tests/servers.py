@@ -97,14 +97,14 @@ def hotline_env(config_dir: Path, tmp_path: Path) -> dict[str, str]:
 
 
 @contextmanager
-def server_process(kind: str, env: dict[str, str]) -> Iterator[str]:
-    """Run ``ivr serve`` (kind "waitress") or ``gunicorn wsgi:app`` (kind "gunicorn") from the
-    project folder with ``env``; yields the base URL once /health answers."""
+def server_process(kind: str, env: dict[str, str], workers: int = 1) -> Iterator[str]:
+    """Run ``ivr serve`` (kind "waitress") or ``gunicorn wsgi:app`` (kind "gunicorn", with
+    ``workers`` workers) from the project folder with ``env``; yields the base URL once /health answers."""
     port = free_port()
     if kind == "waitress":
         command = [sys.executable, "-m", "ivr", "serve", "--host", "127.0.0.1", "--port", str(port)]
     else:
-        command = [sys.executable, "-m", "gunicorn", "-w", "1", "-b", f"127.0.0.1:{port}", "wsgi:app"]
+        command = [sys.executable, "-m", "gunicorn", "-w", str(workers), "-b", f"127.0.0.1:{port}", "wsgi:app"]
     errors = tempfile.TemporaryFile("w+")  # a file, not a pipe: a chatty server never blocks on it
     process = subprocess.Popen(
         command, cwd=ROOT, env={**env, "PYTHONPATH": str(ROOT)}, start_new_session=True,

@@ -58,6 +58,8 @@ WORKER_KILLS = 3
 STARTUP_SECONDS = 30.0     # a process that takes longer to answer fails the test
 CALLBACK_SECONDS = 30.0    # how long undelivered recording callbacks are retried at the end
 DRAIN_SECONDS = 30.0       # how long the outbox may take to empty once everything runs again
+HEARD_BEFORE_KILL = 4      # complaints heard registered since the last kill before the next one
+HEARD_WAIT_SECONDS = 20.0  # ... waited for at most this long
 SMS_LEASE = Dispatcher.lease
 
 
@@ -238,14 +240,19 @@ class Burst:
             time.sleep(chance.uniform(0.1, 0.5))  # callers are not a load test
 
 
-def _kill_now_and_then(fleet: Fleet, done: threading.Event, errors: list[BaseException]) -> None:
-    """kill -9 the server (restarting it on the same port) and the workers, in a random order."""
+def _kill_now_and_then(fleet: Fleet, heard: Callable[[], int], done: threading.Event, errors: list[BaseException]) -> None:
+    """kill -9 the server (restarting it on the same port) and the workers, in a random order,
+    each time after ``heard()`` (the complaints heard registered) grew by HEARD_BEFORE_KILL: the
+    burst runs through every kill however fast the processes restart."""
     chance = random.Random(7)
     victims = ["server"] * SERVER_KILLS + ["worker"] * WORKER_KILLS
     chance.shuffle(victims)
     try:
         for victim in victims:
             time.sleep(chance.uniform(0.8, 2.0))
+            target, deadline = heard() + HEARD_BEFORE_KILL, time.monotonic() + HEARD_WAIT_SECONDS
+            while heard() < target and time.monotonic() < deadline:
+                time.sleep(0.1)
             if victim == "server":
                 fleet.kill_server()
                 fleet.start_server()
@@ -369,12 +376,13 @@ def test_kill_9_of_server_and_workers_loses_and_doubles_nothing(fleet: Fleet, cr
 
     burst = Burst(fleet.base_url, standin.auth_token)
     killed, killer_errors = threading.Event(), []
-    killer = threading.Thread(target=_kill_now_and_then, args=(fleet, killed, killer_errors), daemon=True)
+    heard = lambda: sum(1 for _, ui in list(burst.calls) if _acknowledged(ui, prompts))  # noqa: E731
+    killer = threading.Thread(target=_kill_now_and_then, args=(fleet, heard, killed, killer_errors), daemon=True)
     callers = [threading.Thread(target=burst.place_calls, args=(seed,), daemon=True) for seed in range(CLIENT_THREADS)]
     killer.start()
     for thread in callers:
         thread.start()
-    killed.wait(timeout=SERVER_KILLS * (STARTUP_SECONDS + 3) + WORKER_KILLS * 3)
+    killed.wait(timeout=SERVER_KILLS * (STARTUP_SECONDS + 3) + WORKER_KILLS * 3 + (SERVER_KILLS + WORKER_KILLS) * HEARD_WAIT_SECONDS)
     burst.stop.set()
     for thread in [killer, *callers]:
         thread.join(timeout=30)

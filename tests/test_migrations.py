@@ -3,11 +3,15 @@ history and its SMS, and fills in what later releases added (milestones, extensi
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from datetime import date, datetime, timezone
 
 from click.testing import CliRunner
 from sqlalchemy import select, text
 
+from conftest import ROOT
 from ivr.cli import main
 from ivr.db import Database, upgrade_schema
 from ivr.models import SmsMessage, Ticket, TicketEvent, TicketMilestone
@@ -62,3 +66,44 @@ def test_upgrading_a_first_release_database_keeps_every_ticket(any_database_url,
         assert [(e.kind, e.detail, e.data) for e in events] == [("registered", "voicemail (record action)", None)] * 3
         assert [m.body for m in session.scalars(select(SmsMessage).order_by(SmsMessage.id))] == [f"Reclamatia {t[0]}" for t in TICKETS]
     database.engine.dispose()
+
+
+def test_the_heads_read_from_the_scripts_are_alembics():
+    from alembic.script import ScriptDirectory
+
+    from ivr.db import alembic_config, script_heads
+
+    alembics = ScriptDirectory.from_config(alembic_config(None)).get_heads()
+    assert script_heads() == frozenset(alembics) and len(alembics) == 1
+
+
+def test_the_latest_schema_is_told_without_alembic_and_an_older_one_is_not(any_database_url):
+    database = Database.connect(any_database_url)
+    assert not database.at_latest_schema()  # no alembic_version table yet
+    upgrade_schema(database.engine, FIRST_RELEASE)
+    assert not database.at_latest_schema()
+    database.upgrade()
+    assert database.at_latest_schema()
+    database.engine.dispose()
+
+
+_START_ON_SQLITE = """
+import sys
+from ivr import create_app
+app = create_app({"DATABASE_URL": sys.argv[1], "TWILIO_AUTH_TOKEN": "t"})
+with app.extensions["ivr.db"].engine.connect() as connection:
+    print(connection.exec_driver_sql("SELECT version_num FROM alembic_version").scalar(), "alembic" in sys.modules)
+"""
+
+
+def test_the_embedded_sqlite_is_upgraded_at_start_and_then_started_without_alembic(tmp_path):
+    """A start on an upgraded SQLite skips importing alembic (~0.25 s); one on an older schema still upgrades."""
+    from ivr.db import script_heads
+
+    url = f"sqlite:///{tmp_path / 'ivr.sqlite3'}"
+    upgrade_schema(Database.connect(url).engine, FIRST_RELEASE)
+    env = {**os.environ, "IVR_INSTANCE_DIR": str(tmp_path), "PYTHONPATH": str(ROOT)}
+    starts = [subprocess.run([sys.executable, "-c", _START_ON_SQLITE, url], capture_output=True, text=True, env=env,
+                             check=True).stdout.split() for _ in range(2)]
+    (latest,) = script_heads()
+    assert starts == [[latest, "True"], [latest, "False"]]
