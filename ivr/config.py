@@ -372,7 +372,7 @@ def _is_day_range(key: Any) -> bool:
     return True
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
+class _UniqueKeys:
     """A YAML loader that refuses a key written twice instead of silently keeping the last.
 
     The one exception is a day range in ``hours:``, which may be written once per span
@@ -397,13 +397,27 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         return mapping
 
 
+class _UniqueKeyLoader(_UniqueKeys, yaml.SafeLoader):
+    """PyYAML's own parser: its errors quote the faulty line."""
+
+
+class _FastUniqueKeyLoader(_UniqueKeys, getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """libyaml's parser, four times faster: the configuration is read on every start and the
+    prompts are long. PyYAML built without libyaml has only its own parser."""
+
+
 def read_yaml(path: Path) -> Any:
     """Parse a YAML file; a missing file or bad syntax becomes a ConfigError naming it."""
     try:
         with open(path, encoding="utf-8") as fh:
-            return yaml.load(fh, Loader=_UniqueKeyLoader)
+            return yaml.load(fh, Loader=_FastUniqueKeyLoader)
     except FileNotFoundError:
         raise ConfigError([f"{path}: file not found"]) from None
+    except yaml.YAMLError:
+        pass
+    try:  # parsed again by PyYAML for an error message that shows the line, as it always did
+        with open(path, encoding="utf-8") as fh:
+            return yaml.load(fh, Loader=_UniqueKeyLoader)
     except yaml.YAMLError as exc:
         raise ConfigError([f"{path}: not valid YAML: {exc}"]) from None
 
