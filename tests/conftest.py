@@ -54,6 +54,24 @@ def instance_elsewhere(tmp_path_factory) -> Path:
     return folder
 
 
+@pytest.fixture(autouse=True, scope="session")
+def quick_password_hashes():
+    """Passwords hashed by argon2 at its lowest cost in the tests' own process. The shipped cost
+    (64 MiB, 3 passes, 4 lanes) is meant to be slow: 0.1 to 1 s for each user a test adds and
+    each sign-in, on a busy 2-core machine. What the tests check (right or wrong password,
+    throttling, rehashing on sign-in) does not depend on the cost; ``ivr`` processes the tests
+    start hash at the shipped cost."""
+    from argon2 import PasswordHasher
+
+    import ivr.users
+
+    quick = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(ivr.users, "_hasher", quick)
+        patch.setattr(ivr.users, "_DUMMY_HASH", quick.hash("not a real password"))
+        yield
+
+
 @pytest.fixture
 def config_dir(tmp_path: Path) -> Path:
     """A copy of the shipped routing.yaml and prompts/ that a test may edit."""
