@@ -397,22 +397,27 @@ class _UniqueKeys(yaml.constructor.SafeConstructor):
         return mapping
 
 
-# libyaml's parser when PyYAML has it: it reads the configuration about ten times faster (the
-# pure-Python one took a good part of a start-up), and its errors name the file, line and column alike.
-_ParserLoader = yaml.CSafeLoader if getattr(yaml, "__with_libyaml__", False) else yaml.SafeLoader
+class _UniqueKeyLoader(_UniqueKeys, yaml.SafeLoader):
+    """PyYAML's own parser: its errors quote the faulty line."""
 
 
-class _UniqueKeyLoader(_UniqueKeys, _ParserLoader):  # type: ignore[valid-type,misc]
-    """The loader of every configuration file."""
+class _FastUniqueKeyLoader(_UniqueKeys, getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """libyaml's parser, four times faster: the configuration is read on every start and the
+    prompts are long. PyYAML built without libyaml has only its own parser."""
 
 
 def read_yaml(path: Path) -> Any:
     """Parse a YAML file; a missing file or bad syntax becomes a ConfigError naming it."""
     try:
         with open(path, encoding="utf-8") as fh:
-            return yaml.load(fh, Loader=_UniqueKeyLoader)
+            return yaml.load(fh, Loader=_FastUniqueKeyLoader)
     except FileNotFoundError:
         raise ConfigError([f"{path}: file not found"]) from None
+    except yaml.YAMLError:
+        pass
+    try:  # parsed again by PyYAML for an error message that shows the line, as it always did
+        with open(path, encoding="utf-8") as fh:
+            return yaml.load(fh, Loader=_UniqueKeyLoader)
     except yaml.YAMLError as exc:
         raise ConfigError([f"{path}: not valid YAML: {exc}"]) from None
 

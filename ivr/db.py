@@ -88,20 +88,23 @@ class Database:
             yield session
 
     def upgrade(self) -> None:
-        """Bring the schema to the latest migration."""
-        upgrade_schema(self.engine)
+        """Bring the schema to the latest migration. A schema already there is left alone
+        without starting Alembic, which reads every migration script each time."""
+        if not self.at_latest_schema() and self.current_revisions() != latest_revisions():
+            upgrade_schema(self.engine)
+
+    def current_revisions(self) -> set[str]:
+        from alembic.runtime.migration import MigrationContext
+
+        with self.engine.connect() as connection:
+            return set(MigrationContext.configure(connection).get_current_heads())
 
     def require_current_schema(self) -> None:
         """Raise DatabaseNotUpgraded unless the schema is at the latest migration, so that a
         server never starts on tables it does not know (OperationalError when unreachable)."""
         if self.at_latest_schema():
             return  # known without importing alembic
-        from alembic.runtime.migration import MigrationContext
-        from alembic.script import ScriptDirectory
-
-        latest = set(ScriptDirectory.from_config(alembic_config(self.engine)).get_heads())
-        with self.engine.connect() as connection:
-            current = set(MigrationContext.configure(connection).get_current_heads())
+        current, latest = self.current_revisions(), latest_revisions()
         if current != latest:
             where = self.engine.url.render_as_string(hide_password=True)
             raise DatabaseNotUpgraded(
@@ -170,13 +173,22 @@ def _module_constants(path: Path) -> dict[str, Any]:
     return constants
 
 
-def alembic_config(engine: Engine):
+def alembic_config(engine: Engine | None = None):
     from alembic.config import Config
 
     config = Config()
     config.set_main_option("script_location", "ivr:migrations")
     config.attributes["engine"] = engine
     return config
+
+
+@cache
+def latest_revisions() -> frozenset[str]:
+    """The revisions the migrations end at, read once: the scripts do not change while the
+    process runs."""
+    from alembic.script import ScriptDirectory
+
+    return frozenset(ScriptDirectory.from_config(alembic_config()).get_heads())
 
 
 def upgrade_schema(engine: Engine, revision: str = "head") -> None:

@@ -3,13 +3,16 @@ and a softphone that places whole calls through the WSGI stack."""
 
 from __future__ import annotations
 
+import functools
 import os
 import secrets
 import shutil
+import tempfile
 import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -53,6 +56,24 @@ def instance_elsewhere(tmp_path_factory) -> Path:
     return folder
 
 
+@pytest.fixture(autouse=True, scope="session")
+def quick_password_hashes():
+    """Passwords hashed by argon2 at its lowest cost in the tests' own process. The shipped cost
+    (64 MiB, 3 passes, 4 lanes) is meant to be slow: 0.1 to 1 s for each user a test adds and
+    each sign-in, on a busy 2-core machine. What the tests check (right or wrong password,
+    throttling, rehashing on sign-in) does not depend on the cost; ``ivr`` processes the tests
+    start hash at the shipped cost."""
+    from argon2 import PasswordHasher
+
+    import ivr.users
+
+    quick = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(ivr.users, "_hasher", quick)
+        patch.setattr(ivr.users, "_dummy_hash", lambda: quick.hash("not a real password"))
+        yield
+
+
 @pytest.fixture
 def config_dir(tmp_path: Path) -> Path:
     """A copy of the tests' routing.yaml and the shipped prompts/ that a test may edit."""
@@ -73,25 +94,119 @@ def _postgres_schema_url(schema: str) -> str:
     return f"{POSTGRES_URL}{separator}options=-csearch_path%3D{schema}"
 
 
+@functools.cache
+def _postgres_admin_engine():
+    """One engine for the tests' CREATE and DROP SCHEMA, rather than a connection per statement."""
+    from sqlalchemy import create_engine
+
+    return create_engine(POSTGRES_URL)
+
+
 def _postgres_admin(sql: str) -> None:
-    from sqlalchemy import create_engine, text
+    from sqlalchemy import text
 
-    engine = create_engine(POSTGRES_URL)
-    with engine.begin() as connection:
+    with _postgres_admin_engine().begin() as connection:
         connection.execute(text(sql))
-    engine.dispose()
 
 
-def database_url_for(kind: str, tmp_path: Path):
-    """A fresh, empty database of ``kind``: a SQLite file, or a PostgreSQL schema of its own.
+class SchemaTemplate:
+    """The latest schema, made once per session by the real migrations and copied into each
+    test's database: Alembic takes about a second per database, a copy a few milliseconds.
+    SQLite gets a copy of the upgraded file; PostgreSQL gets the statements the migrations ran,
+    replayed in the test's own schema. Every test still has a database of its own."""
+
+    def __init__(self) -> None:
+        self._folder: Path | None = None
+        self._sqlite: Path | None = None
+        self._postgres: list[tuple[str, Any]] | None = None
+
+    def sqlite_file(self) -> Path:
+        if self._sqlite is None:
+            from ivr.db import Database
+
+            self._folder = Path(tempfile.mkdtemp(prefix="ivr-template-"))
+            path = self._folder / "ivr-template.sqlite3"
+            database = Database.connect(f"sqlite:///{path}")
+            database.upgrade()
+            database.engine.dispose()
+            # The last connection's close folds the write-ahead log into the file: only the
+            # file itself is copied.
+            assert not path.with_name(path.name + "-wal").exists()
+            self._sqlite = path
+        return self._sqlite
+
+    def postgres_statements(self) -> list[tuple[str, Any]]:
+        """The statements Alembic sent while upgrading an empty schema, reads left out. They
+        name no schema (the search_path picks it), so they make the same tables in another."""
+        if self._postgres is None:
+            from sqlalchemy import event
+
+            from ivr.db import Database
+
+            schema = "ivr_template_" + secrets.token_hex(6)
+            _postgres_admin(f"CREATE SCHEMA {schema}")
+            database = Database.connect(_postgres_schema_url(schema))
+            sent: list[tuple[str, Any]] = []
+
+            @event.listens_for(database.engine, "before_cursor_execute")
+            def keep(_connection, _cursor, statement, parameters, _context, _executemany) -> None:
+                sent.append((statement, parameters))
+
+            try:
+                database.upgrade()
+            finally:
+                database.engine.dispose()
+                _drop_schema(schema)
+            self._postgres = [(s, p) for s, p in sent if s.lstrip().split(None, 1)[0].upper() not in ("SELECT", "SET")]
+        return self._postgres
+
+    def copy_sqlite(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(self.sqlite_file(), path)
+
+    def create_postgres_schema(self, schema: str, upgraded: bool) -> None:
+        """A schema, empty or with the template's tables: sent in one go (psycopg's pipeline),
+        as the round trips of one statement after another cost more than the statements."""
+        statements = self.postgres_statements() if upgraded else []
+        with _postgres_admin_engine().begin() as connection:
+            driver = connection.connection.driver_connection
+            with driver.pipeline(), driver.cursor() as cursor:
+                cursor.execute(f"CREATE SCHEMA {schema}")
+                cursor.execute(f"SET LOCAL search_path TO {schema}")
+                for statement, parameters in statements:
+                    cursor.execute(statement, parameters)
+
+    def remove(self) -> None:
+        if self._folder is not None:
+            shutil.rmtree(self._folder, ignore_errors=True)
+
+
+SCHEMA_TEMPLATE = SchemaTemplate()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _schema_template_cleanup():
+    """The template's folder and the admin connections go when the session ends."""
+    yield SCHEMA_TEMPLATE
+    SCHEMA_TEMPLATE.remove()
+    if POSTGRES_URL:
+        _postgres_admin_engine().dispose()
+
+
+def database_url_for(kind: str, tmp_path: Path, upgraded: bool = False):
+    """A database of ``kind`` of its own: a SQLite file, or a PostgreSQL schema. Empty, or with
+    ``upgraded`` at the latest schema (a copy of the session's template, see SchemaTemplate).
     A generator: the PostgreSQL schema is dropped when it resumes."""
     if kind == "sqlite":
-        yield f"sqlite:///{tmp_path / 'ivr-test.sqlite3'}"
+        path = tmp_path / "ivr-test.sqlite3"
+        if upgraded:
+            SCHEMA_TEMPLATE.copy_sqlite(path)
+        yield f"sqlite:///{path}"
         return
     if not POSTGRES_URL:
         pytest.skip("PostgreSQL: set IVR_TEST_DATABASE_URL, e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test (.ci/run does)")
     schema = "ivr_test_" + secrets.token_hex(6)
-    _postgres_admin(f"CREATE SCHEMA {schema}")
+    SCHEMA_TEMPLATE.create_postgres_schema(schema, upgraded)
     try:
         yield _postgres_schema_url(schema)
     finally:
@@ -115,24 +230,37 @@ def _drop_schema(schema: str) -> None:
 
 @pytest.fixture
 def database_url(tmp_path: Path):
-    """An empty SQLite database file. Test modules about persistence override this fixture
-    with ``any_database_url`` to run on PostgreSQL too."""
-    yield from database_url_for("sqlite", tmp_path)
+    """A SQLite database file at the latest schema. Test modules about persistence override
+    this fixture with ``any_database_url`` to run on PostgreSQL too."""
+    yield from database_url_for("sqlite", tmp_path, upgraded=True)
 
 
 @pytest.fixture(params=DATABASES)
 def any_database_url(request, tmp_path: Path):
-    """An empty database: SQLite, and PostgreSQL when IVR_TEST_DATABASE_URL is set."""
+    """A database at the latest schema: SQLite, and PostgreSQL when IVR_TEST_DATABASE_URL is set."""
+    yield from database_url_for(request.param, tmp_path, upgraded=True)
+
+
+@pytest.fixture
+def empty_database_url(database_url: str, tmp_path: Path):
+    """A database without any table, of the same kind as ``database_url``: a database that was
+    never upgraded, or one that is down for every write."""
+    kind = "sqlite" if database_url.startswith("sqlite") else "postgresql"
+    yield from database_url_for(kind, tmp_path / "empty")
+
+
+@pytest.fixture(params=DATABASES)
+def any_empty_database_url(request, tmp_path: Path):
+    """A database without any table: SQLite, and PostgreSQL when IVR_TEST_DATABASE_URL is set."""
     yield from database_url_for(request.param, tmp_path)
 
 
 @pytest.fixture
 def upgraded_database(any_database_url):
-    """An empty database at the latest schema: SQLite, and PostgreSQL when IVR_TEST_DATABASE_URL is set."""
+    """A Database at the latest schema: SQLite, and PostgreSQL when IVR_TEST_DATABASE_URL is set."""
     from ivr.db import Database
 
     database = Database.connect(any_database_url)
-    database.upgrade()
     yield database
     database.engine.dispose()
 

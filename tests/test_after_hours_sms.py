@@ -101,10 +101,10 @@ def test_ivr_deadline_prints_the_iso_date_first(runner, monkeypatch, config_dir)
     assert runner.invoke(main, ["deadline", "--department", "sales"]).exit_code == 2
 
 
-def test_ivr_db_upgrade(runner, monkeypatch, config_dir, database_url):
+def test_ivr_db_upgrade(runner, monkeypatch, config_dir, empty_database_url):
     monkeypatch.chdir(config_dir)
     monkeypatch.setenv("TWILIO_AUTH_TOKEN", AUTH_TOKEN)
-    monkeypatch.setenv("IVR_DATABASE_URL", database_url)
+    monkeypatch.setenv("IVR_DATABASE_URL", empty_database_url)
     result = runner.invoke(main, ["db", "upgrade"])
     assert result.exit_code == 0, result.output
     assert "database at the latest schema" in result.output

@@ -270,9 +270,8 @@ def _kill_now_and_then(fleet: Fleet, heard: Callable[[], int], done: threading.E
 @pytest.fixture
 def crash_database(tmp_path: Path) -> Iterator[tuple[str, Database]]:
     """A PostgreSQL schema of its own at the latest migration: (its URL, a Database on it)."""
-    for url in database_url_for("postgresql", tmp_path):
+    for url in database_url_for("postgresql", tmp_path, upgraded=True):
         database = Database.connect(url)
-        database.upgrade()
         try:
             yield url, database
         finally:

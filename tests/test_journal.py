@@ -38,10 +38,11 @@ def database_url(any_database_url):
 
 
 @pytest.fixture
-def down_app(app_config):
+def down_app(app_config, empty_database_url):
     """The hotline on a database that has no tables yet: every write fails, as when it is down.
-    ``upgrade_database(app)`` brings it back."""
-    app_config["DATABASE_AUTO_UPGRADE"] = False
+    ``upgrade_database(app)`` brings it back. Replays are run by the tests: a background one
+    would keep failing on the dropped database long after the test."""
+    app_config.update(DATABASE_URL=empty_database_url, DATABASE_AUTO_UPGRADE=False, JOURNAL_REPLAY_SECONDS=3600)
     return create_app(app_config)
 
 
@@ -126,8 +127,8 @@ def test_a_caller_without_an_sms_number_is_not_promised_one(down_app):
     assert "SMS" not in body
 
 
-def test_when_even_the_journal_fails_the_caller_hears_the_honest_version(app_config, tmp_path):
-    app_config["DATABASE_AUTO_UPGRADE"] = False
+def test_when_even_the_journal_fails_the_caller_hears_the_honest_version(app_config, empty_database_url, tmp_path):
+    app_config.update(DATABASE_URL=empty_database_url, DATABASE_AUTO_UPGRADE=False)
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("")
     app_config["JOURNAL_DIR"] = str(blocker / "journal")  # cannot be created: its parent is a file
@@ -162,8 +163,8 @@ def test_a_database_that_hangs_is_given_up_on_and_a_late_commit_is_not_doubled(a
     assert [t.call_sid for t in tickets(database)] == [CALL_SID]
 
 
-def test_the_web_process_replays_by_itself_once_the_database_is_back(app_config):
-    app_config.update(DATABASE_AUTO_UPGRADE=False, JOURNAL_REPLAY_SECONDS=0.2)
+def test_the_web_process_replays_by_itself_once_the_database_is_back(app_config, empty_database_url):
+    app_config.update(DATABASE_URL=empty_database_url, DATABASE_AUTO_UPGRADE=False, JOURNAL_REPLAY_SECONDS=0.2)
     app = create_app(app_config)
     post(app, ACTION, Digits="#")
     time.sleep(0.5)  # a replay pass fails while the database is still down

@@ -9,12 +9,14 @@ import sys
 from datetime import date, datetime, timezone
 
 from click.testing import CliRunner
-from sqlalchemy import select, text
+from sqlalchemy import inspect, select, text
 
 from conftest import ROOT
 from ivr.cli import main
 from ivr.db import Database, upgrade_schema
 from ivr.models import SmsMessage, Ticket, TicketEvent, TicketMilestone
+
+from conftest import database_url_for
 
 FIRST_RELEASE = "0001"
 TICKETS = [
@@ -45,11 +47,11 @@ def _first_release_data(engine) -> None:
                 "'2026-11-27 08:00:00+00:00', '2026-11-27 08:00:05+00:00')"), dict(id=i, body=f"Reclamatia {number}"))
 
 
-def test_upgrading_a_first_release_database_keeps_every_ticket(any_database_url, monkeypatch):
-    database = Database.connect(any_database_url)
+def test_upgrading_a_first_release_database_keeps_every_ticket(any_empty_database_url, monkeypatch):
+    database = Database.connect(any_empty_database_url)
     upgrade_schema(database.engine, FIRST_RELEASE)
     _first_release_data(database.engine)
-    monkeypatch.setenv("IVR_DATABASE_URL", any_database_url)
+    monkeypatch.setenv("IVR_DATABASE_URL", any_empty_database_url)
     result = CliRunner().invoke(main, ["db", "upgrade"])
     assert result.exit_code == 0, result.output
     with database.session() as session:
@@ -77,8 +79,8 @@ def test_the_heads_read_from_the_scripts_are_alembics():
     assert script_heads() == frozenset(alembics) and len(alembics) == 1
 
 
-def test_the_latest_schema_is_told_without_alembic_and_an_older_one_is_not(any_database_url):
-    database = Database.connect(any_database_url)
+def test_the_latest_schema_is_told_without_alembic_and_an_older_one_is_not(any_empty_database_url):
+    database = Database.connect(any_empty_database_url)
     assert not database.at_latest_schema()  # no alembic_version table yet
     upgrade_schema(database.engine, FIRST_RELEASE)
     assert not database.at_latest_schema()
@@ -107,3 +109,38 @@ def test_the_embedded_sqlite_is_upgraded_at_start_and_then_started_without_alemb
                              check=True).stdout.split() for _ in range(2)]
     (latest,) = script_heads()
     assert starts == [[latest, "True"], [latest, "False"]]
+
+
+def _schema(database: Database) -> dict:
+    """Everything a migration decides about the tables, and the revision it leaves."""
+    found = inspect(database.engine)
+    tables = {
+        table: (
+            [(c["name"], str(c["type"]), c["nullable"], c["default"]) for c in found.get_columns(table)],
+            found.get_pk_constraint(table),
+            sorted(found.get_foreign_keys(table), key=repr),
+            sorted(found.get_indexes(table), key=repr),
+            sorted(found.get_unique_constraints(table), key=repr),
+            sorted(found.get_check_constraints(table), key=repr),
+        )
+        for table in found.get_table_names()
+    }
+    with database.engine.connect() as connection:
+        revision = connection.exec_driver_sql("SELECT version_num FROM alembic_version").scalars().all()
+    return {"tables": tables, "revision": revision}
+
+
+def test_the_tests_copy_of_the_latest_schema_is_what_the_migrations_make(any_empty_database_url, tmp_path):
+    """conftest copies one upgrade into every test's database (SchemaTemplate): the copy must
+    be what ``ivr db upgrade`` makes, or the tests would run on tables no hotline has."""
+    migrated = Database.connect(any_empty_database_url)
+    migrated.upgrade()
+    kind = "sqlite" if any_empty_database_url.startswith("sqlite") else "postgresql"
+    for copy_url in database_url_for(kind, tmp_path / "copy", upgraded=True):
+        copy = Database.connect(copy_url)
+        try:
+            assert _schema(copy) == _schema(migrated)
+            assert len(_schema(copy)["tables"]) > 10 and _schema(copy)["revision"]
+        finally:
+            copy.engine.dispose()
+            migrated.engine.dispose()

@@ -86,10 +86,10 @@ def test_phone_numbers_lose_their_middle_digits(text, masked):
 
 
 @pytest.mark.skipif(not POSTGRES_URL, reason="gunicorn on PostgreSQL: set IVR_TEST_DATABASE_URL (.ci/run does)")
-def test_gunicorn_with_the_shipped_settings_serves_health_and_metrics(config_dir, tmp_path, any_database_url):
-    if "postgresql" not in any_database_url:
+def test_gunicorn_with_the_shipped_settings_serves_health_and_metrics(config_dir, tmp_path, any_empty_database_url):
+    if "postgresql" not in any_empty_database_url:
         pytest.skip("this test runs on PostgreSQL")
-    env = {**hotline_env(config_dir, tmp_path), "IVR_DATABASE_URL": any_database_url, "IVR_METRICS_TOKEN": TOKEN}
+    env = {**hotline_env(config_dir, tmp_path), "IVR_DATABASE_URL": any_empty_database_url, "IVR_METRICS_TOKEN": TOKEN}
     # As the production recipe goes: the schema first, then gunicorn with the shipped settings.
     subprocess.run([sys.executable, "-m", "ivr", "db", "upgrade"], cwd=ROOT, env=env, check=True, capture_output=True)
     with server_process("gunicorn", env) as base:

@@ -66,11 +66,12 @@ def test_sms_status_with_a_unicode_error_code_is_recorded_without_it(client):
     assert reply.status_code == 204
 
 
-def test_sms_status_with_the_database_down_answers_503_not_an_html_500(app_config, caplog):
+def test_sms_status_with_the_database_down_answers_503_not_an_html_500(app_config, empty_database_url, caplog):
     from ivr import create_app
     from conftest import BASE_URL, sign
 
-    app_config["DATABASE_AUTO_UPGRADE"] = False  # no tables: the database cannot answer
+    # No tables: the database cannot answer.
+    app_config.update(DATABASE_URL=empty_database_url, DATABASE_AUTO_UPGRADE=False)
     down = create_app(app_config).test_client()
     data = {"MessageSid": "SM" + "b" * 32, "MessageStatus": "delivered"}
     reply = down.post("/sms/status", data=data, headers=sign(BASE_URL + "/sms/status", data))
