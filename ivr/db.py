@@ -28,6 +28,11 @@ class Base(DeclarativeBase):
 CONNECT_TIMEOUT_SECONDS = 3
 STATEMENT_TIMEOUT_MS = 3000
 POOL_TIMEOUT_SECONDS = 5
+# A pooled PostgreSQL connection is replaced after this long, before a firewall or a server's
+# idle timeout drops it. Not pinged on every checkout (a round trip per transaction): a
+# connection found dead fails its transaction, which a webhook journals, and SQLAlchemy then
+# replaces every connection of the pool opened before the failure.
+POOL_RECYCLE_SECONDS = 300
 
 
 def _postgres_connect_args(url: str) -> dict[str, Any]:
@@ -43,7 +48,7 @@ def make_engine(url: str, **options: Any) -> Engine:
     """An engine tuned for the hotline: PostgreSQL gives up on a hung server within seconds;
     SQLite waits for its lock instead of failing."""
     if not url.startswith("sqlite"):
-        options = {"pool_pre_ping": True, "pool_timeout": POOL_TIMEOUT_SECONDS, **options}
+        options = {"pool_recycle": POOL_RECYCLE_SECONDS, "pool_timeout": POOL_TIMEOUT_SECONDS, **options}
         connect_args = {**_postgres_connect_args(url), **options.pop("connect_args", {})}
         return create_engine(url, connect_args=connect_args, **options)
     if url.startswith("sqlite:///") and url != "sqlite:///:memory:":

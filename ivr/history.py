@@ -45,9 +45,15 @@ def record(session: Session, ticket: Ticket, actor: str, kind: str, now: datetim
     """Add an event to ``ticket``'s history. ``actor`` is "caller", "twilio", "system" or a
     user's ``actor_of``; ``data`` holds JSON values (text, numbers, ISO dates); ``detail`` is
     free text a person wrote (a note, a reason), shown as written."""
-    event = TicketEvent(ticket=ticket, at=now, actor=actor, kind=kind, detail=detail, data=data or None)
+    event = TicketEvent(ticket=ticket, **event_values(actor, kind, now, detail, **data))
     session.add(event)
     return event
+
+
+def event_values(actor: str, kind: str, now: datetime, detail: str = "", **data: Any) -> dict[str, Any]:
+    """An event's row without its ticket, as ``record`` writes it (a new voicemail's ticket
+    writes its first events with a statement of its own: ``ivr.tickets``)."""
+    return {"at": now, "actor": actor, "kind": kind, "detail": detail, "data": data or None}
 
 
 def due(deadline: Deadline) -> str:
