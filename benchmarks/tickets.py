@@ -26,8 +26,10 @@ from __future__ import annotations
 
 import argparse
 import http.client
+import math
 import os
 import secrets
+import shutil
 import signal
 import socket
 import sqlite3
@@ -318,7 +320,10 @@ def own_database(server_url: str) -> Iterator[str]:
 
 
 def pgbench(url: str, script: Path, concurrency: int, count: int) -> float:
-    """Transactions a second of ``script`` at ``concurrency`` clients, ``count`` in all."""
+    """Transactions a second of ``script`` at ``concurrency`` clients, ``count`` in all (NaN
+    without pgbench: Debian's postgresql-client has it)."""
+    if shutil.which("pgbench") is None:
+        return math.nan
     parts = make_url(url)
     command = ["pgbench", "-n", "-f", str(script), "-c", str(concurrency), "-j", str(min(concurrency, 2)),
                "-t", str(max(1, count // concurrency)), "-p", str(parts.port or 5432)]
