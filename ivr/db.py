@@ -123,7 +123,7 @@ class _OneWriterAtATime:
     wait a second or more behind later ones. Here a thread waits on this lock and takes it as
     soon as it is released: at the commit (an instant before SQLite's own lock goes), and
     at the latest when the connection returns to the pool. Other processes (``ivr worker``,
-    the dispatcher of ``ivr serve``) still meet it through SQLite's busy handler.
+    the dispatcher of ``ivr serve``) are waited for by ``_begin_immediate``.
     """
 
     _HELD = "ivr.sqlite_writer"

@@ -81,7 +81,7 @@ class NewTicket:
     due: dict[str, Deadline]          # every milestone, by name
 
     def number(self, sequence: int) -> str:
-        return f"{self.number_prefix}{sequence:06d}"
+        return f"{self.number_prefix}{sequence:06d}"  # format_number's; in SQL: _zero_padded
 
 
 def find_by_call(session: Session, call_sid: str, complaint: int = 1) -> Ticket | None:
@@ -175,7 +175,7 @@ def new_ticket(
     )
     sms = queued_sms_values(hotline, sms_to, "ticket_registered", now) if sms_to else None
     return NewTicket(
-        year=year, number_prefix=format_number(routing.hotline.ticket_prefix, year, 0).removesuffix("000000"),
+        year=year, number_prefix=f"{routing.hotline.ticket_prefix}-{year}-",  # as format_number writes it
         ticket={
             "department": department, "caller": caller, "sms_to": sms_to, "client_code": client_code,
             "language": language, "source": source, "call_sid": call_sid, "call_complaint": complaint,
@@ -305,6 +305,9 @@ def _write(session: Session, new: NewTicket) -> tuple[int, str] | None:
 
 @dataclass(frozen=True)
 class _Shape:
+    """What the statements depend on besides the values: the columns given and how many rows
+    of each (a voicemail's ticket has at least one milestone and one event)."""
+
     ticket: tuple[str, ...]      # the tickets row's columns
     milestones: tuple[str, ...]  # a milestone row's columns
     milestone_count: int
@@ -322,6 +325,7 @@ class _Shape:
 
 
 def _values(new: NewTicket) -> dict[str, Any]:
+    """``new`` as the statements' parameters: ticket_department, milestone0_name, sms_text1..."""
     values = {"counter_year": new.year, "number_prefix": new.number_prefix}
     values.update({f"ticket_{name}": value for name, value in new.ticket.items()})
     for kind, rows in (("milestone", new.milestones), ("event", new.events), ("sms", [new.sms] if new.sms else [])):
@@ -332,6 +336,7 @@ def _values(new: NewTicket) -> dict[str, Any]:
 
 @lru_cache(maxsize=64)
 def _postgresql_statement(shape: _Shape):
+    """One statement: the ticket's INSERT, and as CTEs reading its RETURNING, the other rows'."""
     ticket = _insert_ticket(postgresql.insert, shape).cte("new_ticket")
     rest = [statement.cte(f"new_{name}") for name, statement in _rows_after(shape, ticket)]
     return select(ticket.c.id, ticket.c.number).add_cte(*rest)
@@ -339,6 +344,7 @@ def _postgresql_statement(shape: _Shape):
 
 @lru_cache(maxsize=64)
 def _sqlite_statements(shape: _Shape):
+    """The ticket's INSERT, then the other rows' statements, reading the ticket by ``ticket_id``."""
     tickets = Ticket.__table__
     ticket = (
         select(tickets.c.id, tickets.c.number, tickets.c.year, tickets.c.sequence)
