@@ -6,6 +6,9 @@ Nothing here commits on its own: callers open ``with db.session() as s, s.begin(
 from __future__ import annotations
 
 import ast
+import sqlite3
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -30,6 +33,13 @@ class Base(DeclarativeBase):
 CONNECT_TIMEOUT_SECONDS = 3
 STATEMENT_TIMEOUT_MS = 3000
 POOL_TIMEOUT_SECONDS = 5
+# A pooled PostgreSQL connection is replaced after this long, before a firewall or a server's
+# idle timeout drops it. Not pinged on every checkout (a round trip per transaction): a
+# connection found dead fails its transaction, which a webhook journals, and SQLAlchemy then
+# replaces every connection of the pool opened before the failure.
+POOL_RECYCLE_SECONDS = 300
+# How long a SQLite transaction waits for another one's write lock before it fails.
+SQLITE_BUSY_SECONDS = 30
 
 
 def _postgres_connect_args(url: str) -> dict[str, Any]:
@@ -45,12 +55,12 @@ def make_engine(url: str, **options: Any) -> Engine:
     """An engine tuned for the hotline: PostgreSQL gives up on a hung server within seconds;
     SQLite waits for its lock instead of failing."""
     if not url.startswith("sqlite"):
-        options = {"pool_pre_ping": True, "pool_timeout": POOL_TIMEOUT_SECONDS, **options}
+        options = {"pool_recycle": POOL_RECYCLE_SECONDS, "pool_timeout": POOL_TIMEOUT_SECONDS, **options}
         connect_args = {**_postgres_connect_args(url), **options.pop("connect_args", {})}
         return create_engine(url, connect_args=connect_args, **options)
     if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"timeout": 30}, **options)
+    engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_SECONDS}, **options)
 
     @event.listens_for(engine, "connect")
     def _sqlite_connect(dbapi_connection, _record) -> None:
@@ -58,15 +68,79 @@ def make_engine(url: str, **options: Any) -> Engine:
         dbapi_connection.isolation_level = None
         dbapi_connection.execute("PRAGMA journal_mode=WAL")
         dbapi_connection.execute("PRAGMA foreign_keys=ON")
-        dbapi_connection.execute("PRAGMA busy_timeout=30000")
+        dbapi_connection.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_SECONDS * 1000}")
+
+    writers = _OneWriterAtATime()
 
     @event.listens_for(engine, "begin")
     def _sqlite_begin(connection) -> None:
         # Take the write lock up front: two processes that read then write would otherwise
         # deadlock on the lock upgrade and one would fail with "database is locked".
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        writers.take(connection.info)
+        try:
+            _begin_immediate(connection.connection.driver_connection)
+        except BaseException:
+            writers.give_back(connection.info)
+            raise
+
+    @event.listens_for(engine, "commit")
+    @event.listens_for(engine, "rollback")
+    def _sqlite_end(connection) -> None:
+        writers.give_back(connection.info)
+
+    @event.listens_for(engine, "checkin")
+    def _sqlite_checkin(_dbapi_connection, record) -> None:
+        writers.give_back(record.info)  # a transaction ended with its connection, never committed
 
     return engine
+
+
+def _begin_immediate(sqlite_connection: sqlite3.Connection) -> None:
+    """BEGIN IMMEDIATE, tried again every millisecond while another process holds the lock.
+
+    SQLite's busy handler would sleep up to 100 ms between tries, so a process that writes
+    transaction after transaction (the SMS dispatcher draining the outbox) would get the lock
+    back before the sleeper woke, for seconds on end."""
+    deadline = time.monotonic() + SQLITE_BUSY_SECONDS
+    sqlite_connection.execute("PRAGMA busy_timeout=0")
+    try:
+        while True:
+            try:
+                sqlite_connection.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+            time.sleep(0.001)
+    finally:
+        sqlite_connection.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_SECONDS * 1000}")
+
+
+class _OneWriterAtATime:
+    """This process's SQLite transactions, queued one at a time on a lock of their own.
+
+    SQLite lets one transaction write at a time (and every one is a writer here: BEGIN
+    IMMEDIATE). Left to SQLite, a waiting transaction sleeps in its busy handler, up to 100 ms
+    between tries, and whichever tries first when the lock is free gets it: under load a few
+    wait a second or more behind later ones. Here a thread waits on this lock and takes it as
+    soon as it is released: at the commit (an instant before SQLite's own lock goes), and
+    at the latest when the connection returns to the pool. Other processes (``ivr worker``,
+    the dispatcher of ``ivr serve``) are waited for by ``_begin_immediate``.
+    """
+
+    _HELD = "ivr.sqlite_writer"
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+
+    def take(self, info: dict) -> None:
+        if not self._lock.acquire(timeout=SQLITE_BUSY_SECONDS):
+            raise sqlite3.OperationalError("database is locked (by another transaction of this process)")
+        info[self._HELD] = True
+
+    def give_back(self, info: dict) -> None:
+        if info.pop(self._HELD, False):
+            self._lock.release()
 
 
 @dataclass

@@ -48,10 +48,16 @@ def record(session: Session, ticket: Ticket, actor: str, kind: str, now: datetim
     """Add an event to ``ticket``'s history. ``actor`` is "caller", "twilio", "system" or a
     user's ``actor_of``; ``data`` holds JSON values (text, numbers, ISO dates); ``detail`` is
     free text a person wrote (a note, a reason), shown as written."""
-    event = TicketEvent(ticket=ticket, at=now, actor=actor, kind=kind, detail=detail, data=data or None)
+    event = TicketEvent(ticket=ticket, **event_values(actor, kind, now, detail, **data))
     session.add(event)
     session.info.setdefault(_TO_LOG, []).append((event, ticket.number, kind, actor))
     return event
+
+
+def event_values(actor: str, kind: str, now: datetime, detail: str = "", **data: Any) -> dict[str, Any]:
+    """An event's row without its ticket, as ``record`` writes it (a new voicemail's ticket
+    writes its first events with a statement of its own: ``ivr.tickets``)."""
+    return {"at": now, "actor": actor, "kind": kind, "detail": detail, "data": data or None}
 
 
 # Each event of a ticket is also one log line carrying the ticket's number, written once the
@@ -60,16 +66,23 @@ log = logging.getLogger("ivr.tickets")
 _TO_LOG = "ivr.history.to_log"
 
 
+def log_written(session: Session, number: str, events: list[dict[str, Any]]) -> None:
+    """Log ``events`` (``event_values``) of ticket ``number`` once committed: for events written
+    by a statement of their own rather than by ``record``."""
+    session.info.setdefault(_TO_LOG, []).extend((None, number, e["kind"], e["actor"]) for e in events)
+
+
 @orm_event.listens_for(Session, "after_commit")
 def _log_committed(session: Session) -> None:
     for event, number, kind, actor in session.info.pop(_TO_LOG, ()):
-        if inspect(event).persistent:  # an event of a rolled-back savepoint is transient again
+        if event is None or inspect(event).persistent:  # a rolled-back savepoint's event is transient again
             log.info("%s (%s)", kind, actor, extra={"ticket": number})
 
 
 @orm_event.listens_for(Session, "after_rollback")
 def _forget_rolled_back(session: Session) -> None:
-    kept = [entry for entry in session.info.pop(_TO_LOG, ()) if not inspect(entry[0]).transient]
+    kept = [entry for entry in session.info.pop(_TO_LOG, ())
+            if entry[0] is not None and not inspect(entry[0]).transient]
     if kept:
         session.info[_TO_LOG] = kept
 

@@ -4,6 +4,7 @@ Twilio later says about it. Sending is the dispatcher's job (``ivr.dispatcher``)
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -27,15 +28,21 @@ def queue_sms(
     number = ticket.sms_to if to is None else to
     if not number:
         return None
-    hotline_section = hotline.routing.hotline
-    message = SmsMessage(
-        ticket=ticket, purpose=purpose, to=number, body=to_gsm7(text),
-        sender=None if hotline_section.messaging_service_sid else hotline_section.sms_sender,
-        messaging_service_sid=hotline_section.messaging_service_sid,
-        status=SmsStatus.QUEUED, next_attempt_at=now, created_at=now, updated_at=now,
-    )
+    message = SmsMessage(ticket=ticket, body=to_gsm7(text), **queued_sms_values(hotline, number, purpose, now))
     session.add(message)
     return message
+
+
+def queued_sms_values(hotline: HotlineConfig, to: str, purpose: str, now: datetime) -> dict[str, Any]:
+    """An outbox row waiting for its first attempt, without its ticket and its body. A new
+    voicemail's registration SMS is written with these by a statement of its own (``ivr.tickets``)."""
+    hotline_section = hotline.routing.hotline
+    return {
+        "purpose": purpose, "to": to,
+        "sender": None if hotline_section.messaging_service_sid else hotline_section.sms_sender,
+        "messaging_service_sid": hotline_section.messaging_service_sid,
+        "status": SmsStatus.QUEUED, "attempts": 0, "next_attempt_at": now, "created_at": now, "updated_at": now,
+    }
 
 
 def record_status_callback(

@@ -1,24 +1,32 @@
-"""Complaint tickets: registering a voicemail exactly once, with its number, deadline and SMS."""
+"""Complaint tickets: registering a voicemail exactly once, with its number, deadline and SMS.
+
+Every new ticket of a year waits for the year's counter row (its lock keeps the numbers
+gapless), so a voicemail's ticket is worked out in Python first (``NewTicket``) and then
+written with its number by one statement on PostgreSQL: the counter is locked from that
+statement to the commit right after it, never while Python works (see ``_write``).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import String, bindparam, case, cast, func, insert, literal_column, select, union_all, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from . import history
-from .deadlines import milestones_for_department
-from .models import Ticket, TicketMilestone, TicketSequence, TicketSource
-from .outbox import queue_sms
+from .deadlines import Deadline, milestones_for_department, ticket_deadline
+from .models import SmsMessage, Ticket, TicketEvent, TicketMilestone, TicketSequence, TicketSource, TicketStatus
+from .outbox import queue_sms, queued_sms_values
 from .settings import HotlineConfig
-from .smstext import sms_due
+from .smstext import sms_due, to_gsm7
 
 RECORDING_STATUSES = {"completed", "absent", "failed"}
+# Stands for the ticket's number in the registration SMS, worked out before the number exists.
+_NUMBER_MARK = "\x00"
 
 
 @dataclass(frozen=True)
@@ -47,33 +55,82 @@ class VoicemailReport:
     client_code: str | None = None
 
 
+@dataclass(frozen=True)
+class Registration:
+    """A voicemail's ticket as its caller is told of it."""
+
+    ticket_id: int
+    number: str
+    deadline: Deadline               # the legal term
+    milestones: dict[str, Deadline]  # every milestone, by name, for prompts that name one
+
+
+@dataclass(frozen=True)
+class NewTicket:
+    """A ticket about to be written: all of its rows, worked out before the transaction writes
+    anything, except its number (the year's counter plus one, read when it is written)."""
+
+    year: int
+    number_prefix: str                # "RC-2026-": the sequence follows, zero-padded to 6 digits
+    ticket: dict[str, Any]            # the tickets row, without id, year, sequence and number
+    milestones: list[dict[str, Any]]  # its ticket_milestones rows, without ticket_id
+    events: list[dict[str, Any]]      # its first history events, in order, without ticket_id
+    sms: dict[str, Any] | None        # its registration SMS's outbox row, without ticket_id and body
+    sms_text: list[str]               # that SMS's text, split where the ticket's number goes
+    deadline: Deadline                # the legal term
+    due: dict[str, Deadline]          # every milestone, by name
+
+    def number(self, sequence: int) -> str:
+        return f"{self.number_prefix}{sequence:06d}"  # format_number's; in SQL: _zero_padded
+
+
 def find_by_call(session: Session, call_sid: str, complaint: int = 1) -> Ticket | None:
     """The ticket of a call's first complaint (or of its ``complaint``-th, taken live)."""
     return session.scalar(select(Ticket).where(Ticket.call_sid == call_sid, Ticket.call_complaint == complaint))
 
 
+def _ticket_id(session: Session, call_sid: str) -> int | None:
+    """``find_by_call``'s id alone: cheaper, and all a new voicemail needs to know."""
+    tickets = Ticket.__table__
+    return session.scalar(select(tickets.c.id).where(tickets.c.call_sid == call_sid, tickets.c.call_complaint == 1))
+
+
 def register_voicemail(
     session: Session, hotline: HotlineConfig, report: VoicemailReport, now: datetime
 ) -> Ticket | None:
+    """``voicemail_registration``, as the ticket itself (one more query when it is new)."""
+    registration = voicemail_registration(session, hotline, report, now)
+    return None if registration is None else session.get(Ticket, registration.ticket_id)
+
+
+def voicemail_registration(
+    session: Session, hotline: HotlineConfig, report: VoicemailReport, now: datetime
+) -> Registration | None:
     """The ticket for this call, created on the first report and completed by later ones.
 
     Safe against repeats and against the action and the callback arriving together: the
-    CallSid is unique, and a loser of that race rolls back its savepoint (number included)
-    and reads the winner's ticket. An ``absent`` recording alone creates nothing.
+    CallSid is unique, and the loser of that race writes nothing (number included) and
+    completes the winner's ticket. An ``absent`` recording alone creates nothing.
     """
-    ticket = find_by_call(session, report.call_sid)
-    if ticket is None and report.recording_status == "absent":
+    # Worked out before the first query: on SQLite that query takes the write lock.
+    new = None if report.recording_status == "absent" else _voicemail_ticket(hotline, report, now)
+    ticket_id = _ticket_id(session, report.call_sid)
+    if ticket_id is None and new is not None:
+        written = _write_with_number(session, new)
+        if written is not None:
+            ticket_id, number = written
+            history.log_written(session, number, new.events)
+            return Registration(ticket_id, number, new.deadline, new.due)
+        ticket_id = _ticket_id(session, report.call_sid)  # a racing report of the same call wrote it
+        if ticket_id is None:
+            raise RuntimeError(f"no ticket written for CallSid {report.call_sid}, and none found")
+    if ticket_id is None:
         return None
-    if ticket is None:
-        try:
-            with session.begin_nested():
-                ticket = _create(session, hotline, report, now)
-        except IntegrityError:
-            ticket = find_by_call(session, report.call_sid)
-            if ticket is None:
-                raise
+    ticket = session.get_one(Ticket, ticket_id)
     _merge_recording(session, ticket, report, now)
-    return ticket
+    deadline = ticket_deadline(hotline.routing, ticket.deadline_on, ticket.deadline_at, ticket.deadline_rule,
+                               ticket.deadline_description)
+    return Registration(ticket.id, ticket.number, deadline, {m.name: m.deadline for m in ticket.milestones})
 
 
 def format_number(prefix: str, year: int, sequence: int) -> str:
@@ -82,13 +139,63 @@ def format_number(prefix: str, year: int, sequence: int) -> str:
 
 def _next_sequence(session: Session, year: int) -> int:
     """Increment the year's counter; its row lock serialises writers, and a rollback undoes it."""
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    session.execute(dialect.insert(TicketSequence).values(year=year, last=0).on_conflict_do_nothing())
+    _start_year(session, year)
     bump = (
         update(TicketSequence).where(TicketSequence.year == year)
         .values(last=TicketSequence.last + 1).returning(TicketSequence.last)
     )
     return session.execute(bump).scalar_one()
+
+
+def _start_year(session: Session, year: int) -> None:
+    """The year's counter row, at 0, unless it is there already."""
+    session.execute(_dialect_insert(session)(TicketSequence).values(year=year, last=0).on_conflict_do_nothing())
+
+
+def _dialect_insert(session: Session):
+    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+
+
+def new_ticket(
+    hotline: HotlineConfig, *, call_sid: str, department: str, caller: str | None, sms_to: str | None,
+    language: str, source: str, now: datetime, complaint: int = 1, client_code: str | None = None,
+) -> NewTicket:
+    """A new ticket with the department's milestones and, when there is a number for it, its
+    registration SMS; no history yet. Pure: nothing is read or written."""
+    routing = hotline.routing
+    tz = routing.timezone
+    year = now.astimezone(tz).year
+    milestones = milestones_for_department(routing, department, now)
+    deadline = next(m.deadline for m in milestones if m.final)
+    prompts = hotline.prompt_set(language)
+    today = now.astimezone(tz).date()
+    text = prompts.sms["ticket_registered"].format(
+        **{m.name: sms_due(m.deadline, tz, today, prompts.sms) for m in milestones},
+        ticket=_NUMBER_MARK, deadline=deadline.text(tz),
+        company=routing.hotline.company, department=routing.departments[department].name[prompts.lang],
+    )
+    sms = queued_sms_values(hotline, sms_to, "ticket_registered", now) if sms_to else None
+    return NewTicket(
+        year=year, number_prefix=f"{routing.hotline.ticket_prefix}-{year}-",  # as format_number writes it
+        ticket={
+            "department": department, "caller": caller, "sms_to": sms_to, "client_code": client_code,
+            "language": language, "source": source, "call_sid": call_sid, "call_complaint": complaint,
+            "registered_at": now, "deadline_on": deadline.due_on, "deadline_at": deadline.due_at,
+            "deadline_rule": deadline.rule, "deadline_description": deadline.description,
+            "status": TicketStatus.REGISTERED, "extended": False, "extension_count": 0,
+        },
+        milestones=[
+            {
+                "name": m.name, "rule": m.deadline.rule, "description": m.deadline.description, "met_by": m.met_by,
+                "final": m.final, "timed": m.deadline.timed, "due_on": m.deadline.due_on, "due_at": m.deadline.due_at,
+                # The registration SMS meets its milestones as it is queued, with the ticket.
+                "met_at": now if sms and m.met_by == "registration_sms" else None,
+            }
+            for m in milestones
+        ],
+        events=[], sms=sms, sms_text=text.split(_NUMBER_MARK),
+        deadline=deadline, due={m.name: m.deadline for m in milestones},
+    )
 
 
 def open_ticket(
@@ -97,35 +204,19 @@ def open_ticket(
     client_code: str | None = None,
 ) -> Ticket:
     """A new ticket with the year's next number and the department's deadline, its
-    registration SMS queued in the same transaction. The caller records who registered it."""
-    routing = hotline.routing
-    year = now.astimezone(routing.timezone).year
-    sequence = _next_sequence(session, year)
-    milestones = milestones_for_department(routing, department, now)
-    deadline = next(m.deadline for m in milestones if m.final)
-    ticket = Ticket(
-        number=format_number(routing.hotline.ticket_prefix, year, sequence), year=year, sequence=sequence,
-        department=department, caller=caller, sms_to=sms_to, client_code=client_code, language=language, source=source,
-        call_sid=call_sid, call_complaint=complaint, registered_at=now, deadline_on=deadline.due_on,
-        deadline_at=deadline.due_at, deadline_rule=deadline.rule, deadline_description=deadline.description,
+    registration SMS queued in the same transaction. The caller records who registered it.
+    (An operator's, a callback's or an incident's: rare enough for the ORM, which takes the
+    counter first; a voicemail's is written by ``_write``.)"""
+    new = new_ticket(
+        hotline, call_sid=call_sid, department=department, caller=caller, sms_to=sms_to, language=language,
+        source=source, now=now, complaint=complaint, client_code=client_code,
     )
+    sequence = _next_sequence(session, new.year)
+    ticket = Ticket(**new.ticket, year=new.year, sequence=sequence, number=new.number(sequence))
+    ticket.milestones = [TicketMilestone(**row) for row in new.milestones]
     session.add(ticket)
-    ticket.milestones = [
-        TicketMilestone(
-            name=m.name, rule=m.deadline.rule, description=m.deadline.description, met_by=m.met_by, final=m.final,
-            timed=m.deadline.timed, due_on=m.deadline.due_on, due_at=m.deadline.due_at,
-        )
-        for m in milestones
-    ]
-    prompts = hotline.prompt_set(language)
-    today = now.astimezone(routing.timezone).date()
-    text = prompts.sms["ticket_registered"].format(
-        **{m.name: sms_due(m.deadline, routing.timezone, today, prompts.sms) for m in milestones},
-        ticket=ticket.number, deadline=deadline.text(routing.timezone),
-        company=routing.hotline.company, department=routing.departments[department].name[prompts.lang],
-    )
-    if queue_sms(session, hotline, ticket, "ticket_registered", text, now) is not None:
-        meet_milestones(ticket, "registration_sms", now)
+    if new.sms is not None:
+        queue_sms(session, hotline, ticket, "ticket_registered", ticket.number.join(new.sms_text), now)
     return ticket
 
 
@@ -150,20 +241,168 @@ def unmeet_milestones(ticket: Ticket, met_by: str) -> None:
             milestone.met_at = None
 
 
-def _create(session: Session, hotline: HotlineConfig, report: VoicemailReport, now: datetime) -> Ticket:
-    ticket = open_ticket(
-        session, hotline, call_sid=report.call_sid, department=report.department, caller=report.caller,
+def _voicemail_ticket(hotline: HotlineConfig, report: VoicemailReport, now: datetime) -> NewTicket:
+    """The ticket a voicemail report makes when it is the call's first: with the recording as
+    the report knows it, and its history from "registered" on."""
+    new = new_ticket(
+        hotline, call_sid=report.call_sid, department=report.department, caller=report.caller,
         sms_to=report.sms_to, language=report.language, source=TicketSource.VOICEMAIL, now=now,
         client_code=report.client_code,
     )
-    history.record(session, ticket, "caller", "registered", now, via="voicemail",
-                   report=report.source.replace(" ", "_"), deadline=final_due(ticket))
+    events = [history.event_values("caller", "registered", now, via="voicemail",
+                                   report=report.source.replace(" ", "_"), deadline=history.due(new.deadline))]
     if report.recovered:
-        history.record(session, ticket, "system", "recovered", now, **report.recovered)
+        events.append(history.event_values("system", "recovered", now, **report.recovered))
     elif report.recovered_note:
-        history.record(session, ticket, "system", "recovered", now, report.recovered_note)
-    session.flush()
-    return ticket
+        events.append(history.event_values("system", "recovered", now, report.recovered_note))
+    recording_status = "completed" if report.recording_url else None
+    if report.source == "recording callback":  # Twilio's word on the recording, noted as later ones are
+        recording_status = report.recording_status
+        events.append(history.event_values("twilio", "recording", now,
+                                           recording=report.recording_sid, status=report.recording_status))
+    recording = {
+        "recording_sid": report.recording_sid, "recording_url": report.recording_url,
+        "recording_duration": report.recording_duration, "recording_status": recording_status,
+    }
+    return replace(new, ticket={**new.ticket, **recording}, events=events)
+
+
+def _write_with_number(session: Session, new: NewTicket) -> tuple[int, str] | None:
+    """``_write``, starting the year's counter when this is the year's first ticket."""
+    written = _write(session, new)
+    if written is None and _ticket_id(session, new.ticket["call_sid"]) is None:
+        _start_year(session, new.year)  # nothing written, and not for a racing report: no counter yet
+        written = _write(session, new)
+    return written
+
+
+def _write(session: Session, new: NewTicket) -> tuple[int, str] | None:
+    """Write ``new`` with the year's next number: its id and number. None, with nothing
+    written, when the call has its ticket already (a racing report wrote it) or the year has
+    no counter row yet.
+
+    The ticket's INSERT reads the counter (locking its row on PostgreSQL), and the counter's
+    UPDATE comes from the ticket written, so a ticket not written takes no number. On
+    PostgreSQL one statement writes every row (the others as CTEs on the ticket's), so the
+    counter stays locked for that statement and the commit only. SQLite runs the same
+    statements one after the other: it has one writer at a time anyway.
+    """
+    values = _values(new)
+    shape = _Shape.of(new)
+    if session.get_bind().dialect.name == "postgresql":
+        row = session.execute(_postgresql_statement(shape), values).first()
+        return None if row is None else (row.id, row.number)
+    insert_ticket, rest = _sqlite_statements(shape)
+    row = session.execute(insert_ticket, values).first()
+    if row is None:
+        return None
+    for statement in rest:
+        session.execute(statement, {**values, "ticket_id": row.id})
+    return row.id, row.number
+
+
+# The statements are built once for each shape of ticket (how many milestones, events and
+# pieces of SMS text) and take the ticket's values as parameters, named as ``_values`` names them.
+
+@dataclass(frozen=True)
+class _Shape:
+    """What the statements depend on besides the values: the columns given and how many rows
+    of each (a voicemail's ticket has at least one milestone and one event)."""
+
+    ticket: tuple[str, ...]      # the tickets row's columns
+    milestones: tuple[str, ...]  # a milestone row's columns
+    milestone_count: int
+    events: tuple[str, ...]
+    event_count: int
+    sms: tuple[str, ...] | None  # None: no SMS
+    sms_pieces: int              # pieces of its text, the number between each two
+
+    @classmethod
+    def of(cls, new: NewTicket) -> _Shape:
+        return cls(
+            tuple(new.ticket), tuple(new.milestones[0]), len(new.milestones), tuple(new.events[0]), len(new.events),
+            None if new.sms is None else tuple(new.sms), len(new.sms_text),
+        )
+
+
+def _values(new: NewTicket) -> dict[str, Any]:
+    """``new`` as the statements' parameters: ticket_department, milestone0_name, sms_text1..."""
+    values = {"counter_year": new.year, "number_prefix": new.number_prefix}
+    values.update({f"ticket_{name}": value for name, value in new.ticket.items()})
+    for kind, rows in (("milestone", new.milestones), ("event", new.events), ("sms", [new.sms] if new.sms else [])):
+        values.update({f"{kind}{i}_{name}": value for i, row in enumerate(rows) for name, value in row.items()})
+    values.update({f"sms_text{i}": to_gsm7(piece) for i, piece in enumerate(new.sms_text)})
+    return values
+
+
+@lru_cache(maxsize=64)
+def _postgresql_statement(shape: _Shape):
+    """One statement: the ticket's INSERT, and as CTEs reading its RETURNING, the other rows'."""
+    ticket = _insert_ticket(postgresql.insert, shape).cte("new_ticket")
+    rest = [statement.cte(f"new_{name}") for name, statement in _rows_after(shape, ticket)]
+    return select(ticket.c.id, ticket.c.number).add_cte(*rest)
+
+
+@lru_cache(maxsize=64)
+def _sqlite_statements(shape: _Shape):
+    """The ticket's INSERT, then the other rows' statements, reading the ticket by ``ticket_id``."""
+    tickets = Ticket.__table__
+    ticket = (
+        select(tickets.c.id, tickets.c.number, tickets.c.year, tickets.c.sequence)
+        .where(tickets.c.id == bindparam("ticket_id")).subquery("new_ticket")
+    )
+    return _insert_ticket(sqlite.insert, shape), [statement for _name, statement in _rows_after(shape, ticket)]
+
+
+def _insert_ticket(dialect_insert, shape: _Shape):
+    """INSERT the ticket numbered from the counter row (locked FOR UPDATE), unless the call has its ticket."""
+    tickets, counter = Ticket.__table__, TicketSequence.__table__
+    # Constants are written into the SQL, not passed as parameters: psycopg parses a statement
+    # once for all only when it has at most 50 parameters.
+    sequence = counter.c.last + literal_column("1")
+    values = {name: bindparam(f"ticket_{name}", type_=tickets.c[name].type) for name in shape.ticket}
+    values.update(year=counter.c.year, sequence=sequence,
+                  number=bindparam("number_prefix", type_=String) + _zero_padded(sequence))
+    numbered = select(*values.values()).where(counter.c.year == bindparam("counter_year")).with_for_update()
+    return (
+        dialect_insert(tickets).from_select(list(values), numbered)
+        .on_conflict_do_nothing(index_elements=["call_sid", "call_complaint"])
+        .returning(tickets.c.id, tickets.c.number, tickets.c.year, tickets.c.sequence)
+    )
+
+
+def _zero_padded(sequence):
+    """``f"{sequence:06d}"`` in SQL (either database): 42 -> "000042", 1234567 -> "1234567"."""
+    million = literal_column("1000000")  # written into the SQL: see _insert_ticket
+    return case((sequence < million, func.substr(cast(sequence + million, String), 2)), else_=cast(sequence, String))
+
+
+def _rows_after(shape: _Shape, ticket) -> list[tuple[str, Any]]:
+    """The statements that complete the ``ticket`` written (id, number, year, sequence): its
+    milestones, history and SMS, then the counter, now at the ticket's number."""
+    statements = [
+        ("milestones", _ticket_rows(TicketMilestone.__table__, "milestone", shape.milestones, shape.milestone_count, ticket)),
+        ("events", _ticket_rows(TicketEvent.__table__, "event", shape.events, shape.event_count, ticket)),
+    ]
+    if shape.sms is not None:
+        body = bindparam("sms_text0", type_=String)
+        for piece in range(1, shape.sms_pieces):
+            body = body + ticket.c.number + bindparam(f"sms_text{piece}", type_=String)
+        statements.append(("sms", _ticket_rows(SmsMessage.__table__, "sms", shape.sms, 1, ticket, body=body)))
+    counter = TicketSequence.__table__
+    statements.append(("counter", update(counter).where(counter.c.year == ticket.c.year).values(last=ticket.c.sequence)))
+    return statements
+
+
+def _ticket_rows(table, kind: str, names: tuple[str, ...], count: int, ticket, **expressions):
+    """INSERT ``count`` rows into ``table`` for the ``ticket`` written, from the parameters
+    ``{kind}{i}_{name}``, with ``expressions`` on the ticket's columns."""
+    rows = [
+        select(ticket.c.id, *(bindparam(f"{kind}{i}_{name}", type_=table.c[name].type) for name in names),
+               *expressions.values())
+        for i in range(count)
+    ]
+    return insert(table).from_select(["ticket_id", *names, *expressions], union_all(*rows) if count > 1 else rows[0])
 
 
 def _merge_recording(session: Session, ticket: Ticket, report: VoicemailReport, now: datetime) -> None:

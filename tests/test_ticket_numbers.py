@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 from sqlalchemy import select
 
 from ivr.db import Database
-from ivr.models import SmsMessage, Ticket
+from ivr.models import SmsMessage, Ticket, TicketSequence
 from ivr.settings import load_hotline
 from ivr.tickets import VoicemailReport, register_voicemail
 
@@ -50,3 +50,22 @@ def test_two_processes_creating_200_tickets_each(upgraded_database):
     assert sequences == list(range(1, 2 * PER_PROCESS + 1))
     assert len(set(numbers)) == 2 * PER_PROCESS and "RC-2026-000400" in numbers
     assert len(sms) == len(set(sms)) == 2 * PER_PROCESS
+
+
+def test_a_number_past_six_digits_keeps_all_its_digits_in_the_ticket_and_its_sms(upgraded_database):
+    """The number is made by the database from the counter (``f"{n:06d}"`` in SQL): 000042 and
+    999999 are padded, 1000000 is not cut to six digits."""
+    hotline = load_hotline(ROOT / "routing.yaml", ROOT / "prompts")
+    now = datetime(2026, 11, 24, 20, 0, tzinfo=timezone.utc)
+    numbers = []
+    for i, last in enumerate((41, 999_998, 999_999)):
+        with upgraded_database.session() as session, session.begin():
+            session.merge(TicketSequence(year=2026, last=last))
+        report = VoicemailReport(f"CA{i:032d}", "payments", "ro", "+40722123456", "+40722123456",
+                                 None, None, None, "completed", "record action")
+        with upgraded_database.session() as session, session.begin():
+            ticket = register_voicemail(session, hotline, report, now)
+            numbers.append((ticket.number, ticket.sequence, ticket.messages[0].body))
+    assert [(number, sequence) for number, sequence, _ in numbers] == [
+        ("RC-2026-000042", 42), ("RC-2026-999999", 999_999), ("RC-2026-1000000", 1_000_000)]
+    assert all(f"nr. {number}." in body for number, _, body in numbers)

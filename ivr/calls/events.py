@@ -18,6 +18,7 @@ from ..db import Database
 
 log = logging.getLogger(__name__)
 Write = Callable[[Session], None]
+BATCH = 100  # facts written in one transaction at most
 
 
 class CallEvents:
@@ -38,7 +39,7 @@ class CallEvents:
     def flush(self, timeout: float = 10.0) -> bool:
         """Wait until every queued fact is written (or given up); False on timeout."""
         done = threading.Event()
-        self.record(lambda _session: done.set())
+        self.record(_Written(done))
         return done.wait(timeout)
 
     def _start(self) -> None:
@@ -49,9 +50,37 @@ class CallEvents:
 
     def _run(self) -> None:
         while True:
-            write = self._queue.get()
-            try:
-                with self._database.session() as session, session.begin():
+            writes = [self._queue.get()]
+            while len(writes) < BATCH:
+                try:
+                    writes.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            self._write(writes)
+
+    def _write(self, writes: list[Write]) -> None:
+        """The facts waiting together, in one transaction (one commit for a burst of calls);
+        should it fail, each alone, so that a fact that cannot be written loses only itself."""
+        try:
+            with self._database.session() as session, session.begin():
+                for write in writes:
                     write(session)
-            except Exception:
-                log.exception("call log: a fact could not be written")
+        except Exception:
+            if len(writes) > 1:
+                for write in writes:
+                    self._write([write])
+                return
+            log.exception("call log: a fact could not be written")
+        for write in writes:
+            if isinstance(write, _Written):
+                write.done.set()
+
+
+class _Written:
+    """``flush``'s marker: its event is set once the facts queued before it are committed."""
+
+    def __init__(self, done: threading.Event) -> None:
+        self.done = done
+
+    def __call__(self, _session: Session) -> None:
+        pass

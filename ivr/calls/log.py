@@ -75,11 +75,21 @@ def operator_for(session: Session, target: str) -> User | None:
 
 
 def voicemail_left(session: Session, call_sid: str, now: datetime) -> None:
-    call_row(session, call_sid, now).voicemail = True
+    _flag(session, call_sid, now, voicemail=True)
 
 
 def webhook_failed(session: Session, call_sid: str, now: datetime) -> None:
-    call_row(session, call_sid, now).errored = True
+    _flag(session, call_sid, now, errored=True)
+
+
+def _flag(session: Session, call_sid: str, now: datetime, **flags: bool) -> None:
+    """Set ``flags`` on the call's row, created (started now) if it is not there yet: one
+    statement, as every voicemail writes one (nothing to read first, unlike ``call_row``)."""
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    session.execute(
+        dialect.insert(CallRecord).values(call_sid=call_sid, started_at=now, **{"voicemail": False, "errored": False, **flags})
+        .on_conflict_do_update(index_elements=["call_sid"], set_=flags)
+    )
 
 
 def conversation_recorded(session: Session, call_sid: str, recording_sid: str | None, url: str | None, now: datetime) -> None:

@@ -15,11 +15,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from ..db import Database
-from ..deadlines import Deadline, milestones_for_department, ticket_deadline
-from ..models import Ticket
+from ..deadlines import Deadline, milestones_for_department
 from ..monitoring.context import about_call
 from ..settings import HotlineConfig
-from ..tickets import VoicemailReport, register_voicemail
+from ..tickets import Registration, VoicemailReport, voicemail_registration
 from .journal import Journal, JournalEntry
 from .replay import BackgroundReplay
 
@@ -78,14 +77,11 @@ class Intake:
         due = milestones_for_department(self.hotline.routing, report.department, now)
         return Journaled(next(m.deadline for m in due if m.final), {m.name: m.deadline for m in due})
 
-    def _deadline(self, ticket: Ticket) -> Deadline:
-        return ticket_deadline(self.hotline.routing, ticket.deadline_on, ticket.deadline_at,
-                               ticket.deadline_rule, ticket.deadline_description)
-
-    def _registered(self, ticket: Ticket | None) -> Registered:
-        if ticket is None:
+    @staticmethod
+    def _registered(registration: Registration | None) -> Registered:
+        if registration is None:
             return Registered(None, None)
-        return Registered(ticket.number, self._deadline(ticket), {m.name: m.deadline for m in ticket.milestones})
+        return Registered(registration.number, registration.deadline, registration.milestones)
 
     def _register_in_time(self, report: VoicemailReport, now: datetime) -> Registered:
         outcome: list[Registered | BaseException] = []
@@ -94,8 +90,8 @@ class Intake:
         def register() -> None:
             try:
                 with about_call(report.call_sid), self.database.session() as session, session.begin():
-                    ticket = register_voicemail(session, self.hotline, report, now)
-                    outcome.append(self._registered(ticket))
+                    registration = voicemail_registration(session, self.hotline, report, now)
+                outcome.append(self._registered(registration))
             except BaseException as exc:  # handed to the waiting webhook, which decides
                 outcome.append(exc)
             finally:

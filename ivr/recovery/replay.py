@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ..db import Database
 from ..settings import HotlineConfig
-from ..tickets import VoicemailReport, register_voicemail
+from ..tickets import VoicemailReport, voicemail_registration
 from .journal import Journal, JournalEntry
 
 log = logging.getLogger(__name__)
@@ -66,7 +66,7 @@ def _replay_file(journal: Journal, path: Path, database: Database, hotline: Hotl
             continue
         try:
             with database.session() as session, session.begin():
-                register_voicemail(session, hotline, _as_configured(entry.report, hotline), entry.received_at)
+                voicemail_registration(session, hotline, _as_configured(entry.report, hotline), entry.received_at)
         except Exception:
             log.exception("journal replay stopped at CallSid %s; it is kept for the next try", entry.report.call_sid)
             return ReplayResult(registered, rejected, pending=True)
