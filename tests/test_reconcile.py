@@ -237,7 +237,7 @@ def test_ivr_reconcile_registers_prints_and_the_sms_goes_out(runner, cli_env, tw
 
     assert result.exit_code == 0, result.output
     [ticket] = tickets(upgraded_database)
-    line, summary = result.output.splitlines()
+    line, summary = result.stdout.splitlines()
     assert ticket.number in line and call_sid(1) in line and MOBILE in line
     assert summary == "1 recordings seen, 0 already had tickets, 1 registered, 0 not hotline voicemails, 0 left to the webhooks (under 15 min old)"
     assert runner.invoke(main, ["worker", "--once"], env=cli_env).exit_code == 0
