@@ -16,6 +16,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from jinja2.bccache import Bucket, BytecodeCache
 from twilio.request_validator import RequestValidator
 
 from ivr import create_app
@@ -30,6 +31,20 @@ POSTGRES_URL = os.environ.get("IVR_TEST_DATABASE_URL")
 # PostgreSQL runs only with IVR_TEST_DATABASE_URL, but its tests are always collected, so that
 # without it they show as skipped with the reason rather than vanish.
 DATABASES = ["sqlite", "postgresql"]
+
+
+NO_POSTGRES = "PostgreSQL: set IVR_TEST_DATABASE_URL, e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test (.ci/run does)"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Without IVR_TEST_DATABASE_URL, a test's PostgreSQL variant is skipped before its set-up
+    starts (a folder, a copy of the configuration) rather than at its database."""
+    if POSTGRES_URL:
+        return
+    for item in items:
+        params = getattr(item, "callspec", None) and item.callspec.params
+        if params and "postgresql" in (params.get("any_database_url"), params.get("any_empty_database_url")):
+            item.add_marker(pytest.mark.skip(reason=NO_POSTGRES))
 
 
 def bucharest(*args: int) -> datetime:
@@ -69,6 +84,32 @@ def quick_password_hashes():
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(ivr.users, "_hasher", quick)
         patch.setattr(ivr.users, "_DUMMY_HASH", quick.hash("not a real password"))
+        yield
+
+
+class _SessionBytecodeCache(BytecodeCache):
+    """Compiled templates kept in memory, keyed by template and checked against its source."""
+
+    def __init__(self) -> None:
+        self._compiled: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket: Bucket) -> None:
+        if bucket.key in self._compiled:
+            bucket.bytecode_from_string(self._compiled[bucket.key])
+
+    def dump_bytecode(self, bucket: Bucket) -> None:
+        self._compiled[bucket.key] = bucket.bytecode_to_string()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def templates_compiled_once():
+    """Every app has a Jinja environment of its own, which compiles each template again on its
+    first render: a third of a console test's time. The session's apps share the compiled code
+    instead; a template whose source changed is compiled again, as Jinja checks the source."""
+    from flask import Flask
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Flask, "jinja_options", {**Flask.jinja_options, "bytecode_cache": _SessionBytecodeCache()})
         yield
 
 
@@ -202,7 +243,7 @@ def database_url_for(kind: str, tmp_path: Path, upgraded: bool = False):
         yield f"sqlite:///{path}"
         return
     if not POSTGRES_URL:
-        pytest.skip("PostgreSQL: set IVR_TEST_DATABASE_URL, e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test (.ci/run does)")
+        pytest.skip(NO_POSTGRES)
     schema = "ivr_test_" + secrets.token_hex(6)
     SCHEMA_TEMPLATE.create_postgres_schema(schema, upgraded)
     try:
