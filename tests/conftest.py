@@ -150,9 +150,10 @@ def _postgres_admin(sql: str) -> None:
 
 class SchemaTemplate:
     """The latest schema, made once per session by the real migrations and copied into each
-    test's database: Alembic takes about a second per database, a copy a few milliseconds.
-    SQLite gets a copy of the upgraded file; PostgreSQL gets the statements the migrations ran,
-    replayed in the test's own schema. Every test still has a database of its own."""
+    test's database. SQLite gets a copy of the upgraded file (under a millisecond, where Alembic
+    took 0.1 to 0.3 s); PostgreSQL gets the statements the migrations ran, replayed in the test's
+    own schema without Alembic (a third of its time, or less). Every test still has a database
+    of its own, dropped after it."""
 
     def __init__(self) -> None:
         self._folder: Path | None = None
