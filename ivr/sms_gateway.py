@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -75,11 +76,12 @@ class SmsGateway(Protocol):
 
 
 class TwilioGateway:
-    """``SmsGateway`` over the real ``twilio.rest.Client``.
+    """``SmsGateway`` over the real ``twilio.rest.Client``; safe to use from several threads at once.
 
     ``base_url`` replaces https://api.twilio.com (TWILIO_API_BASE_URL), e.g. for a local
     stand-in. ``http_client`` replaces the default one, which times out after ``timeout``
-    seconds and never retries on its own.
+    seconds and never retries on its own; a given one is shared by every thread, so it must
+    be thread-safe itself.
     """
 
     def __init__(
@@ -90,9 +92,23 @@ class TwilioGateway:
         timeout: float = 10.0,
         http_client: HttpClient | None = None,
     ) -> None:
-        # max_retries=0: a retry inside requests could send the SMS twice and would hide the failure.
-        http_client = http_client or TwilioHttpClient(timeout=timeout, max_retries=0)
-        self._client = twilio_rest_client(account_sid, auth_token, base_url, http_client)
+        def new_client() -> Client:
+            # max_retries=0: a retry inside requests could send the SMS twice and would hide the failure.
+            return twilio_rest_client(account_sid, auth_token, base_url,
+                                      http_client or TwilioHttpClient(timeout=timeout, max_retries=0))
+
+        # One client per thread: TwilioHttpClient keeps the last request and answer on itself, and
+        # its requests.Session is not documented as thread-safe. Each keeps its connection alive.
+        self._new_client = new_client
+        self._clients = threading.local()
+        self._clients.client = new_client()  # a missing SID or token fails here, not at the first SMS
+
+    @property
+    def _client(self) -> Client:
+        client = getattr(self._clients, "client", None)
+        if client is None:
+            client = self._clients.client = self._new_client()
+        return client
 
     def send(self, sms: OutgoingSms) -> SentSms:
         # With a messaging service Twilio picks the sender, so From is left out on purpose.
