@@ -88,8 +88,10 @@ class Dispatcher:
 
     def run_forever(self, stop: threading.Event, poll_seconds: float = 1.0) -> None:
         """Send until ``stop`` is set: at once when woken, else every ``poll_seconds`` or so."""
-        log.info("SMS dispatcher started (%s)", type(self.gateway).__name__)
         wakeup = self.wakeup or wakeup_for(self.database)
+        if (warm_up := getattr(self.gateway, "warm_up", None)) is not None:
+            warm_up()
+        log.info("SMS dispatcher started (%s)", type(self.gateway).__name__)
         housekeeping_due = 0.0
         try:
             while not stop.is_set():
@@ -170,14 +172,15 @@ class Dispatcher:
             query = (select(SmsMessage).where(SmsMessage.id.in_([claim.id for claim in claims]))
                      .order_by(SmsMessage.id).with_for_update())
             messages = {message.id: message for message in session.scalars(query)}
-            # Their tickets in one query: the history events below then find them loaded.
+            # Their tickets, for the history, in one query rather than one lazy load per message.
             ticket_ids = {message.ticket_id for message in messages.values() if message.ticket_id is not None}
-            if ticket_ids:
-                session.scalars(select(Ticket).where(Ticket.id.in_(ticket_ids))).all()
+            tickets = {ticket.id: ticket for ticket in session.scalars(select(Ticket).where(Ticket.id.in_(ticket_ids)))}
             for claim, outcome in zip(claims, outcomes):
-                self._record_one(session, messages[claim.id], outcome, now)
+                message = messages[claim.id]
+                self._record_one(session, message, tickets.get(message.ticket_id), outcome, now)
 
-    def _record_one(self, session: Session, message: SmsMessage, outcome: SmsOutcome, now: datetime) -> None:
+    def _record_one(self, session: Session, message: SmsMessage, ticket: Ticket | None, outcome: SmsOutcome,
+                    now: datetime) -> None:
         message.updated_at, message.locked_until = now, None
         if isinstance(outcome, SentSms):
             message.status = SmsStatus.LOGGED if outcome.status == "logged" else SmsStatus.SENT
@@ -192,6 +195,6 @@ class Dispatcher:
             message.status, message.error_code, message.error_message = SmsStatus.FAILED, outcome.code, str(outcome)
             error_code = outcome.code
             log.error("SMS %s to %s failed for good: %s", message.id, message.to, outcome)
-        if message.ticket is not None:
-            history.record(session, message.ticket, "system", "sms", now, purpose=message.purpose, to=message.to,
+        if ticket is not None:
+            history.record(session, ticket, "system", "sms", now, purpose=message.purpose, to=message.to,
                            status=message.status, error=error_code)

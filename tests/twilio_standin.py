@@ -544,6 +544,9 @@ def _handler_for(standin: TwilioStandin) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         # HTTP/1.0 closes every connection after its answer; every answer has a Content-Length.
         protocol_version = "HTTP/1.1" if standin.keep_alive else "HTTP/1.0"
+        # Headers and body leave in two writes: on a kept connection, Nagle's algorithm would hold
+        # the body until the client's delayed ACK, 40 ms later.
+        disable_nagle_algorithm = True
 
         def do_GET(self) -> None:
             self._serve()
