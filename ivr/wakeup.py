@@ -22,6 +22,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session, SessionTransaction
 
 from .db import Database
+from .models import SmsMessage, SmsStatus
 
 log = logging.getLogger(__name__)
 
@@ -121,8 +122,13 @@ class LocalWakeup:
 
 
 class SqliteWakeup:
-    """The doorbell, and commits by other processes seen through ``PRAGMA data_version``.
-    Any commit counts (a call logged, a note): the pass it causes finds nothing and costs little."""
+    """The doorbell, and commits by other processes seen through ``PRAGMA data_version``. Most
+    commits are not SMS (a call logged, a note): one counts only while the outbox holds a message
+    to send, since a dispatcher's pass takes SQLite's write lock, which the webhooks wait for."""
+
+    # Read after the version, so that an SMS committed in between moves the version again.
+    _OUTBOX_BUSY = (f"SELECT EXISTS (SELECT 1 FROM {SmsMessage.__tablename__} "
+                    f"WHERE status IN ('{SmsStatus.QUEUED}', '{SmsStatus.SENDING}'))")
 
     def __init__(self, path: str) -> None:
         self._path = path
@@ -141,14 +147,23 @@ class SqliteWakeup:
             self.close()  # a file being replaced or not there yet: the poll covers it
             return None
 
+    def _outbox_busy(self) -> bool:
+        try:
+            return self._watch is None or bool(self._watch.execute(self._OUTBOX_BUSY).fetchone()[0])
+        except sqlite3.Error:
+            return True  # cannot tell (a schema not there yet, the file replaced): let a pass look
+
     def wait(self, seconds: float, stop: threading.Event) -> bool:
         deadline = time.monotonic() + seconds
         while not stop.is_set() and (left := deadline - time.monotonic()) > 0:
-            rang = doorbell.wait(self._seen_rings, min(left, SQLITE_CHECK_SECONDS))
-            version = self._version()
-            if rang or version != self._seen_version:
-                self._seen_rings, self._seen_version = doorbell.rings, version
+            if doorbell.wait(self._seen_rings, min(left, SQLITE_CHECK_SECONDS)):
+                self._seen_rings, self._seen_version = doorbell.rings, self._version()
                 return True
+            version = self._version()
+            if version != self._seen_version:
+                self._seen_version = version
+                if self._outbox_busy():
+                    return True
         return False
 
     def close(self) -> None:

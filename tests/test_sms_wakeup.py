@@ -162,23 +162,28 @@ def test_a_notification_lost_with_the_listening_connection_is_made_up_for(databa
         listener.close()
 
 
-def test_sqlite_wakeup_sees_a_commit_made_outside_this_process_s_sessions(tmp_path):
-    """A plain sqlite3 connection (another process's, as far as the doorbell knows) commits."""
+@pytest.mark.parametrize("any_database_url", ["sqlite"], indirect=True)
+def test_sqlite_wakes_for_another_process_s_commit_while_the_outbox_has_work(database, hotline, now_clock, monkeypatch):
+    """Commits seen through data_version alone (the doorbell silenced, as for another process's):
+    one that queues an SMS wakes; others do not, as long as the outbox has nothing to send."""
     import sqlite3
 
-    path = tmp_path / "watched.sqlite3"
-    writer = sqlite3.connect(path, isolation_level=None)
-    writer.execute("PRAGMA journal_mode=WAL")
-    writer.execute("CREATE TABLE t (x)")
-    watcher, stop = wakeup.SqliteWakeup(str(path)), threading.Event()
+    monkeypatch.setattr(wakeup.doorbell, "ring", lambda: None)
+    other = sqlite3.connect(database.engine.url.database, isolation_level=None)
+    watcher, stop = wakeup.SqliteWakeup(database.engine.url.database), threading.Event()
     try:
         assert watcher.wait(0.2, stop) is False  # nothing happened since it was made
-        writer.execute("INSERT INTO t VALUES (1)")
+        other.execute("CREATE TABLE scratch (x)")
+        other.execute("INSERT INTO scratch VALUES (1)")
+        assert watcher.wait(0.3, stop) is False  # commits, but no SMS to send
+        [sms_id] = register(database, hotline, now_clock(), ["+40722000005"])
         assert watcher.wait(AN_HOUR, stop) is True
-        assert watcher.wait(0.2, stop) is False  # that commit is seen once
+        other.execute("UPDATE sms_messages SET status = 'sent' WHERE id = ?", (sms_id,))
+        other.execute("INSERT INTO scratch VALUES (2)")
+        assert watcher.wait(0.3, stop) is False  # the outbox is empty again
     finally:
         watcher.close()
-        writer.close()
+        other.close()
 
 
 def test_a_dispatcher_that_waits_stops_when_told(database, gateway, now_clock):
