@@ -11,13 +11,14 @@ instant ("2026-11-23T08:30:00+00:00"); ``render`` shows them as the console show
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from .compensation import Compensation, format_money, formula_in_words
@@ -48,6 +49,27 @@ def record(session: Session, ticket: Ticket, actor: str, kind: str, now: datetim
     event = TicketEvent(ticket=ticket, at=now, actor=actor, kind=kind, detail=detail, data=data or None)
     session.add(event)
     return event
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One event for ``record_many``: ``record``'s arguments, with the ticket's id for the ticket."""
+
+    ticket_id: int
+    actor: str
+    kind: str
+    at: datetime
+    data: dict[str, Any]
+
+
+def record_many(session: Session, entries: Sequence[Entry]) -> None:
+    """``record`` for many events at once, by ticket id (the SMS dispatcher's batch of outcomes):
+    one INSERT, and no ORM objects for the session to track."""
+    if entries:
+        session.execute(insert(TicketEvent), [
+            {"ticket_id": e.ticket_id, "at": e.at, "actor": e.actor, "kind": e.kind, "detail": "", "data": e.data or None}
+            for e in entries
+        ])
 
 
 def due(deadline: Deadline) -> str:
