@@ -1,11 +1,14 @@
 """The SMS dispatcher: delivers the outbox through the gateway, once per message.
 
-Several dispatchers may run at once. A message is claimed (status ``sending`` with a
-lease) in one transaction, sent outside it, and its outcome written in another. On
-PostgreSQL claims skip rows another dispatcher has locked; SQLite serialises writers.
-Every retry, and every takeover of a dispatcher that died mid-send (its lease expired),
-first asks Twilio whether the message already left, so an answer lost on the way back
-never becomes a second SMS.
+Several dispatchers may run at once. A batch of messages is claimed (status ``sending``
+with a lease) in one transaction, sent outside it (concurrently, a few at a time), and the
+batch's outcomes written together in another. On PostgreSQL claims skip rows another
+dispatcher has locked; SQLite serialises writers. Every retry, and every takeover of a
+dispatcher that died mid-send (its lease expired), first asks Twilio whether the message
+already left, so an answer lost on the way back never becomes a second SMS.
+
+An idle dispatcher sleeps until the commit of a queued SMS wakes it (``ivr.wakeup``), or
+its poll comes round: the safety net for a wakeup that was lost, and for retries.
 """
 
 from __future__ import annotations
@@ -13,22 +16,29 @@ from __future__ import annotations
 import logging
 import random
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import Row, and_, or_, select, update
 
 from . import history
 from .db import Database
 from .errors import SmsPermanentError, SmsTemporaryError
 from .models import SmsMessage, SmsStatus
 from .sms_gateway import OutgoingSms, SentSms, SmsGateway
+from .wakeup import Wakeup, wakeup_for
 
 log = logging.getLogger(__name__)
 
 BACKOFF_FIRST = 1.0   # seconds before the first retry
 BACKOFF_CAP = 60.0    # a long outage is retried every minute, for as long as it lasts
+
+# What became of one attempt: Twilio took it, or a failure worth retrying, or one that is not.
+SmsOutcome = SentSms | SmsTemporaryError | SmsPermanentError
 
 
 def backoff(attempts: int) -> timedelta:
@@ -53,14 +63,20 @@ class Dispatcher:
     status_callback: str | None = None
     lease: timedelta = timedelta(minutes=2)
     batch: int = 20
-    # Work a dispatcher's loop also does before each pass, such as replaying the journal.
+    # How many of a batch's messages are on their way to Twilio at once: the gateway's answer
+    # time, not our CPU, bounds a dispatcher, so a few in flight multiply its rate.
+    senders: int = 8
+    # Work a dispatcher's loop also does, at most once per poll, such as replaying the journal.
     housekeeping: Callable[[], object] | None = None
+    # How an idle loop learns that an SMS was queued; None: the database's (``ivr.wakeup``).
+    wakeup: Wakeup | None = None
+    _pool: ThreadPoolExecutor | None = field(default=None, init=False, repr=False)
 
     def run_once(self) -> int:
         """Send what is due now; returns how many messages were handled."""
         claims = self._claim()
-        for claim in claims:
-            self._deliver(claim)
+        if claims:
+            self._record(claims, self._send_all(claims))
         return len(claims)
 
     def drain(self) -> int:
@@ -71,16 +87,36 @@ class Dispatcher:
         return total
 
     def run_forever(self, stop: threading.Event, poll_seconds: float = 1.0) -> None:
+        """Send until ``stop`` is set: at once when woken, else every ``poll_seconds`` or so."""
+        wakeup = self.wakeup or wakeup_for(self.database)
+        if (warm_up := getattr(self.gateway, "warm_up", None)) is not None:
+            warm_up()
         log.info("SMS dispatcher started (%s)", type(self.gateway).__name__)
-        while not stop.is_set():
-            try:
-                if self.housekeeping is not None:
-                    self.housekeeping()
-                if self.run_once():
+        housekeeping_due = 0.0
+        try:
+            while not stop.is_set():
+                try:
+                    if self.housekeeping is not None and time.monotonic() >= housekeeping_due:
+                        housekeeping_due = time.monotonic() + poll_seconds
+                        self.housekeeping()
+                    if self.run_once():
+                        continue
+                except Exception:  # the database is down: keep trying, never die
+                    log.exception("SMS dispatcher pass failed")
+                    stop.wait(poll_seconds)  # waking early would only fail again
                     continue
-            except Exception:  # the database is down: keep trying, never die
-                log.exception("SMS dispatcher pass failed")
-            stop.wait(poll_seconds)
+                # Jittered, so that dispatchers started together do not poll in step.
+                wakeup.wait(poll_seconds * random.uniform(0.8, 1.2), stop)
+        finally:
+            if self.wakeup is None:
+                wakeup.close()
+            self.close()
+
+    def close(self) -> None:
+        """Let the sending threads go (a later pass makes them again)."""
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
 
     def _claim(self) -> list[_Claim]:
         with self.database.session() as session, session.begin():
@@ -110,36 +146,60 @@ class Dispatcher:
             messaging_service_sid=message.messaging_service_sid, status_callback=self.status_callback,
         )
 
-    def _deliver(self, claim: _Claim) -> None:
+    def _send_all(self, claims: Sequence[_Claim]) -> list[SmsOutcome]:
+        if len(claims) == 1 or self.senders <= 1:
+            return [self._attempt(claim) for claim in claims]
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.senders, thread_name_prefix="ivr-sms-send")
+        return list(self._pool.map(self._attempt, claims))
+
+    def _attempt(self, claim: _Claim) -> SmsOutcome:
         try:
             sent = self.gateway.find_sent(claim.sms.to, claim.sms.body, claim.created_at) if claim.recovering else None
-            sent = sent or self.gateway.send(claim.sms)
-        except SmsTemporaryError as exc:
-            self._record(claim, retry=True, error=exc)
-        except SmsPermanentError as exc:
-            self._record(claim, retry=False, error=exc)
-        else:
-            self._record(claim, sent=sent)
+            return sent or self.gateway.send(claim.sms)
+        except (SmsTemporaryError, SmsPermanentError) as exc:
+            return exc
+        except Exception as exc:
+            # Not the gateway's known failures (a bug, an answer it could not read): it may have
+            # left, so it is retried, and the retry asks Twilio first. The batch's others are recorded.
+            log.exception("SMS %s: sending failed unexpectedly", claim.id)
+            return SmsTemporaryError(f"{type(exc).__name__}: {exc}")
 
-    def _record(self, claim: _Claim, sent: SentSms | None = None, retry: bool = False,
-                error: SmsTemporaryError | SmsPermanentError | None = None) -> None:
+    def _record(self, claims: Sequence[_Claim], outcomes: Sequence[SmsOutcome]) -> None:
+        """Write a batch's outcomes in one transaction: the messages' new columns in bulk, by id,
+        and their history in one INSERT (ORM objects would cost more than the sending)."""
         with self.database.session() as session, session.begin():
             now = self.clock()
-            message = session.get(SmsMessage, claim.id, with_for_update=True)
-            message.updated_at, message.locked_until = now, None
-            if sent is not None:
-                message.status = SmsStatus.LOGGED if sent.status == "logged" else SmsStatus.SENT
-                message.twilio_sid, message.sent_at = sent.sid, now
-                error_code = None
-            elif retry:
-                message.status, message.next_attempt_at = SmsStatus.QUEUED, now + backoff(message.attempts)
-                message.error_code, message.error_message = error.code, str(error)
-                log.warning("SMS %s to %s: %s; retry at %s", message.id, message.to, error, message.next_attempt_at)
-                return
-            else:
-                message.status, message.error_code, message.error_message = SmsStatus.FAILED, error.code, str(error)
-                error_code = error.code
-                log.error("SMS %s to %s failed for good: %s", message.id, message.to, error)
-            if message.ticket is not None:
-                history.record(session, message.ticket, "system", "sms", now, purpose=message.purpose, to=message.to,
-                               status=message.status, error=error_code)
+            query = (
+                select(SmsMessage.id, SmsMessage.ticket_id, SmsMessage.attempts, SmsMessage.to, SmsMessage.purpose)
+                .where(SmsMessage.id.in_([claim.id for claim in claims])).order_by(SmsMessage.id).with_for_update()
+            )
+            messages = {message.id: message for message in session.execute(query)}
+            changes, events = [], []
+            for claim, outcome in zip(claims, outcomes):
+                change, event = self._outcome(messages[claim.id], outcome, now)
+                changes.append(change)
+                events += [event] if event is not None else []
+            session.execute(update(SmsMessage), changes)
+            history.record_many(session, events)
+
+    def _outcome(self, message: Row, outcome: SmsOutcome, now: datetime) -> tuple[dict[str, Any], history.Entry | None]:
+        """A message's new columns after ``outcome``, and the event for its ticket's history (none for a retry)."""
+        change: dict[str, Any] = {"id": message.id, "updated_at": now, "locked_until": None}
+        if isinstance(outcome, SentSms):
+            status, error_code = SmsStatus.LOGGED if outcome.status == "logged" else SmsStatus.SENT, None
+            change.update(status=status, twilio_sid=outcome.sid, sent_at=now)
+        elif isinstance(outcome, SmsTemporaryError):
+            retry_at = now + backoff(message.attempts)
+            change.update(status=SmsStatus.QUEUED, next_attempt_at=retry_at, error_code=outcome.code,
+                          error_message=str(outcome))
+            log.warning("SMS %s to %s: %s; retry at %s", message.id, message.to, outcome, retry_at)
+            return change, None
+        else:
+            status, error_code = SmsStatus.FAILED, outcome.code
+            change.update(status=status, error_code=error_code, error_message=str(outcome))
+            log.error("SMS %s to %s failed for good: %s", message.id, message.to, outcome)
+        if message.ticket_id is None:
+            return change, None
+        data = {"purpose": message.purpose, "to": message.to, "status": status, "error": error_code}
+        return change, history.Entry(message.ticket_id, "system", "sms", now, data)

@@ -11,7 +11,7 @@ instant ("2026-11-23T08:30:00+00:00"); ``render`` shows them as the console show
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import event as orm_event
 from sqlalchemy import inspect
+from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from .compensation import Compensation, format_money, formula_in_words
@@ -85,6 +86,27 @@ def _forget_rolled_back(session: Session) -> None:
             if entry[0] is not None and not inspect(entry[0]).transient]
     if kept:
         session.info[_TO_LOG] = kept
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One event for ``record_many``: ``record``'s arguments, with the ticket's id for the ticket."""
+
+    ticket_id: int
+    actor: str
+    kind: str
+    at: datetime
+    data: dict[str, Any]
+
+
+def record_many(session: Session, entries: Sequence[Entry]) -> None:
+    """``record`` for many events at once, by ticket id (the SMS dispatcher's batch of outcomes):
+    one INSERT, and no ORM objects for the session to track."""
+    if entries:
+        session.execute(insert(TicketEvent), [
+            {"ticket_id": e.ticket_id, "at": e.at, "actor": e.actor, "kind": e.kind, "detail": "", "data": e.data or None}
+            for e in entries
+        ])
 
 
 def due(deadline: Deadline) -> str:

@@ -13,6 +13,7 @@ from . import history
 from .models import SmsMessage, SmsStatus, Ticket
 from .settings import HotlineConfig
 from .smstext import to_gsm7
+from .wakeup import announce_sms
 
 # Twilio's statuses in the order a message goes through them; a late callback never moves back.
 _PROGRESS = {"queued": 0, "accepted": 0, "sending": 1, "sent": 2, "delivered": 3, "undelivered": 3, "failed": 3}
@@ -24,12 +25,14 @@ def queue_sms(
     to: str | None = None,
 ) -> SmsMessage | None:
     """Queue ``text`` (transliterated to GSM-7) for the ticket's SMS number, or for ``to`` (a
-    supervisor's alert, filed under the ticket); None when there is no number."""
+    supervisor's alert, filed under the ticket); None when there is no number. The dispatchers
+    are woken when the caller's transaction commits."""
     number = ticket.sms_to if to is None else to
     if not number:
         return None
     message = SmsMessage(ticket=ticket, body=to_gsm7(text), **queued_sms_values(hotline, number, purpose, now))
     session.add(message)
+    announce_sms(session)
     return message
 
 

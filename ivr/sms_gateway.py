@@ -13,16 +13,17 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from functools import cached_property
 from typing import TYPE_CHECKING, Any, Protocol
 
 from twilio.base.exceptions import TwilioException, TwilioRestException, TwilioServiceException
 
 if TYPE_CHECKING:
     from twilio.http import HttpClient
+    from twilio.http.http_client import TwilioHttpClient
     from twilio.rest import Client
 
 from .errors import SmsError, SmsPermanentError, SmsTemporaryError
@@ -76,11 +77,12 @@ class SmsGateway(Protocol):
 
 
 class TwilioGateway:
-    """``SmsGateway`` over the real ``twilio.rest.Client``.
+    """``SmsGateway`` over the real ``twilio.rest.Client``; safe to use from several threads at once.
 
     ``base_url`` replaces https://api.twilio.com (TWILIO_API_BASE_URL), e.g. for a local
     stand-in. ``http_client`` replaces the default one, which times out after ``timeout``
-    seconds and never retries on its own.
+    seconds and never retries on its own; a given one is shared by every thread, so it must
+    be thread-safe itself.
     """
 
     def __init__(
@@ -92,18 +94,28 @@ class TwilioGateway:
         http_client: HttpClient | None = None,
     ) -> None:
         _require_credentials(account_sid, auth_token)  # refused now, not at the first SMS
-        self._credentials = (account_sid, auth_token, base_url)
-        self._http_client, self._timeout = http_client, timeout
 
-    @cached_property
+        def new_client() -> Client:
+            return twilio_rest_client(account_sid, auth_token, base_url, http_client or _http_client(base_url, timeout))
+
+        # One client per thread, each made at its thread's first SMS: TwilioHttpClient keeps the
+        # last request and answer on itself, and its requests.Session is not documented as
+        # thread-safe; and twilio's REST API and requests take ~0.2 s to import, which a web
+        # worker that never sends (the SMS leave from the dispatcher) need not pay at start-up.
+        self._new_client = new_client
+        self._clients = threading.local()
+
+    @property
     def _client(self) -> Client:
-        # Built at the first SMS: twilio's REST API and requests take ~0.2 s to import, which a
-        # web worker that never sends (the SMS leave from the dispatcher) need not pay at start-up.
-        from twilio.http.http_client import TwilioHttpClient
+        client = getattr(self._clients, "client", None)
+        if client is None:
+            client = self._clients.client = self._new_client()
+        return client
 
-        # max_retries=0: a retry inside requests could send the SMS twice and would hide the failure.
-        http_client = self._http_client or TwilioHttpClient(timeout=self._timeout, max_retries=0)
-        return twilio_rest_client(*self._credentials, http_client)
+    def warm_up(self) -> None:
+        """Load the Messages API now: twilio imports it on first use, a third of a second that
+        would otherwise delay the first SMS."""
+        self._client.messages  # noqa: B018 (the attribute access is the point)
 
     def send(self, sms: OutgoingSms) -> SentSms:
         # With a messaging service Twilio picks the sender, so From is left out on purpose.
@@ -138,6 +150,21 @@ class TwilioGateway:
             if message.body == body and message.date_created is not None and message.date_created >= earliest:
                 return SentSms(sid=message.sid, status=message.status)
         return None
+
+
+def _http_client(base_url: str, timeout: float) -> TwilioHttpClient:
+    """Twilio's HTTP client as the SMS need it: no retries of its own (a retry inside requests
+    could send an SMS twice, and would hide the failure), and the environment's proxy and CA
+    settings read once rather than on every request (requests scans all of os.environ each time)."""
+    from twilio.http.http_client import TwilioHttpClient  # imports requests: see TwilioGateway
+
+    http_client = TwilioHttpClient(timeout=timeout, max_retries=0)
+    session = http_client.session
+    settings = session.merge_environment_settings(base_url, {}, None, None, None)
+    session.proxies.update(settings["proxies"])
+    session.verify = settings["verify"]
+    session.trust_env = False
+    return http_client
 
 
 def twilio_rest_client(account_sid: str, auth_token: str, base_url: str, http_client: HttpClient) -> Client:

@@ -47,7 +47,11 @@ What it imitates (the 2010-04-01 REST API, as twilio-python reads it):
 * Faults scripted in order, consumed one per request before normal behaviour:
   ``fail_next(status, code, message)``, ``drop_next()`` (close the connection without an
   answer) and ``accept_then_drop_next()`` (store the message, then close without an answer).
-  They apply to every request, recordings and media included.
+  They apply to every request, recordings and media included; with ``to=`` a fault waits for
+  the next Messages POST to that number instead (messages sent together, in any order).
+* Load: ``answer_delay`` (seconds) holds every Messages POST before it is answered, and
+  ``max_in_flight`` is the most Messages POSTs it was answering at once; ``keep_alive=True``
+  (HTTP/1.1) keeps a client's connection open between requests, as Twilio does.
 
 What it does not imitate: delivery (a stored message turns "sent" at once, with date_sent =
 date_created, and no status callback is ever made), other resources, media, paging of
@@ -69,6 +73,7 @@ import re
 import secrets
 import struct
 import threading
+import time
 import wave
 import zlib
 from dataclasses import dataclass
@@ -100,6 +105,7 @@ _DEFAULT_ERRORS = {
 @dataclass(frozen=True)
 class _Fault:
     kind: str  # "fail", "drop" or "accept_then_drop"
+    to: str | None = None  # only for a Messages POST to this number
     status: int = 0
     code: int | None = None
     message: str | None = None
@@ -129,8 +135,13 @@ class TwilioStandin:
     of what ``add_call_recording`` registered.
     """
 
-    def __init__(self, account_sid: str = "AC" + "5" * 32, auth_token: str = "standin-auth-token") -> None:
+    def __init__(self, account_sid: str = "AC" + "5" * 32, auth_token: str = "standin-auth-token",
+                 keep_alive: bool = False) -> None:
         self.account_sid = account_sid
+        self.keep_alive = keep_alive
+        self.answer_delay = 0.0
+        self.max_in_flight = 0
+        self._in_flight = 0
         self.auth_token = auth_token
         self.messages: list[dict] = []
         self.recordings: dict[str, bytes] = {}
@@ -230,28 +241,38 @@ class TwilioStandin:
 
     # -- scripted faults ---------------------------------------------------
 
-    def fail_next(self, status: int, code: int | None = None, message: str | None = None, body: str | None = None) -> None:
-        """Answer the next request with an error; ``body`` replaces Twilio's JSON (say, a proxy's HTML page)."""
+    def fail_next(self, status: int, code: int | None = None, message: str | None = None, body: str | None = None,
+                  to: str | None = None) -> None:
+        """Answer the next request (to ``to``) with an error; ``body`` replaces Twilio's JSON (say, a proxy's HTML page)."""
         default_code, default_message = _DEFAULT_ERRORS.get(status, (None, f"HTTP {status}"))
         code = default_code if code is None else code
-        self._push(_Fault("fail", status, code, message or default_message, body))
+        self._push(_Fault("fail", to, status, code, message or default_message, body))
 
-    def drop_next(self) -> None:
-        """Close the next connection without answering and without storing anything."""
-        self._push(_Fault("drop"))
+    def drop_next(self, to: str | None = None) -> None:
+        """Close the next connection (of a message to ``to``) without answering and without storing anything."""
+        self._push(_Fault("drop", to))
 
-    def accept_then_drop_next(self) -> None:
-        """Handle the next request normally (store the message) but close without answering."""
-        self._push(_Fault("accept_then_drop"))
+    def accept_then_drop_next(self, to: str | None = None) -> None:
+        """Handle the next request (to ``to``) normally (store the message) but close without answering."""
+        self._push(_Fault("accept_then_drop", to))
 
     def _push(self, fault: _Fault) -> None:
         with self._lock:
             self._faults.append(fault)
 
-    def _next_fault(self) -> _Fault | None:
+    def _next_fault(self, to: str | None) -> _Fault | None:
+        """The first fault for this request: one for any request, or one for its To."""
         with self._lock:
             self.requests += 1
-            return self._faults.pop(0) if self._faults else None
+            for index, fault in enumerate(self._faults):
+                if fault.to is None or fault.to == to:
+                    return self._faults.pop(index)
+            return None
+
+    def _in_flight_change(self, by: int) -> None:
+        with self._lock:
+            self._in_flight += by
+            self.max_in_flight = max(self.max_in_flight, self._in_flight)
 
     # -- the API -----------------------------------------------------------
 
@@ -521,6 +542,12 @@ def _moment(text: str) -> datetime:
 
 def _handler_for(standin: TwilioStandin) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
+        # HTTP/1.0 closes every connection after its answer; every answer has a Content-Length.
+        protocol_version = "HTTP/1.1" if standin.keep_alive else "HTTP/1.0"
+        # Headers and body leave in two writes: on a kept connection, Nagle's algorithm would hold
+        # the body until the client's delayed ACK, 40 ms later.
+        disable_nagle_algorithm = True
+
         def do_GET(self) -> None:
             self._serve()
 
@@ -531,7 +558,19 @@ def _handler_for(standin: TwilioStandin) -> type[BaseHTTPRequestHandler]:
             url = urlsplit(self.path)
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(length).decode() if length else ""
-            fault = standin._next_fault()
+            sending = self.command == "POST" and _MESSAGES_PATH.match(url.path) is not None
+            if sending:
+                standin._in_flight_change(+1)
+            try:
+                self._serve_request(url, raw, _single_values(raw).get("To") if sending else None)
+            finally:
+                if sending:
+                    standin._in_flight_change(-1)
+
+        def _serve_request(self, url, raw: str, to: str | None) -> None:
+            fault = standin._next_fault(to)
+            if standin.answer_delay and to is not None:
+                time.sleep(standin.answer_delay)
             if fault is not None and fault.kind == "drop":
                 self.close_connection = True
                 return
