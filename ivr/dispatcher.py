@@ -28,7 +28,7 @@ from sqlalchemy import Row, and_, or_, select, update
 from . import history
 from .db import Database
 from .errors import SmsPermanentError, SmsTemporaryError
-from .models import SmsMessage, SmsStatus
+from .models import SmsMessage, SmsStatus, Ticket
 from .sms_gateway import OutgoingSms, SentSms, SmsGateway
 from .wakeup import Wakeup, wakeup_for
 
@@ -171,8 +171,11 @@ class Dispatcher:
         with self.database.session() as session, session.begin():
             now = self.clock()
             query = (
-                select(SmsMessage.id, SmsMessage.ticket_id, SmsMessage.attempts, SmsMessage.to, SmsMessage.purpose)
-                .where(SmsMessage.id.in_([claim.id for claim in claims])).order_by(SmsMessage.id).with_for_update()
+                select(SmsMessage.id, SmsMessage.ticket_id, Ticket.number, SmsMessage.attempts, SmsMessage.to,
+                       SmsMessage.purpose)
+                .outerjoin(Ticket, Ticket.id == SmsMessage.ticket_id)
+                .where(SmsMessage.id.in_([claim.id for claim in claims])).order_by(SmsMessage.id)
+                .with_for_update(of=SmsMessage)
             )
             messages = {message.id: message for message in session.execute(query)}
             changes, events = [], []
@@ -193,13 +196,15 @@ class Dispatcher:
             retry_at = now + backoff(message.attempts)
             change.update(status=SmsStatus.QUEUED, next_attempt_at=retry_at, error_code=outcome.code,
                           error_message=str(outcome))
-            log.warning("SMS %s to %s: %s; retry at %s", message.id, message.to, outcome, retry_at)
+            log.warning("SMS %s to %s: %s; retry at %s", message.id, message.to, outcome, retry_at,
+                        extra={"ticket": message.number})
             return change, None
         else:
             status, error_code = SmsStatus.FAILED, outcome.code
             change.update(status=status, error_code=error_code, error_message=str(outcome))
-            log.error("SMS %s to %s failed for good: %s", message.id, message.to, outcome)
+            log.error("SMS %s to %s failed for good: %s", message.id, message.to, outcome,
+                      extra={"ticket": message.number})
         if message.ticket_id is None:
             return change, None
         data = {"purpose": message.purpose, "to": message.to, "status": status, "error": error_code}
-        return change, history.Entry(message.ticket_id, "system", "sms", now, data)
+        return change, history.Entry(message.ticket_id, message.number, "system", "sms", now, data)

@@ -90,9 +90,11 @@ def _forget_rolled_back(session: Session) -> None:
 
 @dataclass(frozen=True)
 class Entry:
-    """One event for ``record_many``: ``record``'s arguments, with the ticket's id for the ticket."""
+    """One event for ``record_many``: ``record``'s arguments, with the ticket's id and number
+    (for the log line) for the ticket."""
 
     ticket_id: int
+    number: str
     actor: str
     kind: str
     at: datetime
@@ -107,6 +109,8 @@ def record_many(session: Session, entries: Sequence[Entry]) -> None:
             {"ticket_id": e.ticket_id, "at": e.at, "actor": e.actor, "kind": e.kind, "detail": "", "data": e.data or None}
             for e in entries
         ])
+    for entry in entries:
+        log_written(session, entry.number, [{"kind": entry.kind, "actor": entry.actor}])
 
 
 def due(deadline: Deadline) -> str:
