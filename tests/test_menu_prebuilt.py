@@ -49,6 +49,17 @@ def test_all_closed_is_said_after_hours_only_although_the_menu_is_kept(client, c
     assert "Acum nu avem operatori" not in open_ and 'action="/voice/menu?lang=ro&amp;attempt=1"' in open_
 
 
+def test_all_closed_changes_on_the_minute_the_last_department_closes(client, clock):
+    """Technical and customer relations close at 21:00 (payments at 17:30): decided per minute."""
+    from datetime import timedelta
+
+    closing = bucharest(2026, 11, 17, 21, 0)
+    for moment, closed in [(closing - timedelta(seconds=1), False), (closing, True), (closing - timedelta(minutes=1), False),
+                           (closing + timedelta(seconds=59), True), (closing + timedelta(days=1, seconds=-30), False)]:
+        said = answer(client, clock, moment, "/voice/menu-start?lang=ro", "+40215551234", None)
+        assert ("Acum nu avem operatori" in said) is closed, moment
+
+
 def test_each_mount_point_has_its_own_urls(client, clock):
     """Behind a proxy that mounts the hotline under a prefix, url_for's URLs start with it."""
     mounted = answer(client, clock, IN_HOURS, "/voice/incoming", "+40215551234", None, mount="/hotline")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import unicodedata
 from dataclasses import dataclass
 
-from flask import request, url_for
+from flask import current_app, request, url_for
 from twilio.twiml.voice_response import Gather, VoiceResponse
 
 from .. import appctx
@@ -81,9 +81,19 @@ def append_menu_start(response: VoiceResponse, lang: str) -> None:
     _append_menu(response, lang, attempt=1, told_all_closed=closed)
 
 
+_ALL_CLOSED = "ivr.all_closed"  # (configuration, minute, answer): the last minute's answer
+
+
 def _all_closed() -> bool:
-    routing, now = appctx.hotline().routing, appctx.now()
-    return not any(routing.schedule(key).is_open(now) for key in routing.departments)
+    """Whether no department is open now: decided once a minute, as opening hours are in minutes."""
+    hotline, now = appctx.hotline(), appctx.now()
+    minute = now.replace(second=0, microsecond=0)
+    kept = current_app.extensions.get(_ALL_CLOSED)
+    if kept is None or kept[0] is not hotline or kept[1] != minute:
+        routing = hotline.routing
+        kept = (hotline, minute, not any(routing.schedule(key).is_open(now) for key in routing.departments))
+        current_app.extensions[_ALL_CLOSED] = kept
+    return kept[2]
 
 
 def offers_language(caller: Caller) -> bool:
