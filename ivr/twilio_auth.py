@@ -22,6 +22,8 @@ from twilio.request_validator import (
     remove_port,
 )
 
+from werkzeug.sansio.utils import get_current_url
+
 from .inputs import matches
 
 log = logging.getLogger(__name__)
@@ -63,8 +65,14 @@ def url_twilio_called() -> str:
     scheme, host and mount point (behind trusted proxies, ProxyFix has applied X-Forwarded-*),
     followed by the path and query string as sent."""
     public = current_app.config.get("PUBLIC_URL")
-    base = public.rstrip("/") if public else request.host_url.rstrip("/") + quote(request.script_root, safe=_PATH_SAFE)
+    base = public.rstrip("/") if public else _request_base(request.scheme, request.host, request.script_root)
     return base + _target_as_sent()
+
+
+@lru_cache(maxsize=64)
+def _request_base(scheme: str, host: str, script_root: str) -> str:
+    """Werkzeug's ``host_url`` (an IRI) and the mount point: made once for the few a server is reached at."""
+    return get_current_url(scheme, host).rstrip("/") + quote(script_root, safe=_PATH_SAFE)
 
 
 @lru_cache(maxsize=4)

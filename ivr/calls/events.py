@@ -4,8 +4,8 @@ The menu must answer even when the database hangs (the caller is on the line), a
 call log is a record, not the complaint itself: a fact that cannot be written is logged and
 dropped rather than held up. Tests and the status callback's caller use ``flush``.
 
-When calls come faster than one transaction a fact, the facts waiting are written together, in
-one transaction: a commit (a disk flush) per fact would cost more than the menu that caused it.
+The facts are written together, in one transaction: the writer lets the first wait a moment
+for others. A commit (a disk flush) per fact would cost more than the menu that caused it.
 """
 
 from __future__ import annotations
@@ -22,7 +22,9 @@ from ..db import Database
 log = logging.getLogger(__name__)
 Write = Callable[[Session], None]
 # At most this many facts share a transaction: on SQLite it holds the one write lock meanwhile.
-BATCH = 50
+BATCH = 100
+# How long a fact waits for others to share its transaction (a flush does not wait).
+LINGER_SECONDS = 0.05
 
 
 class _Flushed(threading.Event):
@@ -35,6 +37,7 @@ class CallEvents:
         self._queue: queue.Queue[Write | _Flushed] = queue.Queue(capacity)
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        self._hurry = threading.Event()  # a flush is waiting: write what is queued now
 
     def record(self, write: Write) -> None:
         """Queue ``write(session)`` to run soon, in order, in a transaction of its own or shared
@@ -45,6 +48,7 @@ class CallEvents:
         """Wait until every queued fact is written (or given up); False on timeout."""
         done = _Flushed()
         self._put(done)
+        self._hurry.set()
         return done.wait(timeout)
 
     def _put(self, item: Write | _Flushed) -> None:
@@ -69,9 +73,13 @@ class CallEvents:
                 flushed.set()
 
     def _next_batch(self) -> tuple[list[Write], _Flushed | None]:
-        """The facts waiting, up to BATCH, waiting for one if none is; and a flush that ends them."""
+        """The facts waiting, up to BATCH, after a moment for more when there are few (waiting
+        for the first if none is); and the flush that ends them, if one does."""
         batch: list[Write] = []
         item = self._queue.get()
+        if not isinstance(item, _Flushed) and self._queue.qsize() < BATCH:
+            self._hurry.wait(LINGER_SECONDS)
+        self._hurry.clear()
         while True:
             if isinstance(item, _Flushed):
                 return batch, item

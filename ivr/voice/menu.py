@@ -4,7 +4,7 @@ voice, and the way to a department."""
 from __future__ import annotations
 
 import unicodedata
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from flask import current_app, request, url_for
 from twilio.twiml.voice_response import Gather, VoiceResponse
@@ -102,8 +102,7 @@ def offers_language(caller: Caller) -> bool:
     return caller.region is None or caller.region != appctx.hotline().routing.hotline.holidays
 
 
-@dataclass(frozen=True)
-class _Menu:
+class _Menu(NamedTuple):
     """Everything a menu depends on besides the configuration."""
 
     lang: str
