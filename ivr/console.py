@@ -16,7 +16,9 @@ from sqlalchemy.orm import Session, object_session
 
 from . import appctx, casework, ticket_terms
 from .calls.queries import get_call
-from .console_common import load_user, page_context, recording_response, supervisor_only, ticket_due, ticket_filter
+from .console_common import (
+    CookieSessions, load_user, page_context, recording_response, supervisor_only, ticket_due, ticket_filter,
+)
 from .compensation import parse_money
 from .console_labels import label_text
 from .schedule import DAYS
@@ -44,6 +46,7 @@ OVERVIEW_DAYS = 30
 
 bp.before_request(load_user)
 bp.context_processor(page_context)
+bp.record_once(lambda state: setattr(state.app, "session_interface", CookieSessions()))
 
 
 # No inline script or style anywhere in the templates, so the policy needs no 'unsafe-inline'.

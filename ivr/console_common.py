@@ -12,7 +12,9 @@ import functools
 import logging
 from collections.abc import Iterator, Mapping
 
-from flask import Response, abort, g, redirect, request, session, url_for
+from flask import Flask, Response, abort, g, redirect, request, session, url_for
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
+from itsdangerous import URLSafeTimedSerializer
 
 from . import appctx
 from .alerts import risk_windows
@@ -28,6 +30,26 @@ log = logging.getLogger(__name__)
 LIST_STATUSES = ("open", *TicketStatus.OPEN, TicketStatus.RESOLVED, TicketStatus.REJECTED)
 # Pages a visitor may open without signing in.
 PUBLIC_ENDPOINTS = ("console.login", "console.language")
+
+
+class CookieSessions(SecureCookieSessionInterface):
+    """Flask's signed cookie sessions, with their serializer made once per secret key rather
+    than for every request, and no cookies parsed when there are none: each webhook opens a
+    session too, and that cost as much as parsing the caller's number."""
+
+    _made: tuple[tuple, URLSafeTimedSerializer | None] | None = None
+
+    def open_session(self, app: Flask, request) -> SecureCookieSession | None:
+        if app.secret_key and "HTTP_COOKIE" not in request.environ:
+            return self.session_class()  # what Flask opens without the cookie (Twilio's requests), unparsed
+        return super().open_session(app, request)
+
+    def get_signing_serializer(self, app: Flask) -> URLSafeTimedSerializer | None:
+        keys = (app.secret_key, tuple(app.config.get("SECRET_KEY_FALLBACKS") or ()))
+        made = self._made
+        if made is None or made[0] != keys:
+            made = self._made = (keys, super().get_signing_serializer(app))
+        return made[1]
 
 
 def load_user() -> Response | None:

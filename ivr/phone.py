@@ -28,12 +28,15 @@ class Caller:
         return self.e164 is None
 
 
-def _parse(text: str, region: str | None) -> phonenumbers.PhoneNumber | None:
+def _parse(text: str, region: str | None) -> tuple[phonenumbers.PhoneNumber, int] | None:
+    """The number and its type (a PhoneNumberType), or None when it is not a valid number."""
     try:
         number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException:
         return None
-    return number if phonenumbers.is_valid_number(number) else None
+    # UNKNOWN exactly for the numbers is_valid_number refuses: one look at the metadata, not two.
+    kind = phonenumbers.number_type(number)
+    return None if kind == PhoneNumberType.UNKNOWN else (number, kind)
 
 
 def caller_from(raw: str | None, home_region: str) -> Caller:
@@ -41,13 +44,14 @@ def caller_from(raw: str | None, home_region: str) -> Caller:
     text = (raw or "").strip()
     if text.lower() in _WITHHELD or text.startswith(("client:", "sip:")):
         return Caller(None, None, False)
-    number = _parse(text, home_region)
-    if number is None:
+    parsed = _parse(text, home_region)
+    if parsed is None:
         return Caller(None, None, False)
+    number, kind = parsed
     return Caller(
         phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164),
         phonenumbers.region_code_for_number(number),
-        phonenumbers.number_type(number) in _SMS_CAPABLE,
+        kind in _SMS_CAPABLE,
     )
 
 
@@ -64,7 +68,7 @@ def keyed_mobile(digits: str | None, home_region: str) -> str | None:
         return None
     if text.startswith("00"):
         text = "+" + text[2:]
-    number = _parse(text, home_region)
-    if number is None or phonenumbers.number_type(number) not in _SMS_CAPABLE:
+    parsed = _parse(text, home_region)
+    if parsed is None or parsed[1] not in _SMS_CAPABLE:
         return None
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    return phonenumbers.format_number(parsed[0], phonenumbers.PhoneNumberFormat.E164)

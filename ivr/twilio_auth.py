@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
+import hmac
 import logging
 import os
 import re
 import secrets
 import tempfile
+from functools import lru_cache
 from pathlib import Path
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, urlparse, urlsplit
 
 from flask import abort, current_app, request
 from twilio.request_validator import (
     SIGNATURE_HEADER,
     SIGNATURE_SETTINGS_HEADER,
     RequestValidator,
+    add_port,
     get_signature_algorithm,
+    remove_port,
 )
+
+from werkzeug.sansio.utils import get_current_url
 
 from .inputs import matches
 
@@ -59,16 +65,49 @@ def url_twilio_called() -> str:
     scheme, host and mount point (behind trusted proxies, ProxyFix has applied X-Forwarded-*),
     followed by the path and query string as sent."""
     public = current_app.config.get("PUBLIC_URL")
-    base = public.rstrip("/") if public else request.host_url.rstrip("/") + quote(request.script_root, safe=_PATH_SAFE)
+    base = public.rstrip("/") if public else _request_base(request.scheme, request.host, request.script_root)
     return base + _target_as_sent()
+
+
+@lru_cache(maxsize=64)
+def _request_base(scheme: str, host: str, script_root: str) -> str:
+    """Werkzeug's ``host_url`` (an IRI) and the mount point: made once for the few a server is reached at."""
+    return get_current_url(scheme, host).rstrip("/") + quote(script_root, safe=_PATH_SAFE)
+
+
+@lru_cache(maxsize=4)
+def _validator(token: str) -> RequestValidator:
+    return RequestValidator(token)
+
+
+def signed_by_twilio(validator: RequestValidator, url: str, params, signature: str, algorithm: str | None) -> bool:
+    """What ``validator.validate`` answers, computing one HMAC where it computes two.
+
+    Twilio signs the URL with or without the default port, so RequestValidator accepts either
+    form and always computes both. The URL as this request reached us is the likely one: it is
+    tried first, and the other form only when it fails. The signatures are the library's own.
+    """
+    if isinstance(params, str):  # a JSON body, signed through its hash: the library's way only
+        return validator.validate(url, params, signature, algorithm)
+    parsed = urlparse(url)
+    as_sent, other = (add_port(parsed), remove_port(parsed)) if parsed.port else (remove_port(parsed), add_port(parsed))
+    try:
+        expected = validator.compute_signature(as_sent, params, algorithm)
+    except ValueError:  # an algorithm twilio does not know: the library refuses it and says why
+        return validator.validate(url, params, signature, algorithm)
+    return _same(expected, signature) or _same(validator.compute_signature(other, params, algorithm), signature)
+
+
+def _same(expected: str, given: str) -> bool:
+    return hmac.compare_digest(expected.encode(), given.encode())
 
 
 def require_twilio_signature() -> None:
     """before_request hook: 403 unless the request is signed with our auth token."""
-    validator = RequestValidator(current_app.config["TWILIO_AUTH_TOKEN"])
     signature = request.headers.get(SIGNATURE_HEADER, "")
     algorithm = get_signature_algorithm(request.headers.get(SIGNATURE_SETTINGS_HEADER))
-    if not signature or not validator.validate(url_twilio_called(), request.form, signature, algorithm):
+    validator = _validator(current_app.config["TWILIO_AUTH_TOKEN"])
+    if not signature or not signed_by_twilio(validator, url_twilio_called(), request.form, signature, algorithm):
         log.warning("rejected unsigned or forged request to %s from %s", request.path, request.remote_addr)
         abort(403)
 

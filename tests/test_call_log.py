@@ -301,3 +301,79 @@ def test_operators_phones_are_set_with_the_cli(runner, app_config, monkeypatch, 
     assert runner.invoke(main, ["user", "phone", "ana", "+40215894142"]).exit_code == 0
     with db.session() as session:
         assert session.scalars(select(User.phone).where(User.name == "ana")).one() == "+40215894142"
+
+
+def _row(db, call_sid: str) -> CallRecord:
+    with db.session() as session:
+        return session.scalars(select(CallRecord).where(CallRecord.call_sid == call_sid)).one()
+
+
+def test_a_call_that_arrives_again_keeps_its_earliest_start_and_first_caller_and_language(app, db):
+    from ivr.calls import log
+
+    first, earlier, later = bucharest(2026, 11, 17, 10, 0), bucharest(2026, 11, 17, 9, 59), bucharest(2026, 11, 17, 10, 5)
+    with db.session() as session, session.begin():
+        log.webhook_failed(session, LEG_SID, first)  # another fact made the row: no caller, no language
+    for caller, language, at in [(None, "en", later), ("+40722123456", "ro", later), ("+40733123456", "en", earlier)]:
+        with db.session() as session, session.begin():
+            log.call_started(session, LEG_SID, caller, language, at)
+    row = _row(db, LEG_SID)
+    assert (row.caller, row.language, row.started_at, row.errored) == ("+40722123456", "en", earlier, True)
+
+
+def write_together(db, *writes) -> int:
+    """Write the facts as the call log's writer does when they queue up together; the commits."""
+    import threading
+
+    from sqlalchemy import event
+
+    from ivr.calls.events import CallEvents
+
+    commits: list[int] = []
+    count = lambda connection: commits.append(1)  # noqa: E731
+    events, holding, gate = CallEvents(db), threading.Event(), threading.Event()
+    events.record(lambda session: holding.set() or gate.wait(10))  # holds the writer while the others queue up
+    assert holding.wait(10)
+    for write in writes:
+        events.record(write)
+    event.listen(db.engine, "commit", count)
+    try:
+        gate.set()
+        assert events.flush()
+    finally:
+        event.remove(db.engine, "commit", count)
+    return len(commits)
+
+
+def test_facts_queued_together_are_written_together_and_a_bad_one_loses_no_other(app, db):
+    from ivr.calls import log
+
+    now, other = bucharest(2026, 11, 17, 10, 0), "CA" + "8" * 32
+    for bad in (False, True):
+        facts = [
+            lambda session: log.call_started(session, CALL_SID, "+40722123456", "ro", now),
+            lambda session: log.department_chosen(session, CALL_SID, "technical", "ro", now),
+            *([lambda session: session.execute(select(CallRecord).where(CallRecord.id / 0 == "x")).one()] if bad else []),
+            lambda session: log.call_started(session, other, None, "ro", now),
+            lambda session: log.webhook_failed(session, CALL_SID, now),
+        ]
+        # Together: one commit (the holding fact wrote nothing); with a bad one, each good fact alone.
+        assert write_together(db, *facts) == (4 if bad else 1)
+        row = _row(db, CALL_SID)
+        assert (row.caller, row.language, row.department, row.errored) == ("+40722123456", "ro", "technical", True)
+        assert _row(db, other).caller is None
+
+
+def test_a_fact_after_the_arrival_in_the_same_transaction_sees_the_arrival(app, db):
+    from ivr.calls import log
+
+    now, held = bucharest(2026, 11, 17, 10, 0), []
+    write_together(
+        db,
+        lambda session: log.department_chosen(session, CALL_SID, "technical", "ro", now),
+        lambda session: held.append(log.call_row(session, CALL_SID, now)),  # the row stays in the session
+        lambda session: log.call_started(session, CALL_SID, "+40722123456", "ro", now - timedelta(seconds=20)),
+        lambda session: log.status_reported(session, CALL_SID, "completed", 30, "+40733000000", now),
+    )
+    row = _row(db, CALL_SID)
+    assert (row.caller, row.started_at, row.department) == ("+40722123456", now - timedelta(seconds=20), "technical")

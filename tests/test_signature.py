@@ -75,3 +75,40 @@ def test_get_is_not_allowed(client):
     assert client.get("/voice/incoming").status_code == 405
 
 
+
+
+# The check computes one HMAC where RequestValidator.validate computes two: it must still accept
+# and refuse exactly what the library does, whichever port form Twilio signed.
+SIGNED_URLS = [
+    "https://ivr.example.ro/voice/incoming", "https://ivr.example.ro:443/voice/incoming",
+    "http://localhost/voice/menu?lang=ro&attempt=1", "http://localhost:80/voice/menu?lang=ro&attempt=1",
+    "http://127.0.0.1:8000/voice/incoming", "https://ivr.example.ro:8443/voice/record/pl%C4%83%C8%9Bi?lang=ro",
+]
+
+
+@pytest.mark.parametrize("algorithm", [None, "HMAC_SHA1", "HMAC_SHA256", "HMAC_MD5"])
+@pytest.mark.parametrize("requested", SIGNED_URLS)
+@pytest.mark.parametrize("signed", SIGNED_URLS)
+def test_the_signature_is_accepted_exactly_as_twilio_validates_it(requested, signed, algorithm):
+    from werkzeug.datastructures import MultiDict
+    from twilio.request_validator import RequestValidator
+
+    from ivr.twilio_auth import signed_by_twilio
+
+    validator = RequestValidator("our-token")
+    form = MultiDict([*FORM.items(), ("Digits", "1"), ("Digits", "2")])
+    signature = validator.compute_signature(signed, form, algorithm if algorithm != "HMAC_MD5" else None)
+    for given in (signature, signature[:-2] + "x=", ""):
+        expected = validator.validate(requested, form, given, algorithm)
+        assert signed_by_twilio(validator, requested, form, given, algorithm) is expected
+    # The two port forms of one URL are one signature; any other URL is not.
+    same = requested.replace(":443/", "/").replace(":80/", "/") == signed.replace(":443/", "/").replace(":80/", "/")
+    assert signed_by_twilio(validator, requested, form, signature, algorithm) is (same and algorithm != "HMAC_MD5")
+
+
+def test_a_request_signed_with_the_default_port_is_answered(client):
+    """Twilio signs some URLs with :443 or :80 although the request's Host has no port."""
+    headers = sign("http://localhost:80/voice/incoming", FORM)
+    assert client.post("/voice/incoming", data=FORM, headers=headers).status_code == 200
+    headers = sign("http://localhost:8080/voice/incoming", FORM)
+    assert client.post("/voice/incoming", data=FORM, headers=headers).status_code == 403

@@ -3,6 +3,9 @@
 The menu must answer even when the database hangs (the caller is on the line), and the
 call log is a record, not the complaint itself: a fact that cannot be written is logged and
 dropped rather than held up. Tests and the status callback's caller use ``flush``.
+
+The facts are written together, in one transaction: the writer lets the first wait a moment
+for others. A commit (a disk flush) per fact would cost more than the menu that caused it.
 """
 
 from __future__ import annotations
@@ -18,29 +21,42 @@ from ..db import Database
 
 log = logging.getLogger(__name__)
 Write = Callable[[Session], None]
-BATCH = 100  # facts written in one transaction at most
+# At most this many facts share a transaction: on SQLite it holds the one write lock meanwhile.
+BATCH = 100
+# How long a fact waits for others to share its transaction (a flush does not wait).
+LINGER_SECONDS = 0.05
+
+
+class _Flushed(threading.Event):
+    """Put in the queue by ``flush``: set once every fact before it is committed (or given up)."""
 
 
 class CallEvents:
     def __init__(self, database: Database, capacity: int = 10_000) -> None:
         self._database = database
-        self._queue: queue.Queue[Write] = queue.Queue(capacity)
+        self._queue: queue.Queue[Write | _Flushed] = queue.Queue(capacity)
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        self._hurry = threading.Event()  # a flush is waiting: write what is queued now
 
     def record(self, write: Write) -> None:
-        """Queue ``write(session)`` to run in its own transaction, soon, in order."""
-        self._start()
-        try:
-            self._queue.put_nowait(write)
-        except queue.Full:
-            log.warning("call log: %d facts waiting for the database; this one is dropped", self._queue.qsize())
+        """Queue ``write(session)`` to run soon, in order, in a transaction of its own or shared
+        with the facts queued with it (if one of them fails, each is tried again alone)."""
+        self._put(write)
 
     def flush(self, timeout: float = 10.0) -> bool:
         """Wait until every queued fact is written (or given up); False on timeout."""
-        done = threading.Event()
-        self.record(_Written(done))
+        done = _Flushed()
+        self._put(done)
+        self._hurry.set()
         return done.wait(timeout)
+
+    def _put(self, item: Write | _Flushed) -> None:
+        self._start()
+        try:
+            self._queue.put_nowait(item)
+        except queue.Full:
+            log.warning("call log: %d facts waiting for the database; this one is dropped", self._queue.qsize())
 
     def _start(self) -> None:
         with self._lock:
@@ -50,37 +66,45 @@ class CallEvents:
 
     def _run(self) -> None:
         while True:
-            writes = [self._queue.get()]
-            while len(writes) < BATCH:
-                try:
-                    writes.append(self._queue.get_nowait())
-                except queue.Empty:
-                    break
-            self._write(writes)
+            batch, flushed = self._next_batch()
+            if batch:
+                self._write(batch)
+            if flushed is not None:
+                flushed.set()
 
-    def _write(self, writes: list[Write]) -> None:
-        """The facts waiting together, in one transaction (one commit for a burst of calls);
-        should it fail, each alone, so that a fact that cannot be written loses only itself."""
-        try:
-            with self._database.session() as session, session.begin():
-                for write in writes:
-                    write(session)
-        except Exception:
-            if len(writes) > 1:
-                for write in writes:
-                    self._write([write])
+    def _next_batch(self) -> tuple[list[Write], _Flushed | None]:
+        """The facts waiting, up to BATCH, after a moment for more when there are few (waiting
+        for the first if none is); and the flush that ends them, if one does."""
+        batch: list[Write] = []
+        item = self._queue.get()
+        if not isinstance(item, _Flushed) and self._queue.qsize() < BATCH:
+            self._hurry.wait(LINGER_SECONDS)
+        self._hurry.clear()
+        while True:
+            if isinstance(item, _Flushed):
+                return batch, item
+            batch.append(item)
+            if len(batch) >= BATCH:
+                return batch, None
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                return batch, None
+
+    def _write(self, batch: list[Write]) -> None:
+        if len(batch) > 1:
+            try:
+                self._transaction(batch)
                 return
-            log.exception("call log: a fact could not be written")
-        for write in writes:
-            if isinstance(write, _Written):
-                write.done.set()
+            except Exception:
+                log.warning("call log: %d facts written together failed; each is tried alone", len(batch))
+        for write in batch:
+            try:
+                self._transaction([write])
+            except Exception:
+                log.exception("call log: a fact could not be written")
 
-
-class _Written:
-    """``flush``'s marker: its event is set once the facts queued before it are committed."""
-
-    def __init__(self, done: threading.Event) -> None:
-        self.done = done
-
-    def __call__(self, _session: Session) -> None:
-        pass
+    def _transaction(self, writes: list[Write]) -> None:
+        with self._database.session() as session, session.begin():
+            for write in writes:
+                write(session)

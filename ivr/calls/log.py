@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import case, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -28,14 +28,35 @@ def call_row(session: Session, call_sid: str, now: datetime) -> CallRecord:
         dialect.insert(CallRecord).values(call_sid=call_sid, started_at=now, voicemail=False, errored=False)
         .on_conflict_do_nothing(index_elements=["call_sid"])
     )
-    return session.scalars(select(CallRecord).where(CallRecord.call_sid == call_sid).with_for_update()).one()
+    # Read afresh: call_started writes with a statement of its own, which a row this session
+    # already holds (facts share a transaction, ivr.calls.events) would not show.
+    return session.scalars(
+        select(CallRecord).where(CallRecord.call_sid == call_sid).with_for_update().execution_options(populate_existing=True)
+    ).one()
+
+
+def _started(dialect) -> postgresql.Insert | sqlite.Insert:
+    """The arrival of a call in one statement: its row, or the row's earliest start and the first
+    caller and language it knew ("" counts as unknown, as ``or`` does in the other facts)."""
+    calls = CallRecord.__table__
+    insert = dialect.insert(calls)
+    new = insert.excluded
+    return insert.on_conflict_do_update(index_elements=[calls.c.call_sid], set_={
+        calls.c.started_at: case((new.started_at < calls.c.started_at, new.started_at), else_=calls.c.started_at),
+        calls.c.caller: func.coalesce(func.nullif(calls.c.caller, ""), new.caller),
+        calls.c.language: func.coalesce(func.nullif(calls.c.language, ""), new.language),
+    })
+
+
+# Every call's first fact: a statement built once, as the ORM's read-then-update costs more than the menu.
+_STARTED = {"postgresql": _started(postgresql), "sqlite": _started(sqlite)}
 
 
 def call_started(session: Session, call_sid: str, caller: str | None, language: str, now: datetime) -> None:
-    row = call_row(session, call_sid, now)
-    row.started_at = min(row.started_at, now)
-    row.caller = row.caller or caller
-    row.language = row.language or language
+    statement = _STARTED["postgresql" if session.get_bind().dialect.name == "postgresql" else "sqlite"]
+    session.execute(statement, {
+        "call_sid": call_sid, "started_at": now, "caller": caller, "language": language, "voicemail": False, "errored": False,
+    })
 
 
 def department_chosen(session: Session, call_sid: str, department: str, language: str, now: datetime) -> None:

@@ -101,6 +101,17 @@ def metrics():
     return Response(generate_latest(_registry()), mimetype=CONTENT_TYPE_LATEST)
 
 
+_BY_ENDPOINT: dict[str, Histogram] = {}
+
+
+def _histogram(endpoint: str) -> Histogram:
+    """The endpoint's histogram, looked up once (``labels`` takes a lock and checks the values each time)."""
+    histogram = _BY_ENDPOINT.get(endpoint)
+    if histogram is None:
+        histogram = _BY_ENDPOINT[endpoint] = WEBHOOK_SECONDS.labels(endpoint)
+    return histogram
+
+
 def init_app(app: Flask) -> None:
     """Time every Twilio webhook, and serve /metrics."""
 
@@ -111,7 +122,7 @@ def init_app(app: Flask) -> None:
     @app.after_request
     def _observe(response: Response) -> Response:
         if request.blueprint in WEBHOOK_BLUEPRINTS and "webhook_started" in g:
-            WEBHOOK_SECONDS.labels(request.endpoint or "unknown").observe(time.perf_counter() - g.webhook_started)
+            _histogram(request.endpoint or "unknown").observe(time.perf_counter() - g.webhook_started)
         return response
 
     app.register_blueprint(bp)

@@ -23,7 +23,7 @@ from ..calls import log as call_log
 from ..twiml import speak, twiml_response
 from . import callbacks, menu, operators, voicemail  # noqa: F401  (their routes join the blueprint)
 from .blueprint import bp
-from .call_state import call_lang, log_call, prompts_in, textable
+from .call_state import call_lang, caller_textable, log_call, prompts_in
 from .voicemail import append_record
 
 log = logging.getLogger(__name__)
@@ -46,7 +46,7 @@ def apologise(error: Exception):
         log_call(call_log.webhook_failed)
         lang, key = call_lang(), appctx.hotline().routing.hotline.fallback
         speak(response, prompts_in(lang).say("error_apology"))
-        return append_record(response, key, lang, sms=textable(request.form.get("From")), take=2)
+        return append_record(response, key, lang, sms=caller_textable(), take=2)
     except Exception:  # the configuration itself is unusable: record without words
         log.exception("could not even apologise for CallSid %s", request.form.get("CallSid"))
         fallback = VoiceResponse()

@@ -13,10 +13,17 @@ from ..phone import Caller, caller_from, sms_recipient
 from ..prompts import PromptSet
 
 _CALL_SID = re.compile(r"CA[0-9a-fA-F]{32}")
+_CALLER = "ivr.caller"  # where a request keeps its caller, in its WSGI environ
 
 
 def call_caller() -> Caller:
-    return caller_from(request.form.get("From"), appctx.hotline().routing.hotline.holidays)
+    """The caller in Twilio's ``From``, parsed once per request: several steps of one answer
+    ask, and parsing a number is a good part of a menu's time."""
+    caller = request.environ.get(_CALLER)
+    if caller is None:
+        caller = caller_from(request.form.get("From"), appctx.hotline().routing.hotline.holidays)
+        request.environ[_CALLER] = caller
+    return caller
 
 
 def call_lang() -> str:
@@ -39,6 +46,11 @@ def textable(number: str | None) -> str:
     """``number`` in E.164 if we may text it (a mobile of routing.yaml's sms_countries), else ""."""
     hotline = appctx.hotline().routing.hotline
     return sms_recipient(caller_from(number, hotline.holidays), hotline.sms_countries) or ""
+
+
+def caller_textable() -> str:
+    """The caller's own number in E.164 if we may text it, else "" (``textable`` of ``From``)."""
+    return sms_recipient(call_caller(), appctx.hotline().routing.hotline.sms_countries) or ""
 
 
 def sms_arg() -> str:

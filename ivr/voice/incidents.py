@@ -31,7 +31,7 @@ from ..deadlines import Deadline
 from ..prompts import Utterance
 from ..twiml import speak, twiml_response
 from .blueprint import bp
-from .call_state import call_caller, call_lang, department_name, log_call, prompts_in, textable
+from .call_state import call_caller, call_lang, caller_textable, department_name, log_call, prompts_in
 from .operators import route
 from .voicemail import _spoken_deadline, _spoken_milestones, take_voicemail
 
@@ -101,7 +101,7 @@ class _Joined:
 
 def _join(response: VoiceResponse, incident: int, key: str | None, lang: str):
     hotline, database, now = appctx.hotline(), appctx.database(), appctx.now()
-    call_sid, caller, sms = request.form["CallSid"], call_caller().e164, textable(request.form.get("From"))
+    call_sid, caller, sms = request.form["CallSid"], call_caller().e164, caller_textable()
 
     def register() -> _Joined | None:
         with database.session() as session, session.begin():

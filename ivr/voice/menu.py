@@ -4,8 +4,9 @@ voice, and the way to a department."""
 from __future__ import annotations
 
 import unicodedata
+from typing import NamedTuple
 
-from flask import request, url_for
+from flask import current_app, request, url_for
 from twilio.twiml.voice_response import Gather, VoiceResponse
 
 from .. import appctx
@@ -18,13 +19,23 @@ from .arrival import Arrival, IncomingStep
 from .blueprint import bp
 from .incidents import announce_outage, route_with_notice
 from .call_state import call_caller, call_lang, department_name, int_arg, log_call, prompts_in
+from .prebuilt import append_prebuilt
 
 
 def greet(response: VoiceResponse, arrival: Arrival) -> bool:
-    prompts, company = prompts_in(arrival.lang), appctx.hotline().routing.hotline.company
+    append_prebuilt(response, ("greeting", arrival.lang), lambda verbs: _greeting(verbs, arrival.lang))
+    return False
+
+
+def _greeting(response: VoiceResponse, lang: str) -> None:
+    prompts, company = prompts_in(lang), appctx.hotline().routing.hotline.company
     speak(response, prompts.say("greeting", company=company))
     speak(response, prompts.say("recording_notice", company=company))
-    return False
+
+
+def _say(response: VoiceResponse, lang: str, key: str) -> None:
+    """A prompt that has no values to fill in: the same words in every call."""
+    append_prebuilt(response, ("say", lang, key), lambda verbs: speak(verbs, prompts_in(lang).say(key)))
 
 
 def offer_menu(response: VoiceResponse, arrival: Arrival) -> bool:
@@ -66,13 +77,23 @@ def append_menu_start(response: VoiceResponse, lang: str) -> None:
     is not told again after the choice."""
     closed = _all_closed()
     if closed:
-        speak(response, prompts_in(lang).say("all_closed"))
+        _say(response, lang, "all_closed")
     _append_menu(response, lang, attempt=1, told_all_closed=closed)
 
 
+_ALL_CLOSED = "ivr.all_closed"  # (configuration, minute, answer): the last minute's answer
+
+
 def _all_closed() -> bool:
-    routing, now = appctx.hotline().routing, appctx.now()
-    return not any(routing.schedule(key).is_open(now) for key in routing.departments)
+    """Whether no department is open now: decided once a minute, as opening hours are in minutes."""
+    hotline, now = appctx.hotline(), appctx.now()
+    minute = now.replace(second=0, microsecond=0)
+    kept = current_app.extensions.get(_ALL_CLOSED)
+    if kept is None or kept[0] is not hotline or kept[1] != minute:
+        routing = hotline.routing
+        kept = (hotline, minute, not any(routing.schedule(key).is_open(now) for key in routing.departments))
+        current_app.extensions[_ALL_CLOSED] = kept
+    return kept[2]
 
 
 def offers_language(caller: Caller) -> bool:
@@ -81,9 +102,26 @@ def offers_language(caller: Caller) -> bool:
     return caller.region is None or caller.region != appctx.hotline().routing.hotline.holidays
 
 
+class _Menu(NamedTuple):
+    """Everything a menu depends on besides the configuration."""
+
+    lang: str
+    attempt: int
+    told_all_closed: bool
+    status_offer: bool      # the caller has no number to find their complaints by: they may key one in
+    language_offer: bool    # the caller's number suggests another language
+
+
 def _append_menu(response: VoiceResponse, lang: str, attempt: int, told_all_closed: bool = False) -> None:
-    routing, prompts, caller = appctx.hotline().routing, prompts_in(lang), call_caller()
-    action = url_for(".menu", lang=lang, attempt=attempt, closed=1 if told_all_closed else None)
+    caller = call_caller()
+    status_offer = not caller.can_receive_sms and status.status_key_free()
+    menu = _Menu(lang, attempt, told_all_closed, status_offer, offers_language(caller))
+    append_prebuilt(response, ("menu", menu), lambda verbs: _build_menu(verbs, menu))
+
+
+def _build_menu(response: VoiceResponse, menu: _Menu) -> None:
+    routing, lang, prompts = appctx.hotline().routing, menu.lang, prompts_in(menu.lang)
+    action = url_for(".menu", lang=lang, attempt=menu.attempt, closed=1 if menu.told_all_closed else None)
     departments = sorted(routing.departments.items(), key=lambda item: item[1].digit)
     hints = [word for _, d in departments for word in [d.name[lang], *d.keywords.get(lang, [])]]
     gather = Gather(
@@ -92,9 +130,9 @@ def _append_menu(response: VoiceResponse, lang: str, attempt: int, told_all_clos
     )
     for key, dept in departments:
         speak(gather, prompts.say("menu_option", department=dept.name[lang], digit=dept.digit))
-    if not caller.can_receive_sms and status.status_key_free():
-        speak(gather, prompts.say("status_offer"))  # no number to find their complaints by: they key one in
-    if offers_language(caller):
+    if menu.status_offer:
+        speak(gather, prompts.say("status_offer"))
+    if menu.language_offer:
         for other, digit in routing.language_keys.items():
             if other != lang:
                 speak(gather, prompts_in(other).say("language_offer", digit=digit))
@@ -133,7 +171,7 @@ def menu():
         switch_to = next((l for l, d in routing.language_keys.items() if str(d) == digits), None)
         if switch_to and switch_to != lang:
             if told_all_closed:  # heard in a language the caller asked to leave
-                speak(response, prompts_in(switch_to).say("all_closed"))
+                _say(response, switch_to, "all_closed")
             _append_menu(response, switch_to, attempt, told_all_closed)  # switching language is not a miss
             return twiml_response(response)
     spoken = _spoken_department(request.form.get("SpeechResult", "")[:500], lang)
@@ -144,6 +182,6 @@ def menu():
         fallback = routing.hotline.fallback
         speak(response, prompts.say("menu_fallback", department=department_name(fallback, lang)))
         return route_with_notice(response, fallback, lang, told_all_closed)
-    speak(response, prompts.say("menu_invalid"))
+    _say(response, lang, "menu_invalid")
     _append_menu(response, lang, attempt + 1, told_all_closed)
     return twiml_response(response)

@@ -18,8 +18,8 @@ from ..tickets import RECORDING_STATUSES, VoicemailReport
 from ..twiml import speak, twiml_response
 from .blueprint import bp
 from .call_state import (
-    call_caller, call_lang, client_code_from, code_arg, department_name, department_or_fallback, int_arg, log_call,
-    prompts_in, sms_arg, textable,
+    call_caller, call_lang, caller_textable, client_code_from, code_arg, department_name, department_or_fallback,
+    int_arg, log_call, prompts_in, sms_arg, textable,
 )
 from .transcription import stop_transcription, transcribe_voicemail
 
@@ -27,7 +27,7 @@ _RECORDING_SID = re.compile(r"RE[0-9a-fA-F]{32}")
 
 
 def take_voicemail(response: VoiceResponse, key: str, lang: str):
-    sms = textable(request.form.get("From"))
+    sms = caller_textable()
     if sms:
         return _before_record(response, key, lang, sms)
     _append_sms_request(response, key, lang, asked=1)

@@ -1,0 +1,40 @@
+"""benchmarks/menu.py's premises: its baseline checks the signature as the hotline does, and the
+requests it loads the hotline with are answered with a menu, by no step that reads the database.
+Its figures are printed by the benchmark, never asserted here."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+from twilio.request_validator import RequestValidator
+
+from conftest import BASE_URL, ROOT, sign
+
+sys.path.insert(0, str(ROOT / "benchmarks"))
+import menu as benchmark  # noqa: E402
+
+
+@pytest.mark.parametrize("step", list(benchmark.STEPS))
+def test_the_baseline_answers_only_signed_requests(step):
+    path, form = benchmark.STEPS[step]
+    client = benchmark.bare_app().test_client()
+    signature = RequestValidator(benchmark.TOKEN).compute_signature(BASE_URL + path, form)
+    reply = client.post(path, data=form, headers={"X-Twilio-Signature": signature})
+    assert reply.status_code == 200 and reply.get_data(as_text=True) == benchmark.BARE_TWIML
+    assert client.post(path, data={**form, "From": "+40722123456"}, headers={"X-Twilio-Signature": signature}).status_code == 403
+    assert client.post(path, data=form).status_code == 403
+
+
+@pytest.mark.parametrize("step", list(benchmark.STEPS))
+def test_the_hotline_answers_the_benchmarks_requests_with_the_menu_without_a_lookup(app, client, step, monkeypatch):
+    from ivr.voice import status
+
+    looked_up = []
+    monkeypatch.setattr(status, "_callers_tickets", lambda number: looked_up.append(number))
+    path, form = benchmark.STEPS[step]
+    reply = client.post(path, data=form, headers=sign(BASE_URL + path, form))
+    assert reply.status_code == 200 and "<Gather" in reply.get_data(as_text=True)
+    assert looked_up == []  # a landline's complaints are not read out: no database on the way
+    # The baseline answers a TwiML of the menu's size, so that both write as much.
+    assert 0.5 < len(benchmark.BARE_TWIML) / len(reply.get_data(as_text=True)) < 2
