@@ -23,6 +23,7 @@ from .models import SmsMessage, Ticket, TicketEvent, TicketMilestone, TicketSequ
 from .outbox import queue_sms, queued_sms_values
 from .settings import HotlineConfig
 from .smstext import sms_due, to_gsm7
+from .wakeup import announce_sms
 
 RECORDING_STATUSES = {"completed", "absent", "failed"}
 # Stands for the ticket's number in the registration SMS, worked out before the number exists.
@@ -289,6 +290,8 @@ def _write(session: Session, new: NewTicket) -> tuple[int, str] | None:
     """
     values = _values(new)
     shape = _Shape.of(new)
+    if new.sms is not None:
+        announce_sms(session)  # heard at the commit (for nothing if a racing report wrote the ticket)
     if session.get_bind().dialect.name == "postgresql":
         row = session.execute(_postgresql_statement(shape), values).first()
         return None if row is None else (row.id, row.number)
