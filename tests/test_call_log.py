@@ -3,6 +3,7 @@ status callback (or by age), the operator who answered, and complaints taken liv
 
 from __future__ import annotations
 
+import threading
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -301,3 +302,17 @@ def test_operators_phones_are_set_with_the_cli(runner, app_config, monkeypatch, 
     assert runner.invoke(main, ["user", "phone", "ana", "+40215894142"]).exit_code == 0
     with db.session() as session:
         assert session.scalars(select(User.phone).where(User.name == "ana")).one() == "+40215894142"
+
+
+def test_stop_writes_what_is_queued_then_ends_the_writer(db):
+    from ivr.calls.events import CallEvents
+
+    events, written = CallEvents(db), []
+    before = set(threading.enumerate())
+    events.record(lambda _session: written.append("first"))
+    [writer] = [t for t in threading.enumerate() if t not in before and t.name == "ivr-call-log"]
+    assert events.stop(5) and written == ["first"] and not writer.is_alive()
+    assert events.stop(5)  # nothing left to stop
+    events.record(lambda _session: written.append("later"))  # a new writer takes it
+    assert events.flush(5) and written == ["first", "later"]
+    assert events.stop(5)

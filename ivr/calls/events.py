@@ -23,7 +23,7 @@ Write = Callable[[Session], None]
 class CallEvents:
     def __init__(self, database: Database, capacity: int = 10_000) -> None:
         self._database = database
-        self._queue: queue.Queue[Write] = queue.Queue(capacity)
+        self._queue: queue.Queue[Write | None] = queue.Queue(capacity)
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
 
@@ -41,6 +41,23 @@ class CallEvents:
         self.record(lambda _session: done.set())
         return done.wait(timeout)
 
+    def stop(self, timeout: float = 10.0) -> bool:
+        """Write what is queued, then end the writer thread (a later ``record`` starts another);
+        False if it did not end within ``timeout``. For an app that is done with, such as a
+        test's: the writer otherwise waits for the next fact as long as the process lives."""
+        with self._lock:  # held until the writer ends: a new one never runs beside it
+            if self._thread is None:
+                return True
+            try:
+                self._queue.put(None, timeout=timeout)
+            except queue.Full:
+                return False
+            self._thread.join(timeout)
+            if self._thread.is_alive():
+                return False
+            self._thread = None
+            return True
+
     def _start(self) -> None:
         with self._lock:
             if self._thread is None:
@@ -50,6 +67,8 @@ class CallEvents:
     def _run(self) -> None:
         while True:
             write = self._queue.get()
+            if write is None:  # stop()
+                return
             try:
                 with self._database.session() as session, session.begin():
                     write(session)
