@@ -115,6 +115,27 @@ def templates_compiled_once():
         yield
 
 
+@pytest.fixture(autouse=True)
+def call_log_writers_end(monkeypatch):
+    """After each test, the call log writers of the apps it made end, once they have written
+    what they hold. Each waits for the next fact as long as the process lives: by the end of a
+    session, hundreds of threads keeping their database engines alive, every garbage collection
+    slower, and minutes spent collecting them when pytest exits."""
+    from ivr.calls.events import CallEvents
+
+    made: list[CallEvents] = []
+    init = CallEvents.__init__
+
+    def remembered(self: CallEvents, *args: Any, **kwargs: Any) -> None:
+        init(self, *args, **kwargs)
+        made.append(self)
+
+    monkeypatch.setattr(CallEvents, "__init__", remembered)
+    yield
+    for events in made:
+        events.stop(5)
+
+
 @pytest.fixture
 def config_dir(tmp_path: Path) -> Path:
     """A copy of the tests' routing.yaml and the shipped prompts/ that a test may edit."""
@@ -339,7 +360,7 @@ def app(app_config: dict):
     app = create_app(app_config)
     yield app
     # The call log's writer may still be in a transaction: let it finish before the schema goes.
-    app.extensions["ivr.call_events"].flush(5)
+    app.extensions["ivr.call_events"].stop(5)
     app.extensions["ivr.db"].engine.dispose()
 
 

@@ -3,6 +3,7 @@ status callback (or by age), the operator who answered, and complaints taken liv
 
 from __future__ import annotations
 
+import threading
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -377,3 +378,17 @@ def test_a_fact_after_the_arrival_in_the_same_transaction_sees_the_arrival(app, 
     )
     row = _row(db, CALL_SID)
     assert (row.caller, row.started_at, row.department) == ("+40722123456", now - timedelta(seconds=20), "technical")
+
+
+def test_stop_writes_what_is_queued_then_ends_the_writer(db):
+    from ivr.calls.events import CallEvents
+
+    events, written = CallEvents(db), []
+    before = set(threading.enumerate())
+    events.record(lambda _session: written.append("first"))
+    [writer] = [t for t in threading.enumerate() if t not in before and t.name == "ivr-call-log"]
+    assert events.stop(5) and written == ["first"] and not writer.is_alive()
+    assert events.stop(5)  # nothing left to stop
+    events.record(lambda _session: written.append("later"))  # a new writer takes it
+    assert events.flush(5) and written == ["first", "later"]
+    assert events.stop(5)

@@ -31,6 +31,10 @@ class _Flushed(threading.Event):
     """Put in the queue by ``flush``: set once every fact before it is committed (or given up)."""
 
 
+class _Stop(_Flushed):
+    """Put in the queue by ``stop``: a flush after which the writer ends."""
+
+
 class CallEvents:
     def __init__(self, database: Database, capacity: int = 10_000) -> None:
         self._database = database
@@ -58,6 +62,24 @@ class CallEvents:
         except queue.Full:
             log.warning("call log: %d facts waiting for the database; this one is dropped", self._queue.qsize())
 
+    def stop(self, timeout: float = 10.0) -> bool:
+        """Write what is queued, then end the writer thread (a later ``record`` starts another);
+        False if it did not end within ``timeout``. For an app that is done with, such as a
+        test's: the writer otherwise waits for the next fact as long as the process lives."""
+        with self._lock:  # held until the writer ends: a new one never runs beside it
+            if self._thread is None:
+                return True
+            try:
+                self._queue.put(_Stop(), timeout=timeout)
+                self._hurry.set()
+            except queue.Full:
+                return False
+            self._thread.join(timeout)
+            if self._thread.is_alive():
+                return False
+            self._thread = None
+            return True
+
     def _start(self) -> None:
         with self._lock:
             if self._thread is None:
@@ -71,6 +93,8 @@ class CallEvents:
                 self._write(batch)
             if flushed is not None:
                 flushed.set()
+            if isinstance(flushed, _Stop):
+                return
 
     def _next_batch(self) -> tuple[list[Write], _Flushed | None]:
         """The facts waiting, up to BATCH, after a moment for more when there are few (waiting
