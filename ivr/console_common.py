@@ -12,7 +12,7 @@ import functools
 import logging
 from collections.abc import Iterator, Mapping
 
-from flask import Flask, Response, abort, g, redirect, request, session, url_for
+from flask import Flask, Request, Response, abort, g, redirect, request, session, url_for
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from itsdangerous import URLSafeTimedSerializer
 
@@ -39,7 +39,7 @@ class CookieSessions(SecureCookieSessionInterface):
 
     _made: tuple[tuple, URLSafeTimedSerializer | None] | None = None
 
-    def open_session(self, app: Flask, request) -> SecureCookieSession | None:
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
         if app.secret_key and "HTTP_COOKIE" not in request.environ:
             return self.session_class()  # what Flask opens without the cookie (Twilio's requests), unparsed
         return super().open_session(app, request)

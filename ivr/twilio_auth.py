@@ -21,7 +21,6 @@ from twilio.request_validator import (
     get_signature_algorithm,
     remove_port,
 )
-
 from werkzeug.sansio.utils import get_current_url
 
 from .inputs import matches
