@@ -236,3 +236,24 @@ def test_the_log_gateway_only_logs(caplog):
     assert "not sent: no Twilio credentials" in record.getMessage()
     assert MOBILE in record.getMessage() and sms().body in record.getMessage()
     assert gateway.find_sent(MOBILE, sms().body, datetime.now(timezone.utc)) is None
+
+
+def test_the_twilio_client_writes_no_line_per_request_in_a_configured_hotline(app, gateway, twilio, caplog):
+    """twilio's HTTP client logs about eleven INFO lines per request (URL, headers); the hotline
+    keeps it to warnings, so a busy outbox does not flood the log."""
+    with caplog.at_level(logging.INFO):
+        gateway.send(sms())
+    assert twilio.messages and not [r.getMessage() for r in caplog.records if r.name.startswith("twilio")]
+
+
+def test_one_gateway_sends_from_several_threads_each_with_its_own_client(gateway, twilio):
+    """The dispatcher sends a batch from a few threads; each thread gets a client of its own (the
+    twilio HTTP client keeps each request's state on itself), and every answer is its own SMS's."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(4) as pool:
+        sent = list(pool.map(lambda i: (gateway.send(sms(f"SMS {i}")), gateway._client), range(12)))
+    clients = {id(client) for _, client in sent}
+    assert 1 < len(clients) <= 4
+    by_sid = {m["sid"]: m["body"] for m in twilio.messages}
+    assert [by_sid[result.sid] for result, _ in sent] == [f"SMS {i}" for i in range(12)]
