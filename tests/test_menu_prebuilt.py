@@ -45,8 +45,8 @@ def test_a_kept_menu_is_the_menu_built_afresh_whatever_came_before(app, client, 
 def test_all_closed_is_said_after_hours_only_although_the_menu_is_kept(client, clock):
     closed = answer(client, clock, AFTER_HOURS, "/voice/incoming", "+40215551234", None)
     open_ = answer(client, clock, IN_HOURS, "/voice/incoming", "+40215551234", None)
-    assert "Acum nu avem operatori" in closed and 'action="/voice/menu?lang=ro&amp;attempt=1&amp;closed=1"' in closed
-    assert "Acum nu avem operatori" not in open_ and 'action="/voice/menu?lang=ro&amp;attempt=1"' in open_
+    assert "Operatorii nu sunt disponibili acum" in closed and 'action="/voice/menu?lang=ro&amp;attempt=1&amp;closed=1"' in closed
+    assert "Operatorii nu sunt disponibili acum" not in open_ and 'action="/voice/menu?lang=ro&amp;attempt=1"' in open_
 
 
 def test_all_closed_changes_on_the_minute_the_last_department_closes(client, clock):
@@ -57,7 +57,7 @@ def test_all_closed_changes_on_the_minute_the_last_department_closes(client, clo
     for moment, closed in [(closing - timedelta(seconds=1), False), (closing, True), (closing - timedelta(minutes=1), False),
                            (closing + timedelta(seconds=59), True), (closing + timedelta(days=1, seconds=-30), False)]:
         said = answer(client, clock, moment, "/voice/menu-start?lang=ro", "+40215551234", None)
-        assert ("Acum nu avem operatori" in said) is closed, moment
+        assert ("Operatorii nu sunt disponibili acum" in said) is closed, moment
 
 
 def test_each_mount_point_has_its_own_urls(client, clock):
