@@ -185,7 +185,8 @@ def _tell(session: Session, hotline: HotlineConfig, ticket: Ticket, purpose: str
     for index, recipient in enumerate(recipients):
         if recipient.number is None:
             untold.append({"target": recipient.target, "problem": recipient.problem})
-            log.warning("ticket %s: no alert SMS to %s: %s", ticket.number, recipient.target, _PROBLEMS[recipient.problem])
+            log.warning("no alert SMS to %s: %s", recipient.target, _PROBLEMS[recipient.problem],
+                        extra={"ticket": ticket.number})
             continue
         if recipient.number in numbers:
             continue  # two entries that name one phone: one SMS

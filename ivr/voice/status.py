@@ -218,7 +218,7 @@ def _attach(report: MessageReport) -> bool:
     try:
         return _in_time(lambda session: attach_message(session, hotline, report, now) is not None, seconds, write=True)
     except Exception:
-        log.exception("message of CallSid %s for %s not attached", report.call_sid, report.ticket_number)
+        log.exception("message of CallSid %s not attached", report.call_sid, extra={"ticket": report.ticket_number})
         return False
 
 
