@@ -249,7 +249,8 @@ def check() -> None:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="address to listen on (0.0.0.0: every interface, e.g. behind a tunnel for Twilio)")
-@click.option("--port", default=5000, show_default=True, type=int, help="port to listen on")
+@click.option("--port", default=5000, show_default=True, type=int, envvar="IVR_PORT",
+              help="port to listen on (or $IVR_PORT)")
 def serve(host: str, port: int) -> None:
     """Serve the hotline (embedded defaults: SQLite in ./instance)."""
     import waitress

@@ -7,6 +7,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import time
 
@@ -37,6 +38,12 @@ def fresh_copy(tmp_path_factory):
     return folder
 
 
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 def test_the_readme_gives_two_commands_that_make_a_virtual_environment():
     serve, test = readme_commands()
     assert serve.startswith("python3 -m venv .venv && ") and serve.endswith("ivr serve")
@@ -45,24 +52,29 @@ def test_the_readme_gives_two_commands_that_make_a_virtual_environment():
 
 def test_the_serve_command_serves_the_hotline(fresh_copy):
     serve, _ = readme_commands()
+    # The command as written; only the port is one of the test's own (IVR_PORT, the same as
+    # --port), since another server on this machine may hold the default 5000.
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("IVR_", "TWILIO_", "VIRTUAL_ENV"))}
+    env["IVR_PORT"] = str(port)
     process = subprocess.Popen(serve, shell=True, cwd=fresh_copy, env=env, start_new_session=True,
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + INSTALL_SECONDS
         while time.monotonic() < deadline and process.poll() is None:
             try:
-                if requests.get("http://127.0.0.1:5000/health", timeout=2).status_code == 200:
+                if requests.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
                     break
             except requests.ConnectionError:
                 time.sleep(2)
         else:
             pytest.fail(f"the README's serve command did not serve: {process.stderr.read()[-2000:] if process.poll() is not None else 'timed out'}")
         # It answers Twilio's first webhook, refusing an unsigned one as it must.
-        assert requests.post("http://127.0.0.1:5000/voice/incoming", timeout=5).status_code == 403
+        assert requests.post(f"http://127.0.0.1:{port}/voice/incoming", timeout=5).status_code == 403
         assert (fresh_copy / "instance").is_dir()  # the embedded defaults' SQLite and trial token
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=30)
 
 
