@@ -407,29 +407,32 @@ def _use_saved_reply(ticket: Ticket, action: str):
 
 def _do(db: Session, ticket: Ticket, action: str) -> None:
     form, hotline, now = request.form, appctx.hotline(), appctx.now()
+    # g.user was read in a session of its own: this session's copy, so that a ticket the user
+    # holds already (its assignee loaded here) is not handed a second User with the same id.
+    user = db.merge(g.user, load=False)
     if action == "take":
-        casework.take(db, ticket, g.user, now)
+        casework.take(db, ticket, user, now)
     elif action == "note":
-        casework.add_note(db, ticket, g.user, form.get("text", ""), now)
+        casework.add_note(db, ticket, user, form.get("text", ""), now)
     elif action == "progress":
-        casework.progress(db, hotline, ticket, g.user, form.get("text", ""), now)
+        casework.progress(db, hotline, ticket, user, form.get("text", ""), now)
     elif action == "resolve":
-        casework.resolve(db, hotline, ticket, g.user, form.get("text", ""), now, _monthly_value())
+        casework.resolve(db, hotline, ticket, user, form.get("text", ""), now, _monthly_value())
     elif action == "reject":
-        casework.reject(db, hotline, ticket, g.user, form.get("text", ""), now)
+        casework.reject(db, hotline, ticket, user, form.get("text", ""), now)
     elif action == "extend":
-        casework.extend(db, hotline, ticket, g.user, form.get("text", ""), now)
+        casework.extend(db, hotline, ticket, user, form.get("text", ""), now)
     elif action == "reclassify":
-        casework.reclassify(db, hotline, ticket, g.user, form.get("department", ""), form.get("text", ""), now)
+        casework.reclassify(db, hotline, ticket, user, form.get("department", ""), form.get("text", ""), now)
     elif action == "resend":
-        casework.resend_sms(db, hotline, ticket, g.user, ascii_int(form.get("message"), max_digits=12) or 0, now)
+        casework.resend_sms(db, hotline, ticket, user, ascii_int(form.get("message"), max_digits=12) or 0, now)
     elif action == "send_to":
-        casework.send_sms_to(db, hotline, ticket, g.user, ascii_int(form.get("message"), max_digits=12) or 0,
+        casework.send_sms_to(db, hotline, ticket, user, ascii_int(form.get("message"), max_digits=12) or 0,
                              form.get("number", ""), now, keep=form.get("keep") == "1")
     elif action == "assign":
-        casework.assign(db, ticket, g.user, _assignee(db), now)
+        casework.assign(db, ticket, user, _assignee(db), now)
     else:
-        casework.reopen(db, ticket, g.user, now)
+        casework.reopen(db, ticket, user, now)
 
 
 def _refused(number: str, action: str, exc: TicketError):

@@ -332,6 +332,18 @@ def test_operator_reads_but_cannot_work_another_operators_ticket(app, db, clock,
     assert ticket(db, number).status == "in_progress"
 
 
+def test_taking_a_ticket_one_holds_already_is_no_error(app, db, clock, as_user):
+    """The assignee loaded with the ticket and the signed-in user are one User: a second take
+    (a double click, a second tab) and a note after it work on the ticket, not on an error page."""
+    [number] = voicemail(app, db, clock)
+    ana = as_user("ana")
+    assert act(ana, number, "take").status_code == 303
+    assert act(ana, number, "take").status_code == 303
+    assert act(ana, number, "note", text="Am sunat clientul.").status_code == 303
+    taken = ticket(db, number)
+    assert taken.assignee.name == "ana" and [e.kind for e in taken.events][-3:] == ["taken", "taken", "note"]
+
+
 def test_supervisor_sees_and_works_every_ticket(app, db, clock, as_user):
     [number] = voicemail(app, db, clock)
     act(as_user("ana"), number, "take")
