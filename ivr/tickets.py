@@ -13,7 +13,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import String, bindparam, case, cast, func, insert, literal_column, select, union_all, update
+from sqlalchemy import String, bindparam, case, cast, exists, func, insert, literal_column, select, union_all, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -115,14 +115,17 @@ def voicemail_registration(
     """
     # Worked out before the first query: on SQLite that query takes the write lock.
     new = None if report.recording_status == "absent" else _voicemail_ticket(hotline, report, now)
-    ticket_id = _ticket_id(session, report.call_sid)
+    # The <Record> action usually comes first: it writes at once, and looks only if nothing was
+    # written. Other reports look first. Either way is safe: the write skips a call that has its ticket.
+    first = new is not None and report.source == "record action"
+    ticket_id = None if first else _ticket_id(session, report.call_sid)
     if ticket_id is None and new is not None:
         written = _write_with_number(session, new)
         if written is not None:
             ticket_id, number = written
             history.log_written(session, number, new.events)
             return Registration(ticket_id, number, new.deadline, new.due)
-        ticket_id = _ticket_id(session, report.call_sid)  # a racing report of the same call wrote it
+        ticket_id = _ticket_id(session, report.call_sid)  # an earlier or a racing report wrote it
         if ticket_id is None:
             raise RuntimeError(f"no ticket written for CallSid {report.call_sid}, and none found")
     if ticket_id is None:
@@ -358,7 +361,11 @@ def _sqlite_statements(shape: _Shape):
 
 
 def _insert_ticket(dialect_insert, shape: _Shape):
-    """INSERT the ticket numbered from the counter row (locked FOR UPDATE), unless the call has its ticket."""
+    """INSERT the ticket numbered from the counter row (locked FOR UPDATE), unless the call has its ticket.
+
+    The NOT EXISTS spares a report that comes second the counter's lock (it finds the ticket and
+    locks nothing); ON CONFLICT still decides a race of two reports, and the loser takes no number.
+    """
     tickets, counter = Ticket.__table__, TicketSequence.__table__
     # Constants are written into the SQL, not passed as parameters: psycopg parses a statement
     # once for all only when it has at most 50 parameters.
@@ -366,7 +373,8 @@ def _insert_ticket(dialect_insert, shape: _Shape):
     values = {name: bindparam(f"ticket_{name}", type_=tickets.c[name].type) for name in shape.ticket}
     values.update(year=counter.c.year, sequence=sequence,
                   number=bindparam("number_prefix", type_=String) + _zero_padded(sequence))
-    numbered = select(*values.values()).where(counter.c.year == bindparam("counter_year")).with_for_update()
+    this_call = exists().where(tickets.c.call_sid == values["call_sid"], tickets.c.call_complaint == values["call_complaint"])
+    numbered = select(*values.values()).where(counter.c.year == bindparam("counter_year"), ~this_call).with_for_update()
     return (
         dialect_insert(tickets).from_select(list(values), numbered)
         .on_conflict_do_nothing(index_elements=["call_sid", "call_complaint"])

@@ -95,6 +95,8 @@ def test_callback_first_then_action(twilio_post, db):
     ticket = only_ticket(db)
     assert ticket.recording_status == "completed"
     assert count(db, Ticket) == 1 and count(db, SmsMessage) == 1
+    # The action that came second wrote nothing and took no number: the next call's is 2.
+    assert "0 0 0 0 0 2" in recorded(twilio_post, CallSid="CA" + "9" * 32).get_data(as_text=True)
 
 
 def test_concurrent_action_and_callbacks_make_one_ticket(app, db):

@@ -23,8 +23,11 @@ log = logging.getLogger(__name__)
 Write = Callable[[Session], None]
 # At most this many facts share a transaction: on SQLite it holds the one write lock meanwhile.
 BATCH = 100
-# How long a fact waits for others to share its transaction (a flush does not wait).
-LINGER_SECONDS = 0.05
+# How long a fact waits for others to share its transaction (a flush does not wait): long
+# enough that each of several web workers, with its share of the calls, still writes many facts
+# a commit (at 50 ms, four workers' commits cost a quarter of a ticket's CPU in
+# benchmarks/tickets.py), short enough that nobody watching the calls page notices.
+LINGER_SECONDS = 0.25
 
 
 class _Flushed(threading.Event):
