@@ -6,15 +6,16 @@ Nothing here commits on its own: callers open ``with db.session() as s, s.begin(
 from __future__ import annotations
 
 import ast
+import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
@@ -23,8 +24,27 @@ from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from .errors import ConfigError, DatabaseNotUpgraded
 
 
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
 class Base(DeclarativeBase):
     pass
+
+
+def once_more_if_dead(attempt: Callable[[], T]) -> T:
+    """``attempt()``, run once more when it met a pooled connection the server had closed (a
+    restart of PostgreSQL, an idle timeout): by then the pool holds none of the old ones. For
+    work that opens its own transaction and may safely run twice (a registration by CallSid, a
+    call-log fact); anything else it raised is raised as it is."""
+    try:
+        return attempt()
+    except DBAPIError as exc:
+        if not exc.connection_invalidated:
+            raise
+        log.warning("a pooled database connection was dead (%s); trying once more on a new one",
+                    str(exc.orig).splitlines()[0] if exc.orig else type(exc).__name__)
+        return attempt()
 
 
 # A database that hangs must not hold a request for long: PostgreSQL gives up connecting,
@@ -35,8 +55,8 @@ STATEMENT_TIMEOUT_MS = 3000
 POOL_TIMEOUT_SECONDS = 5
 # A pooled PostgreSQL connection is replaced after this long, before a firewall or a server's
 # idle timeout drops it. Not pinged on every checkout (a round trip per transaction): a
-# connection found dead fails its transaction, which a webhook journals, and SQLAlchemy then
-# replaces every connection of the pool opened before the failure.
+# connection found dead fails its transaction, SQLAlchemy then replaces every connection of the
+# pool opened before the failure, and work that may run twice runs again (``once_more_if_dead``).
 POOL_RECYCLE_SECONDS = 300
 # How long a SQLite transaction waits for another one's write lock before it fails.
 SQLITE_BUSY_SECONDS = 30

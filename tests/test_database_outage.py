@@ -28,7 +28,7 @@ from sqlalchemy import select
 
 from ivr import create_app
 from ivr.dispatcher import Dispatcher
-from ivr.models import Ticket
+from ivr.models import CallRecord, Ticket
 from ivr.recovery.replay import replay_journal
 from ivr.sms_gateway import TwilioGateway
 
@@ -204,6 +204,36 @@ def test_a_complaint_left_while_postgresql_is_stopped_becomes_one_ticket_and_one
     send_sms(hotline, twilio)
     bodies = sorted(m["body"] for m in twilio.messages)
     assert len(bodies) == 2 and "RC-" in bodies[1] and bodies[0] != bodies[1]
+
+
+def test_after_a_restart_of_postgresql_the_next_complaint_gets_its_number_at_once(cluster, hotline):
+    """The pool's connections died with the server: the first registration that meets one
+    tries again on a new connection, and the caller hears the number, not "by SMS later"."""
+    before, _, _ = leave_complaint(hotline, "CA" + "6" * 32)  # the pool holds connections now
+    assert "Reclamația a fost înregistrată cu numărul" in before
+    assert hotline.extensions["ivr.call_events"].flush()
+    cluster.stop()
+    cluster.start()
+
+    said, seconds, callback = leave_complaint(hotline, "CA" + "7" * 32)
+    assert "Reclamația a fost înregistrată cu numărul" in said and "0 0 0 0 0 2" in said
+    assert seconds < 5 and callback == 204
+    assert not hotline.extensions["ivr.intake"].journal.has_entries()
+    assert tickets_by_call(hotline) == {"CA" + "6" * 32: 1, "CA" + "7" * 32: 1}
+
+
+def test_after_a_restart_of_postgresql_the_call_log_loses_no_fact(cluster, hotline):
+    """The call log's writer is the first to meet a dead connection (a landline's arrival reads
+    nothing): it writes its fact on a new one."""
+    post(hotline, "/voice/incoming", "CA" + "8" * 32, From="+40212345678")
+    assert hotline.extensions["ivr.call_events"].flush()
+    cluster.stop()
+    cluster.start()
+
+    post(hotline, "/voice/incoming", "CA" + "9" * 32, From="+40212345678")
+    assert hotline.extensions["ivr.call_events"].flush()
+    with hotline.extensions["ivr.db"].session() as session:
+        assert set(session.scalars(select(CallRecord.call_sid))) == {"CA" + "8" * 32, "CA" + "9" * 32}
 
 
 def test_a_hung_postgresql_is_given_up_on_within_5_seconds(cluster, hotline, twilio):

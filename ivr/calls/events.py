@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 from sqlalchemy.orm import Session
 
-from ..db import Database
+from ..db import Database, once_more_if_dead
 
 log = logging.getLogger(__name__)
 Write = Callable[[Session], None]
@@ -132,6 +132,9 @@ class CallEvents:
                 log.exception("call log: a fact could not be written")
 
     def _transaction(self, writes: list[Write]) -> None:
-        with self._database.session() as session, session.begin():
-            for write in writes:
-                write(session)
+        def attempt() -> None:  # facts add what they know, so writing them twice is harmless
+            with self._database.session() as session, session.begin():
+                for write in writes:
+                    write(session)
+
+        once_more_if_dead(attempt)

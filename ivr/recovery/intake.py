@@ -14,7 +14,7 @@ import threading
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from ..db import Database
+from ..db import Database, once_more_if_dead
 from ..deadlines import Deadline, milestones_for_department
 from ..monitoring.context import about_call
 from ..settings import HotlineConfig
@@ -87,11 +87,14 @@ class Intake:
         outcome: list[Registered | BaseException] = []
         done = threading.Event()
 
+        def attempt() -> Registration | None:
+            with self.database.session() as session, session.begin():
+                return voicemail_registration(session, self.hotline, report, now)
+
         def register() -> None:
             try:
-                with about_call(report.call_sid), self.database.session() as session, session.begin():
-                    registration = voicemail_registration(session, self.hotline, report, now)
-                outcome.append(self._registered(registration))
+                with about_call(report.call_sid):
+                    outcome.append(self._registered(once_more_if_dead(attempt)))
             except BaseException as exc:  # handed to the waiting webhook, which decides
                 outcome.append(exc)
             finally:
