@@ -55,10 +55,11 @@ FORM = {
     "AccountSid": "AC" + "1" * 32, "CallSid": "CA" + "2" * 32, "From": "+40212345678",
     "To": "+40215894141", "CallStatus": "ringing", "Direction": "inbound", "ApiVersion": "2010-04-01",
 }
-# The URLs measured: the call's arrival, and a menu step (a key no department has: the menu again).
+# The URLs measured: the call's arrival, and a menu step (a key no department has: the menu
+# again), at the URL the arrival's menu gives this caller (offered the status key: offers=s).
 STEPS = {
     "incoming": ("/voice/incoming", FORM),
-    "menu (wrong key)": ("/voice/menu?lang=ro&attempt=1", {**FORM, "CallStatus": "in-progress", "Digits": "9"}),
+    "menu (wrong key)": ("/voice/menu?lang=ro&attempt=1&offers=s", {**FORM, "CallStatus": "in-progress", "Digits": "9"}),
 }
 # What the baseline answers: a fixed menu of the hotline's size.
 BARE_TWIML = (

@@ -38,3 +38,12 @@ def test_the_hotline_answers_the_benchmarks_requests_with_the_menu_without_a_loo
     assert looked_up == []  # a landline's complaints are not read out: no database on the way
     # The baseline answers a TwiML of the menu's size, so that both write as much.
     assert 0.5 < len(benchmark.BARE_TWIML) / len(reply.get_data(as_text=True)) < 2
+
+
+def test_the_menu_step_is_at_the_url_the_arrivals_menu_gives(client):
+    """The step measured is the one Twilio would request next for this caller, offers and all."""
+    import xml.etree.ElementTree as ET
+
+    path, form = benchmark.STEPS["incoming"]
+    arrival = ET.fromstring(client.post(path, data=form, headers=sign(BASE_URL + path, form)).get_data())
+    assert arrival.find("Gather").get("action") == benchmark.STEPS["menu (wrong key)"][0]

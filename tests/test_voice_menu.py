@@ -49,16 +49,29 @@ def test_a_romanian_landline_may_key_a_complaint_in_but_is_not_offered_a_languag
     assert [s.text for s in gather.findall("Say")][3:] == ["Pentru stadiul unei reclamații, apăsați 0."]
 
 
-@pytest.mark.parametrize("caller, lang", [("+40722123456", "ro"), ("+4915112345678", "en"), ("+447911123456", "en"), ("anonymous", "ro"), ("", "ro")])
-def test_language_follows_the_callers_country(twilio_post, caller, lang):
+@pytest.mark.parametrize("caller, lang, offers", [
+    ("+40722123456", "ro", ""), ("+4915112345678", "en", "&offers=l"), ("+447911123456", "en", "&offers=l"),
+    ("anonymous", "ro", "&offers=sl"), ("", "ro", "&offers=sl"),
+])
+def test_language_follows_the_callers_country(twilio_post, caller, lang, offers):
     doc = twiml(twilio_post("/voice/incoming", caller=caller))
-    assert doc.find("Gather").get("action") == f"/voice/menu?lang={lang}&attempt=1"
+    assert doc.find("Gather").get("action") == f"/voice/menu?lang={lang}&attempt=1{offers}"
+
+
+@pytest.mark.parametrize("caller", ["+40215551234", "anonymous", "+447911123456", "+40722123456"])
+def test_a_wrong_key_brings_the_menu_again_with_the_same_offers(twilio_post, caller):
+    """The menu's URL carries the offers made to the caller (the status key, the other
+    language) to the next step, which does not read the caller's number again."""
+    first = twiml(twilio_post("/voice/incoming", caller=caller)).find("Gather")
+    again = twiml(twilio_post(first.get("action"), caller=caller, Digits="7")).find("Gather")
+    assert said(again) == said(first)
+    assert again.get("action") == first.get("action").replace("attempt=1", "attempt=2")
 
 
 def test_a_key_switches_language_without_counting_a_miss(twilio_post):
-    doc = twiml(twilio_post("/voice/menu?lang=ro&attempt=2", caller="anonymous", Digits="9"))
+    doc = twiml(twilio_post("/voice/menu?lang=ro&attempt=2&offers=sl", caller="anonymous", Digits="9"))
     gather = doc.find("Gather")
-    assert gather.get("action") == "/voice/menu?lang=en&attempt=2"
+    assert gather.get("action") == "/voice/menu?lang=en&attempt=2&offers=sl"
     assert "Technical support" in said(gather)
     assert "Pentru limba română, apăsați 8." in said(gather)
 

@@ -2,8 +2,8 @@
 
 The one URL an administrator gives Twilio is ``POST /voice/incoming``; every
 other URL is reached through the TwiML returned here. The state of a call
-(language, department, SMS number, client code, attempt) travels in the query strings of
-those URLs, so any server process can answer any step.
+(language, department, SMS number, client code, attempt, the menu's offers) travels in the
+query strings of those URLs, so any server process can answer any step.
 
 The steps live in ``menu`` (greeting and menu), ``operators`` (dialling a department) and
 ``voicemail`` (taking the complaint); ``call_state`` reads a webhook's request and the call's

@@ -111,17 +111,36 @@ class _Menu(NamedTuple):
     status_offer: bool      # the caller has no number to find their complaints by: they may key one in
     language_offer: bool    # the caller's number suggests another language
 
+    @property
+    def offers(self) -> str | None:
+        """The offers as the menu's URL carries them to the next step: "s", "l", "sl" or none."""
+        return ("s" if self.status_offer else "") + ("l" if self.language_offer else "") or None
+
 
 def _append_menu(response: VoiceResponse, lang: str, attempt: int, told_all_closed: bool = False) -> None:
+    """The menu for the caller in Twilio's ``From``, at the call's first menu."""
     caller = call_caller()
     status_offer = not caller.can_receive_sms and status.status_key_free()
-    menu = _Menu(lang, attempt, told_all_closed, status_offer, offers_language(caller))
+    _append(response, _Menu(lang, attempt, told_all_closed, status_offer, offers_language(caller)))
+
+
+def _append_menu_again(response: VoiceResponse, lang: str, attempt: int, told_all_closed: bool) -> None:
+    """The menu once more, with the offers the last one made: its URL carries them (Twilio
+    signed it), so a menu step does not read the caller's number again."""
+    offers = request.args.get("offers", "")
+    offers = offers if set(offers) <= {"s", "l"} else ""
+    menu = _Menu(lang, attempt, told_all_closed, "s" in offers and status.status_key_free(), "l" in offers)
+    _append(response, menu)
+
+
+def _append(response: VoiceResponse, menu: _Menu) -> None:
     append_prebuilt(response, ("menu", menu), lambda verbs: _build_menu(verbs, menu))
 
 
 def _build_menu(response: VoiceResponse, menu: _Menu) -> None:
     routing, lang, prompts = appctx.hotline().routing, menu.lang, prompts_in(menu.lang)
-    action = url_for(".menu", lang=lang, attempt=menu.attempt, closed=1 if menu.told_all_closed else None)
+    action = url_for(".menu", lang=lang, attempt=menu.attempt, closed=1 if menu.told_all_closed else None,
+                     offers=menu.offers)
     departments = sorted(routing.departments.items(), key=lambda item: item[1].digit)
     hints = [word for _, d in departments for word in [d.name[lang], *d.keywords.get(lang, [])]]
     gather = Gather(
@@ -172,7 +191,7 @@ def menu():
         if switch_to and switch_to != lang:
             if told_all_closed:  # heard in a language the caller asked to leave
                 _say(response, switch_to, "all_closed")
-            _append_menu(response, switch_to, attempt, told_all_closed)  # switching language is not a miss
+            _append_menu_again(response, switch_to, attempt, told_all_closed)  # switching language is not a miss
             return twiml_response(response)
     spoken = _spoken_department(request.form.get("SpeechResult", "")[:500], lang)
     if spoken:
@@ -183,5 +202,5 @@ def menu():
         speak(response, prompts.say("menu_fallback", department=department_name(fallback, lang)))
         return route_with_notice(response, fallback, lang, told_all_closed)
     _say(response, lang, "menu_invalid")
-    _append_menu(response, lang, attempt + 1, told_all_closed)
+    _append_menu_again(response, lang, attempt + 1, told_all_closed)
     return twiml_response(response)
