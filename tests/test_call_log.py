@@ -392,3 +392,32 @@ def test_stop_writes_what_is_queued_then_ends_the_writer(db):
     events.record(lambda _session: written.append("later"))  # a new writer takes it
     assert events.flush(5) and written == ["first", "later"]
     assert events.stop(5)
+
+
+def test_a_call_log_that_cannot_keep_up_drops_facts_says_so_once_and_counts_them(upgraded_database, caplog):
+    """Facts beyond the queue's room are dropped (the call log is a record, not the complaint):
+    one warning when dropping starts, one with the count once the writer catches up. A flush
+    waits for room rather than being dropped."""
+    from ivr.calls.events import CallEvents
+    from ivr.calls.log import call_started
+
+    events, held, written = CallEvents(upgraded_database, capacity=5), threading.Event(), []
+    now = datetime(2026, 11, 17, 8, 0, tzinfo=timezone.utc)
+
+    def slow_fact(session) -> None:
+        held.wait(10)  # the database is slow: the writer sits here while facts pour in
+
+    def fact(number: int):
+        return lambda session: (call_started(session, f"CA{number:032d}", None, "ro", now), written.append(number))
+
+    events.record(slow_fact)
+    for number in range(40):
+        events.record(fact(number))
+    held.set()
+    assert events.flush() and events.stop()
+
+    warnings = [r.getMessage() for r in caplog.records if r.name == "ivr.calls.events"]
+    assert len(warnings) == 2 and "new facts are dropped" in warnings[0]
+    assert f"{40 - len(written)} facts were dropped" in warnings[1] and 0 < len(written) < 40
+    with upgraded_database.session() as session:
+        assert len(session.scalars(select(CallRecord)).all()) == len(written)

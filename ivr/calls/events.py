@@ -45,6 +45,8 @@ class CallEvents:
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._hurry = threading.Event()  # a flush is waiting: write what is queued now
+        self._dropped = 0  # facts dropped since the queue last had room: told once, then counted
+        self._dropped_lock = threading.Lock()
 
     def record(self, write: Write) -> None:
         """Queue ``write(session)`` to run soon, in order, in a transaction of its own or shared
@@ -54,16 +56,32 @@ class CallEvents:
     def flush(self, timeout: float = 10.0) -> bool:
         """Wait until every queued fact is written (or given up); False on timeout."""
         done = _Flushed()
-        self._put(done)
+        self._start()
         self._hurry.set()
+        try:
+            self._queue.put(done, timeout=timeout)  # a full queue is waited for: a flush is never dropped
+        except queue.Full:
+            return False
         return done.wait(timeout)
 
-    def _put(self, item: Write | _Flushed) -> None:
+    def _put(self, item: Write) -> None:
         self._start()
         try:
             self._queue.put_nowait(item)
         except queue.Full:
-            log.warning("call log: %d facts waiting for the database; this one is dropped", self._queue.qsize())
+            # A line per dropped fact would flood the log just when calls pour in.
+            with self._dropped_lock:
+                self._dropped += 1
+                first = self._dropped == 1
+            if first:
+                log.warning("call log: %d facts waiting for the database; new facts are dropped until it catches up",
+                            self._queue.qsize())
+
+    def _tell_dropped(self) -> None:
+        with self._dropped_lock:
+            dropped, self._dropped = self._dropped, 0
+        if dropped:
+            log.warning("call log: %d facts were dropped while the database could not keep up", dropped)
 
     def stop(self, timeout: float = 10.0) -> bool:
         """Write what is queued, then end the writer thread (a later ``record`` starts another);
@@ -94,6 +112,7 @@ class CallEvents:
             batch, flushed = self._next_batch()
             if batch:
                 self._write(batch)
+            self._tell_dropped()
             if flushed is not None:
                 flushed.set()
             if isinstance(flushed, _Stop):
