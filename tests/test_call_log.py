@@ -7,7 +7,7 @@ import threading
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from ivr.calls.complaints import mark_no_complaint, next_complaint, register_live, tickets_of_call
 from ivr.calls.log import close_stale
@@ -421,3 +421,33 @@ def test_a_call_log_that_cannot_keep_up_drops_facts_says_so_once_and_counts_them
     assert f"{40 - len(written)} facts were dropped" in warnings[1] and 0 < len(written) < 40
     with upgraded_database.session() as session:
         assert len(session.scalars(select(CallRecord)).all()) == len(written)
+
+
+def test_arrivals_queued_together_go_in_one_statement_and_keep_their_order(app, db):
+    """Consecutive arrivals are sent as one executemany, the same call's included: its earliest
+    start and first known caller win as when they are written one by one."""
+    from ivr.calls import log
+
+    now, other = bucharest(2026, 11, 17, 10, 0), "CA" + "8" * 32
+    executions: list[int] = []
+
+    def count(conn, cursor, statement, parameters, context, executemany) -> None:
+        if statement.startswith("INSERT INTO calls"):
+            executions.append(len(parameters) if executemany else 1)
+
+    event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        commits = write_together(
+            db,
+            log.arrival(CALL_SID, None, "ro", now),
+            log.arrival(other, "+40215551234", "en", now),
+            log.arrival(CALL_SID, "+40722123456", "en", now - timedelta(seconds=5)),
+            lambda session: log.department_chosen(session, CALL_SID, "technical", "ro", now),
+            log.arrival(CALL_SID, "+40733000000", "en", now),
+        )
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count)
+    assert commits == 1 and executions[0] == 3 and executions[-1] == 1
+    row = _row(db, CALL_SID)
+    assert (row.caller, row.language, row.started_at, row.department) == ("+40722123456", "ro", now - timedelta(seconds=5), "technical")
+    assert (_row(db, other).caller, _row(db, other).language) == ("+40215551234", "en")

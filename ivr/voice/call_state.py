@@ -8,6 +8,7 @@ import re
 from flask import request
 
 from .. import appctx
+from ..calls import log as call_log
 from ..inputs import ascii_digits, ascii_int, matches
 from ..phone import Caller, caller_from, sms_recipient
 from ..prompts import PromptSet
@@ -73,6 +74,11 @@ def log_call(write, *args) -> None:
     """Add a fact to this call's row in the background: no step of a call waits for the database."""
     call_sid, now = request.form["CallSid"], appctx.now()
     appctx.call_events().record(lambda session: write(session, call_sid, *args, now))
+
+
+def log_arrival(caller: str | None, language: str) -> None:
+    """The call's first fact, as ``log_call`` adds one; the writer sends many arrivals at once."""
+    appctx.call_events().record(call_log.arrival(request.form["CallSid"], caller, language, appctx.now()))
 
 
 def parent_call_sid() -> str:

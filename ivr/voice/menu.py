@@ -10,7 +10,6 @@ from flask import current_app, request, url_for
 from twilio.twiml.voice_response import Gather, VoiceResponse
 
 from .. import appctx
-from ..calls import log as call_log
 from ..inputs import ascii_int
 from ..phone import Caller
 from ..twiml import speak, twiml_response
@@ -18,7 +17,7 @@ from . import status
 from .arrival import Arrival, IncomingStep
 from .blueprint import bp
 from .incidents import announce_outage, route_with_notice
-from .call_state import call_caller, call_lang, department_name, int_arg, log_call, prompts_in
+from .call_state import call_caller, call_lang, department_name, int_arg, log_arrival, prompts_in
 from .prebuilt import append_prebuilt
 
 
@@ -56,7 +55,7 @@ INCOMING_STEPS: tuple[IncomingStep, ...] = (greet, status.tell_status, tell_outa
 def incoming():
     caller = call_caller()
     arrival = Arrival(caller, appctx.hotline().language_for(caller))
-    log_call(call_log.call_started, caller.e164, arrival.lang)
+    log_arrival(caller.e164, arrival.lang)
     response = VoiceResponse()
     for step in INCOMING_STEPS:
         if step(response, arrival):
