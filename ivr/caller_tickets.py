@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 
-from sqlalchemy import or_, select
+from sqlalchemy import and_, bindparam, case, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -39,7 +40,8 @@ class TicketState:
         return self.status in TicketStatus.OPEN
 
 
-def _state(hotline: HotlineConfig, ticket: Ticket) -> TicketState:
+def _state(hotline: HotlineConfig, ticket) -> TicketState:
+    """A ticket, or a row of its columns, as its caller may hear of it."""
     deadline = ticket_deadline(hotline.routing, ticket.deadline_on, ticket.deadline_at,
                                ticket.deadline_rule, ticket.deadline_description)
     return TicketState(ticket.number, ticket.sequence, ticket.status, deadline, ticket.outcome)
@@ -47,18 +49,28 @@ def _state(hotline: HotlineConfig, ticket: Ticket) -> TicketState:
 
 def callers_tickets(session: Session, hotline: HotlineConfig, number: str, now: datetime) -> list[TicketState]:
     """The tickets of a caller's number (their caller ID or their SMS number): the open ones,
-    nearest deadline first, then those resolved or rejected in the last 30 days, latest first."""
-    mine = or_(Ticket.caller == number, Ticket.sms_to == number)
-    still_open = session.scalars(
-        select(Ticket).where(mine, Ticket.status.in_(TicketStatus.OPEN))
-        .order_by(Ticket.deadline_at, Ticket.id).limit(MOST_OFFERED)
-    ).all()
-    closed = session.scalars(
-        select(Ticket).where(mine, Ticket.status.in_((TicketStatus.RESOLVED, TicketStatus.REJECTED)),
-                             Ticket.closed_at >= now - RECENTLY_CLOSED)
-        .order_by(Ticket.closed_at.desc(), Ticket.id.desc()).limit(MOST_OFFERED)
-    ).all()
-    return [_state(hotline, t) for t in [*still_open, *closed][:MOST_OFFERED]]
+    nearest deadline first, then those resolved or rejected in the last 30 days, latest first.
+    Every mobile caller's arrival asks: one query, built once, on indexed columns."""
+    rows = session.execute(_callers_query(), {"number": number, "since": now - RECENTLY_CLOSED}).all()
+    return [_state(hotline, row) for row in rows]
+
+
+@cache
+def _callers_query():
+    """``callers_tickets``'s query: a Core statement of the columns ``_state`` reads, not tickets."""
+    tickets = Ticket.__table__.c
+    number, since = bindparam("number"), bindparam("since", type_=tickets.closed_at.type)
+    is_open = or_(*(tickets.status == status for status in TicketStatus.OPEN))
+    recently_closed = and_(or_(tickets.status == TicketStatus.RESOLVED, tickets.status == TicketStatus.REJECTED),
+                           tickets.closed_at >= since)
+    return (
+        select(tickets.number, tickets.sequence, tickets.status, tickets.deadline_on, tickets.deadline_at,
+               tickets.deadline_rule, tickets.deadline_description, tickets.outcome)
+        .where(or_(tickets.caller == number, tickets.sms_to == number), or_(is_open, recently_closed))
+        .order_by(case((is_open, 0), else_=1), case((is_open, tickets.deadline_at)), case((is_open, tickets.id)),
+                  tickets.closed_at.desc(), tickets.id.desc())
+        .limit(MOST_OFFERED)
+    )
 
 
 def keyed_ticket(session: Session, hotline: HotlineConfig, digits: str | None) -> TicketState | None:

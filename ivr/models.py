@@ -117,8 +117,9 @@ class Ticket(Base):
     year: Mapped[int]
     sequence: Mapped[int]
     department: Mapped[str] = mapped_column(String(64), index=True)
-    caller: Mapped[str | None] = mapped_column(String(20))  # E.164; None when withheld
-    sms_to: Mapped[str | None] = mapped_column(String(20))
+    # Indexed: every mobile caller's arrival looks up their complaints by either number.
+    caller: Mapped[str | None] = mapped_column(String(20), index=True)  # E.164; None when withheld
+    sms_to: Mapped[str | None] = mapped_column(String(20), index=True)
     language: Mapped[str] = mapped_column(String(8))
     call_sid: Mapped[str] = mapped_column(String(34), index=True)
     # A call gives one complaint; an operator may register a second one on the same call.

@@ -212,3 +212,27 @@ def test_the_ticket_page_shows_the_added_message_in_its_history_and_recordings(a
 ])
 def test_the_status_webhooks_refuse_unsigned_requests(client, path):
     assert client.post(path, data={"CallSid": "CA" + "1" * 32, "From": MOBILE, "Digits": "1"}).status_code == 403
+
+
+def test_a_callers_complaints_are_found_by_their_numbers_indexes_not_by_reading_every_ticket(app):
+    """Every mobile caller's arrival asks: the query must stay cheap however many tickets a year makes."""
+    from sqlalchemy import event
+
+    from ivr.caller_tickets import callers_tickets
+
+    database, sent = app.extensions["ivr.db"], []
+    capture = lambda conn, cursor, statement, parameters, context, many: sent.append((statement, parameters))  # noqa: E731
+    event.listen(database.engine, "before_cursor_execute", capture)
+    try:
+        with database.session() as session:
+            callers_tickets(session, app.extensions["ivr.hotline"], MOBILE, app.config["CLOCK"]())
+    finally:
+        event.remove(database.engine, "before_cursor_execute", capture)
+    [(statement, parameters)] = sent
+    with database.engine.connect() as connection:
+        if connection.dialect.name == "sqlite":
+            plan = " ".join(str(row[-1]) for row in connection.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters))
+        else:  # a tiny table is read whole anyway: ask whether the indexes could serve
+            connection.exec_driver_sql("SET enable_seqscan = off")
+            plan = " ".join(row[0] for row in connection.exec_driver_sql("EXPLAIN " + statement, parameters))
+    assert "ix_tickets_caller" in plan and "ix_tickets_sms_to" in plan, plan
