@@ -93,6 +93,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from flask import Flask, redirect, url_for
     from flask_wtf.csrf import CSRFProtect
 
+    from .bounded import BoundedWork
     from .call_dialer import make_dialer
     from .calls.events import CallEvents
     from .calls.incidents import ActiveIncidents
@@ -131,6 +132,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     database = db.init_app(app)
     app.extensions["ivr.call_events"] = CallEvents(database)
+    app.extensions["ivr.bounded_work"] = BoundedWork("ivr-webhook-db")
     app.extensions["ivr.operator_phones"] = OperatorPhones(database, ttl=app.config["OPERATOR_PHONES_SECONDS"])
     app.extensions["ivr.incidents"] = ActiveIncidents(database, lambda: app.config["CLOCK"](), ttl=app.config["INCIDENTS_SECONDS"])
     app.extensions["ivr.intake"] = Intake(

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from flask import current_app
 
+from .bounded import BoundedWork
 from .call_dialer import CallDialer
 from .calls.events import CallEvents
 from .calls.incidents import ActiveIncidents
@@ -23,6 +24,11 @@ def hotline() -> HotlineConfig:
 def now() -> datetime:
     """The current instant, timezone-aware; tests replace the clock through the app config."""
     return current_app.config["CLOCK"]()
+
+
+def bounded_work() -> BoundedWork:
+    """Threads for the database work a webhook waits for only so long (``ivr.bounded``)."""
+    return current_app.extensions["ivr.bounded_work"]
 
 
 def database() -> Database:

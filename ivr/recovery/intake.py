@@ -2,18 +2,18 @@
 
 Twilio gives a webhook 15 seconds; a database that is down fails fast, but one that hangs
 would hold the caller past that and they would hear an application error. So the
-registration runs in a thread of its own and the webhook waits for it at most
-``deadline_seconds``. If it fails or is late, the report goes to the journal, and the caller
+registration runs in a thread kept for it (``ivr.bounded``) and the webhook waits for it at
+most ``deadline_seconds``. If it fails or is late, the report goes to the journal, and the caller
 may hear "registered" only once one of the two holds it.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from ..bounded import BoundedWork
 from ..db import Database, once_more_if_dead
 from ..deadlines import Deadline, milestones_for_department
 from ..monitoring.context import about_call
@@ -50,10 +50,6 @@ class NotKept:
 Outcome = Registered | Journaled | NotKept
 
 
-class _Late(Exception):
-    """The database did not answer within the deadline."""
-
-
 class Intake:
     def __init__(
         self, database: Database, hotline: HotlineConfig, journal: Journal,
@@ -61,6 +57,7 @@ class Intake:
     ) -> None:
         self.database, self.hotline, self.journal = database, hotline, journal
         self.deadline_seconds = deadline_seconds
+        self._registrations = BoundedWork("ivr-register")
         self._replay = BackgroundReplay(journal, database, hotline, replay_interval)
 
     def take(self, report: VoicemailReport, now: datetime) -> Outcome:
@@ -84,29 +81,16 @@ class Intake:
         return Registered(registration.number, registration.deadline, registration.milestones)
 
     def _register_in_time(self, report: VoicemailReport, now: datetime) -> Registered:
-        outcome: list[Registered | BaseException] = []
-        done = threading.Event()
-
         def attempt() -> Registration | None:
             with self.database.session() as session, session.begin():
                 return voicemail_registration(session, self.hotline, report, now)
 
-        def register() -> None:
-            try:
-                with about_call(report.call_sid):
-                    outcome.append(self._registered(once_more_if_dead(attempt)))
-            except BaseException as exc:  # handed to the waiting webhook, which decides
-                outcome.append(exc)
-            finally:
-                done.set()
+        def register() -> Registered:
+            with about_call(report.call_sid):
+                return self._registered(once_more_if_dead(attempt))
 
-        threading.Thread(target=register, name=f"register-{report.call_sid}", daemon=True).start()
-        if not done.wait(self.deadline_seconds):
-            # Should the late transaction commit after all, the replay finds its ticket by CallSid.
-            raise _Late(f"no answer within {self.deadline_seconds} s")
-        if isinstance(outcome[0], BaseException):
-            raise outcome[0]
-        return outcome[0]
+        # Should a late transaction commit after all, the replay finds its ticket by CallSid.
+        return self._registrations.run(register, self.deadline_seconds)
 
 
 def _why(exc: Exception) -> str:

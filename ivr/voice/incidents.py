@@ -16,10 +16,8 @@ the ticket by the CallSid if the late write lands).
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TypeVar
 
 from flask import current_app, request, url_for
 from twilio.twiml.voice_response import Gather, VoiceResponse
@@ -36,7 +34,6 @@ from .operators import route
 from .voicemail import _spoken_deadline, _spoken_milestones, take_voicemail
 
 JOIN_KEY = "1"
-T = TypeVar("T")
 
 
 def announce_outage(response: VoiceResponse, lang: str) -> bool:
@@ -114,7 +111,8 @@ def _join(response: VoiceResponse, incident: int, key: str | None, lang: str):
             final = next(m.deadline for m in ticket.milestones if m.final)
             return _Joined(ticket.number, ticket.department, final, {m.name: m.deadline for m in ticket.milestones})
 
-    joined = _in_time(register, current_app.config["WEBHOOK_DATABASE_SECONDS"])
+    # Late or failed, it raises: the error handler apologises and takes a voicemail.
+    joined = appctx.bounded_work().run(register, current_app.config["WEBHOOK_DATABASE_SECONDS"])
     prompts = prompts_in(lang)
     if joined is None:  # closed since the caller heard it: the usual way
         if key is not None:
@@ -135,24 +133,3 @@ def _join(response: VoiceResponse, incident: int, key: str | None, lang: str):
     return twiml_response(response)
 
 
-def _in_time(work: Callable[[], T], seconds: float) -> T:
-    """``work()`` in a thread of its own, waited for at most ``seconds``: a hung database must
-    not hold the caller past Twilio's 15 seconds. Late or failed, it raises (the error handler
-    apologises and takes a voicemail)."""
-    outcome: list = []
-
-    def run() -> None:
-        try:
-            outcome.append(("value", work()))
-        except BaseException as exc:  # handed to the waiting webhook
-            outcome.append(("error", exc))
-
-    thread = threading.Thread(target=run, name="ivr-incident-join", daemon=True)
-    thread.start()
-    thread.join(seconds)
-    if not outcome:
-        raise TimeoutError(f"the database did not register the incident keypress within {seconds} s")
-    kind, value = outcome[0]
-    if kind == "error":
-        raise value
-    return value

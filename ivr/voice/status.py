@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import re
-import threading
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -39,34 +38,19 @@ _TICKET_NUMBER = re.compile(r"[A-Za-z0-9]{1,12}-[0-9]{4}-[0-9]{1,12}")
 _RECORDING_SID = re.compile(r"RE[0-9a-fA-F]{32}")
 
 
-class _Late(Exception):
-    """The database did not answer within the bound."""
-
-
 def _in_time(work: Callable[[Session], T], seconds: float, write: bool = False) -> T:
-    """``work`` in a session of its own, waited for at most ``seconds`` (as ``ivr.recovery.intake``
-    bounds a registration): raises _Late, or what ``work`` raised."""
-    database, outcome, done = appctx.database(), [], threading.Event()
+    """``work`` in a session of its own, waited for at most ``seconds`` (``ivr.bounded``):
+    raises Late, or what ``work`` raised."""
+    database = appctx.database()
 
-    def run() -> None:
-        try:
-            with database.session() as session:
-                if write:
-                    with session.begin():
-                        outcome.append(work(session))
-                else:
-                    outcome.append(work(session))
-        except BaseException as exc:  # handed to the waiting webhook
-            outcome.append(exc)
-        finally:
-            done.set()
+    def run() -> T:
+        with database.session() as session:
+            if not write:
+                return work(session)
+            with session.begin():
+                return work(session)
 
-    threading.Thread(target=run, name="caller-status", daemon=True).start()
-    if not done.wait(seconds):
-        raise _Late(f"no answer within {seconds} s")
-    if isinstance(outcome[0], BaseException):
-        raise outcome[0]
-    return outcome[0]
+    return appctx.bounded_work().run(run, seconds)
 
 
 def _lookup_seconds() -> float:
