@@ -7,8 +7,9 @@ It starts two servers side by side, each gunicorn with the shipped gunicorn.conf
 worker per core: the hotline (wsgi:app on the shipped routing.yaml and prompts/, the embedded
 SQLite in a temporary folder), and the baseline, a bare Flask app that checks the same
 X-Twilio-Signature with twilio's RequestValidator and returns a fixed TwiML. wrk posts one
-signed form again and again (a home landline calling: no complaint to look up, so no step reads
-the database). For each URL, each run measures:
+signed form again and again: a home landline calling (no complaint to look up, so no step reads
+the database), and a mobile, the usual caller, whose arrival looks up its complaints (it has
+none: the menu follows). For each URL, each run measures:
 
 - the saturating rate: wrk with four connections a worker, which keeps every worker busy;
 - the CPU per request: the workers' user and system time over that run, per answer;
@@ -59,6 +60,7 @@ FORM = {
 # again), at the URL the arrival's menu gives this caller (offered the status key: offers=s).
 STEPS = {
     "incoming": ("/voice/incoming", FORM),
+    "incoming (mobile)": ("/voice/incoming", {**FORM, "From": "+40722123456"}),
     "menu (wrong key)": ("/voice/menu?lang=ro&attempt=1&offers=s", {**FORM, "CallStatus": "in-progress", "Digits": "9"}),
 }
 # What the baseline answers: a fixed menu of the hotline's size.

@@ -22,7 +22,7 @@ def test_the_baseline_answers_only_signed_requests(step):
     signature = RequestValidator(benchmark.TOKEN).compute_signature(BASE_URL + path, form)
     reply = client.post(path, data=form, headers={"X-Twilio-Signature": signature})
     assert reply.status_code == 200 and reply.get_data(as_text=True) == benchmark.BARE_TWIML
-    assert client.post(path, data={**form, "From": "+40722123456"}, headers={"X-Twilio-Signature": signature}).status_code == 403
+    assert client.post(path, data={**form, "From": form["From"] + "0"}, headers={"X-Twilio-Signature": signature}).status_code == 403
     assert client.post(path, data=form).status_code == 403
 
 
@@ -35,7 +35,8 @@ def test_the_hotline_answers_the_benchmarks_requests_with_the_menu_without_a_loo
     path, form = benchmark.STEPS[step]
     reply = client.post(path, data=form, headers=sign(BASE_URL + path, form))
     assert reply.status_code == 200 and "<Gather" in reply.get_data(as_text=True)
-    assert looked_up == []  # a landline's complaints are not read out: no database on the way
+    # A landline's complaints are not read out: no database on the way. A mobile's are looked up.
+    assert looked_up == (["+40722123456"] if "mobile" in step else [])
     # The baseline answers a TwiML of the menu's size, so that both write as much.
     assert 0.5 < len(benchmark.BARE_TWIML) / len(reply.get_data(as_text=True)) < 2
 
