@@ -115,7 +115,7 @@ class Ticket(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str] = mapped_column(String(32), unique=True)
     year: Mapped[int]
-    sequence: Mapped[int]
+    sequence: Mapped[int] = mapped_column(index=True)  # a caller keys in a complaint's last digits
     department: Mapped[str] = mapped_column(String(64), index=True)
     # Indexed: every mobile caller's arrival looks up their complaints by either number.
     caller: Mapped[str | None] = mapped_column(String(20), index=True)  # E.164; None when withheld

@@ -214,25 +214,33 @@ def test_the_status_webhooks_refuse_unsigned_requests(client, path):
     assert client.post(path, data={"CallSid": "CA" + "1" * 32, "From": MOBILE, "Digits": "1"}).status_code == 403
 
 
-def test_a_callers_complaints_are_found_by_their_numbers_indexes_not_by_reading_every_ticket(app):
-    """Every mobile caller's arrival asks: the query must stay cheap however many tickets a year makes."""
+def plan(app, look_up) -> str:
+    """The database's plan for the one query ``look_up(session)`` sends."""
     from sqlalchemy import event
-
-    from ivr.caller_tickets import callers_tickets
 
     database, sent = app.extensions["ivr.db"], []
     capture = lambda conn, cursor, statement, parameters, context, many: sent.append((statement, parameters))  # noqa: E731
     event.listen(database.engine, "before_cursor_execute", capture)
     try:
         with database.session() as session:
-            callers_tickets(session, app.extensions["ivr.hotline"], MOBILE, app.config["CLOCK"]())
+            look_up(session)
     finally:
         event.remove(database.engine, "before_cursor_execute", capture)
     [(statement, parameters)] = sent
     with database.engine.connect() as connection:
         if connection.dialect.name == "sqlite":
-            plan = " ".join(str(row[-1]) for row in connection.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters))
-        else:  # a tiny table is read whole anyway: ask whether the indexes could serve
-            connection.exec_driver_sql("SET enable_seqscan = off")
-            plan = " ".join(row[0] for row in connection.exec_driver_sql("EXPLAIN " + statement, parameters))
-    assert "ix_tickets_caller" in plan and "ix_tickets_sms_to" in plan, plan
+            return " ".join(str(row[-1]) for row in connection.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters))
+        connection.exec_driver_sql("SET enable_seqscan = off")  # a tiny table is read whole anyway: could indexes serve?
+        return " ".join(row[0] for row in connection.exec_driver_sql("EXPLAIN " + statement, parameters))
+
+
+def test_a_callers_complaints_are_found_by_indexes_not_by_reading_every_ticket(app):
+    """Every mobile caller's arrival asks, and a landline keys a number in: both lookups must stay
+    cheap however many tickets a year makes."""
+    from ivr.caller_tickets import callers_tickets, keyed_ticket
+
+    hotline, now = app.extensions["ivr.hotline"], app.config["CLOCK"]()
+    by_number = plan(app, lambda session: callers_tickets(session, hotline, MOBILE, now))
+    assert "ix_tickets_caller" in by_number and "ix_tickets_sms_to" in by_number, by_number
+    keyed = plan(app, lambda session: keyed_ticket(session, hotline, "123"))
+    assert "ix_tickets_sequence" in keyed, keyed
