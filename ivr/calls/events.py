@@ -189,7 +189,7 @@ class CallEvents:
                 for group in _together(writes):
                     if len(group) == 1:
                         group[0](session)
-                    else:  # OneStatement facts: in order, row by row, in one round trip
+                    else:  # OneStatement facts: in order, row by row, in one executemany
                         session.execute(group[0].statement(session), [fact.values for fact in group])
 
         once_more_if_dead(attempt)
