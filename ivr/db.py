@@ -49,7 +49,7 @@ def once_more_if_dead(attempt: Callable[[], T]) -> T:
 
 # A database that hangs must not hold a request for long: PostgreSQL gives up connecting,
 # and cancels a statement or a lock wait, after these; a free pooled connection is waited
-# for as long. Webhooks bound their own wait further (ivr.recovery.intake).
+# for as long. Webhooks bound their own wait further (ivr.bounded).
 CONNECT_TIMEOUT_SECONDS = 3
 STATEMENT_TIMEOUT_MS = 3000
 POOL_TIMEOUT_SECONDS = 5
