@@ -29,10 +29,10 @@ def _label(key: str, **values) -> str:
 
 @bp.before_app_request
 def count_callbacks_waiting() -> None:
-    """How many callback requests wait, for the header of every console page. Counted before the
-    page's view opens its own session: on SQLite a second transaction would wait for the first."""
+    """How many callback requests wait, for the header of every console page: read in a
+    session that takes no write lock, so it never waits for the page's own."""
     if request.method == "GET" and request.blueprint in CONSOLE_BLUEPRINTS and "user_id" in session:
-        with appctx.database().session() as db:
+        with appctx.database().reading() as db:
             g.callbacks_waiting = count_waiting(db)
 
 

@@ -1,6 +1,7 @@
 """Database setup: the engine, sessions, and the migrations that shape the schema.
 
-Nothing here commits on its own: callers open ``with db.session() as s, s.begin():``.
+Nothing here commits on its own: callers open ``with db.session() as s, s.begin():``, or
+``with db.reading() as s:`` for work that only reads.
 """
 
 from __future__ import annotations
@@ -60,6 +61,8 @@ POOL_TIMEOUT_SECONDS = 5
 POOL_RECYCLE_SECONDS = 300
 # How long a SQLite transaction waits for another one's write lock before it fails.
 SQLITE_BUSY_SECONDS = 30
+# The execution option of ``Database.reading`` sessions.
+READ_ONLY = "ivr_read_only"
 
 
 def _postgres_connect_args(url: str) -> dict[str, Any]:
@@ -94,11 +97,16 @@ def make_engine(url: str, **options: Any) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _sqlite_begin(connection) -> None:
+        driver = connection.connection.driver_connection
+        if connection.get_execution_options().get(READ_ONLY):
+            _begin_reading(driver, connection.info)
+            return
+        _query_only(driver, connection.info, False)
         # Take the write lock up front: two processes that read then write would otherwise
         # deadlock on the lock upgrade and one would fail with "database is locked".
         writers.take(connection.info)
         try:
-            _begin_immediate(connection.connection.driver_connection)
+            _begin_immediate(driver)
         except BaseException:
             writers.give_back(connection.info)
             raise
@@ -113,6 +121,25 @@ def make_engine(url: str, **options: Any) -> Engine:
         writers.give_back(record.info)  # a transaction ended with its connection, never committed
 
     return engine
+
+
+def _begin_reading(sqlite_connection: sqlite3.Connection, info: dict) -> None:
+    """A deferred BEGIN on a connection that refuses writes: in WAL mode it reads the last
+    commit without waiting for the write lock or holding it, and a write slipped into it fails
+    at once ("attempt to write a readonly database") instead of upgrading its lock."""
+    _query_only(sqlite_connection, info, True)
+    sqlite_connection.execute("BEGIN")
+
+
+_QUERY_ONLY = "ivr.query_only"
+
+
+def _query_only(sqlite_connection: sqlite3.Connection, info: dict, on: bool) -> None:
+    """Set the pooled connection's PRAGMA query_only, when it is not so already (``info``,
+    the pool's record of the connection, remembers what it was last set to)."""
+    if info.get(_QUERY_ONLY, False) != on:
+        sqlite_connection.execute(f"PRAGMA query_only={'ON' if on else 'OFF'}")
+        info[_QUERY_ONLY] = on
 
 
 def _begin_immediate(sqlite_connection: sqlite3.Connection) -> None:
@@ -167,6 +194,7 @@ class _OneWriterAtATime:
 class Database:
     engine: Engine
     sessions: sessionmaker[Session]
+    readers: sessionmaker[Session]
 
     @classmethod
     def connect(cls, url: str, **options: Any) -> Database:
@@ -174,11 +202,21 @@ class Database:
             engine = make_engine(sqlalchemy_url(url), **options)
         except (ArgumentError, ImportError) as exc:
             raise ConfigError([f"IVR_DATABASE_URL: not a database URL the hotline can use ({exc})"]) from None
-        return cls(engine, sessionmaker(engine, expire_on_commit=False))
+        readers = sessionmaker(engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False)
+        return cls(engine, sessionmaker(engine, expire_on_commit=False), readers)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
         with self.sessions() as session:
+            yield session
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A session for work that only reads. On SQLite it neither waits for the write lock
+        nor holds it (every ``session`` takes it at its start, see make_engine), so a caller's
+        lookup or a page does not queue behind tickets being written, nor hold them up; it
+        refuses to write. On PostgreSQL it is a session like any other."""
+        with self.readers() as session:
             yield session
 
     def upgrade(self) -> None:

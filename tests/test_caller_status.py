@@ -10,7 +10,7 @@ from datetime import timedelta
 from urllib.parse import urlsplit
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import event, func, select, text
 
 from ivr.models import CallerMessage, SmsMessage, Ticket, TicketEvent, TicketStatus
 
@@ -154,15 +154,23 @@ def test_a_withheld_number_hears_nothing_without_the_complaints_number(place_cal
     assert any(line.startswith("Reclamația numărul 1 este în lucru.") for line in caller.heard)
 
 
-def _hold_the_tickets_table(app) -> tuple[threading.Event, threading.Thread]:
-    """Keep the database busy with a transaction that locks what the status lookup reads."""
+def _hold_the_tickets_table(app) -> tuple[threading.Event, threading.Thread | None]:
+    """Keep the status lookup from getting an answer until the returned event is set. On
+    PostgreSQL a transaction locks the table; SQLite's lookup reads past a writer (WAL), so
+    there its statements on the tickets table wait here instead, as on a disk that stalls."""
     engine, release, held = app.extensions["ivr.db"].engine, threading.Event(), threading.Event()
+    if engine.dialect.name == "sqlite":
+        @event.listens_for(engine, "before_cursor_execute")
+        def stall(_connection, _cursor, statement, *_args) -> None:
+            if "FROM tickets" in statement and not release.is_set():
+                release.wait(20)
+
+        return release, None
 
     def hold() -> None:
         with engine.connect() as connection:
-            with connection.begin():  # SQLite: BEGIN IMMEDIATE, the write lock every session waits for
-                if engine.dialect.name == "postgresql":
-                    connection.execute(text("LOCK TABLE tickets IN ACCESS EXCLUSIVE MODE"))
+            with connection.begin():
+                connection.execute(text("LOCK TABLE tickets IN ACCESS EXCLUSIVE MODE"))
                 held.set()
                 release.wait(20)
 
@@ -182,10 +190,34 @@ def test_a_slow_database_goes_straight_to_the_menu(app, twilio_post, place_call,
         took = time.monotonic() - started
     finally:
         release.set()
-        thread.join(10)
+        if thread:
+            thread.join(10)
     body = reply.get_data(as_text=True)
     assert reply.status_code == 200 and took < 2.5
     assert "Reclamația numărul" not in body and MENU_FIRST in body
+
+
+def test_a_complaint_being_written_does_not_hold_up_the_status(app, twilio_post, place_call):
+    """A caller's lookup reads past a transaction that writes (on SQLite it takes no write lock)."""
+    place_call(caller=MOBILE, keys=["2"], records=[30])
+    app.config["STATUS_LOOKUP_SECONDS"] = 0.5
+    writing, release = threading.Event(), threading.Event()
+
+    def write() -> None:
+        with app.extensions["ivr.db"].session() as session, session.begin():
+            session.execute(text("UPDATE tickets SET outcome = NULL"))
+            writing.set()
+            release.wait(20)
+
+    thread = threading.Thread(target=write, daemon=True)
+    thread.start()
+    try:
+        assert writing.wait(10)
+        reply = twilio_post("/voice/incoming", caller=MOBILE)
+    finally:
+        release.set()
+        thread.join(10)
+    assert "Reclamația numărul 1 este în lucru" in reply.get_data(as_text=True)
 
 
 def test_the_ticket_page_shows_the_added_message_in_its_history_and_recordings(app, place_call, db, clock):

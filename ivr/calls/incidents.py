@@ -61,7 +61,7 @@ class ActiveIncidents:
     def reload(self) -> None:
         """Read them now (after this process declared or closed one, so its next call knows)."""
         try:
-            with self._database.session() as session:
+            with self._database.reading() as session:
                 rows = session.scalars(
                     select(Incident).where(Incident.closed_at.is_(None), Incident.ends_at > self._clock())
                 ).all()

@@ -45,7 +45,7 @@ class OperatorPhones:
 
     def _load(self) -> None:
         try:
-            with self._database.session() as session:
+            with self._database.reading() as session:
                 rows = session.execute(
                     select(User.name, User.phone).where(User.active.is_(True), User.phone.is_not(None))
                 ).all()

@@ -38,7 +38,7 @@ def healthz():
         "journal": {"pending": appctx.intake().journal.pending()},
     }
     try:
-        with appctx.database().session() as session:
+        with appctx.database().reading() as session:
             queued, oldest = outbox_backlog(session, appctx.now())
     except SQLAlchemyError as exc:
         current_app.logger.warning("healthz: database unreachable (%s)", type(exc).__name__)

@@ -45,7 +45,7 @@ class DatabaseCollector:
     def collect(self) -> Iterator[Metric]:
         up = GaugeMetricFamily("ivr_database_up", "1 when the database answered this scrape")
         try:
-            with self.database.session() as session:
+            with self.database.reading() as session:
                 yield from self._counts(session)
             up.add_metric([], 1)
         except SQLAlchemyError:

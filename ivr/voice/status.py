@@ -44,11 +44,11 @@ def _in_time(work: Callable[[Session], T], seconds: float, write: bool = False) 
     database = appctx.database()
 
     def run() -> T:
-        with database.session() as session:
-            if not write:
+        if not write:
+            with database.reading() as session:
                 return work(session)
-            with session.begin():
-                return work(session)
+        with database.session() as session, session.begin():
+            return work(session)
 
     return appctx.bounded_work().run(run, seconds)
 

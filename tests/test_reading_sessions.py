@@ -1,0 +1,76 @@
+"""Sessions that only read (``Database.reading``): on SQLite they neither wait for the write lock
+nor hold it, they refuse to write, and the pooled connection they leave behind writes again."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import datetime, timezone
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
+
+from ivr.db import Database
+from ivr.models import User
+
+
+@pytest.fixture
+def database(upgraded_database: Database) -> Database:
+    """The latest schema on SQLite (and PostgreSQL when configured), with one pooled connection,
+    so that a reading session and a writing one take turns on the same connection."""
+    database = Database.connect(upgraded_database.engine.url.render_as_string(hide_password=False),
+                                pool_size=1, max_overflow=0)
+    yield database
+    database.engine.dispose()
+
+
+def _users(database: Database) -> int:
+    with database.reading() as session:
+        return session.scalar(text("SELECT count(*) FROM users"))
+
+
+def _add_user(session, name: str) -> None:
+    session.add(User(name=name, password_hash="x", created_at=datetime.now(timezone.utc)))
+    session.flush()
+
+
+def test_a_read_neither_waits_for_a_writer_nor_sees_what_it_has_not_committed(database, upgraded_database):
+    writing, release = threading.Event(), threading.Event()
+
+    def write() -> None:
+        with upgraded_database.session() as session, session.begin():
+            _add_user(session, "ana")
+            writing.set()
+            release.wait(20)
+
+    thread = threading.Thread(target=write, daemon=True)
+    thread.start()
+    try:
+        assert writing.wait(10)
+        started = time.monotonic()
+        assert _users(database) == 0
+        assert time.monotonic() - started < 1  # a write session would wait up to 30 s on SQLite
+    finally:
+        release.set()
+        thread.join(10)
+    assert _users(database) == 1
+
+
+def test_a_reading_session_refuses_to_write_on_sqlite(database):
+    if database.engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL's reading sessions are sessions like any other")
+    with pytest.raises(OperationalError, match="readonly"):
+        with database.reading() as session, session.begin():
+            _add_user(session, "ana")
+    assert _users(database) == 0
+
+
+def test_the_connection_a_read_used_writes_again(database):
+    assert _users(database) == 0  # the pool's only connection, last used to read
+    with database.session() as session, session.begin():
+        _add_user(session, "ana")
+    assert _users(database) == 1
+    with database.session() as session, session.begin():
+        _add_user(session, "ion")
+    assert _users(database) == 2
