@@ -89,12 +89,12 @@ def signed_by_twilio(validator: RequestValidator, url: str, params, signature: s
     if isinstance(params, str):  # a JSON body, signed through its hash: the library's way only
         return validator.validate(url, params, signature, algorithm)
     parsed = urlparse(url)
-    as_sent, other = (add_port(parsed), remove_port(parsed)) if parsed.port else (remove_port(parsed), add_port(parsed))
+    as_sent, other = (add_port, remove_port) if parsed.port else (remove_port, add_port)
     try:
-        expected = validator.compute_signature(as_sent, params, algorithm)
+        expected = validator.compute_signature(as_sent(parsed), params, algorithm)
     except ValueError:  # an algorithm twilio does not know: the library refuses it and says why
         return validator.validate(url, params, signature, algorithm)
-    return _same(expected, signature) or _same(validator.compute_signature(other, params, algorithm), signature)
+    return _same(expected, signature) or _same(validator.compute_signature(other(parsed), params, algorithm), signature)
 
 
 def _same(expected: str, given: str) -> bool:
