@@ -55,7 +55,9 @@ class ActiveIncidents:
             self._refresh_in_background()
             if self._notices is None:
                 self._loaded.wait(self._first_wait)
-        notices = [n for n in self._notices or [] if n.active(now)]
+        if not self._notices:
+            return []  # the usual case, asked by every call's arrival
+        notices = [n for n in self._notices if n.active(now)]
         return sorted(notices, key=lambda n: (n.starts_at, n.id), reverse=True)
 
     def reload(self) -> None:

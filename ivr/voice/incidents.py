@@ -39,15 +39,15 @@ JOIN_KEY = "1"
 def announce_outage(response: VoiceResponse, lang: str) -> bool:
     """After the greeting: the notice of an incident covering every department, with the offer
     to join; True when one was appended (the menu follows if the caller does not join)."""
-    everything = frozenset(appctx.hotline().routing.departments)
-    return _announce(response, lang, None, lambda n: everything <= n.departments)
+    departments = appctx.hotline().routing.departments
+    return _announce(response, lang, None, lambda n: n.departments.issuperset(departments))
 
 
 def route_with_notice(response: VoiceResponse, key: str, lang: str, told_all_closed: bool = False):
     """After the department was chosen: the notice of an incident covering it (but not every
     department: that one was heard after the greeting), else the department's usual way."""
-    everything = frozenset(appctx.hotline().routing.departments)
-    if _announce(response, lang, key, lambda n: key in n.departments and not everything <= n.departments):
+    departments = appctx.hotline().routing.departments
+    if _announce(response, lang, key, lambda n: key in n.departments and not n.departments.issuperset(departments)):
         log_call(call_log.department_chosen, key, lang)
         return twiml_response(response)
     return route(response, key, lang, told_all_closed)
