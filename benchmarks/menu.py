@@ -6,10 +6,13 @@ served by gunicorn with sync workers, loaded by wrk on loopback.
 It starts two servers side by side, each gunicorn with the shipped gunicorn.conf.py and one sync
 worker per core: the hotline (wsgi:app on the shipped routing.yaml and prompts/, the embedded
 SQLite in a temporary folder), and the baseline, a bare Flask app that checks the same
-X-Twilio-Signature with twilio's RequestValidator and returns a fixed TwiML. wrk posts one
-signed form again and again: a home landline calling (no complaint to look up, so no step reads
-the database), and a mobile, the usual caller, whose arrival looks up its complaints (it has
-none: the menu follows). For each URL, each run measures:
+X-Twilio-Signature with twilio's RequestValidator and returns a fixed TwiML. wrk posts signed
+forms as Twilio would for many calls: each request is a call of its own (its own CallSid, so the
+call log writes a row each) from a caller of its own (a number no request of the run repeats,
+so nothing the hotline may keep per number is found kept). The callers are home landlines (no
+complaint to look up, so no step reads the database), or mobiles, the usual callers, whose
+arrival looks up their complaints (they have none: the menu follows). For each URL, each run
+measures:
 
 - the saturating rate: wrk with four connections a worker, which keeps every worker busy;
 - the CPU per request: the workers' user and system time over that run, per answer;
@@ -31,6 +34,7 @@ import os
 import random
 import shutil
 import socket
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -38,7 +42,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlencode
@@ -81,10 +85,10 @@ BARE_TWIML = (
 
 # wrk's script: the signed form, and a count of the answers other than 200.
 LUA = r"""
-wrk.method = "POST"
-wrk.body = "%(body)s"
-wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
-wrk.headers["%(header)s"] = "%(signature)s"
+-- {body, signature} of each call, posted in turn (again from the first if the run outlasts them).
+local calls = {
+%(calls)s
+}
 
 local threads = {}
 function setup(thread)
@@ -93,6 +97,17 @@ end
 
 function init(args)
   not_200 = 0
+  requests = {}
+  for i, call in ipairs(calls) do
+    requests[i] = wrk.format("POST", "%(path)s", {
+      ["Content-Type"] = "application/x-www-form-urlencoded", ["%(header)s"] = call[2]}, call[1])
+  end
+  turn = 0
+end
+
+function request()
+  turn = turn %% #requests + 1
+  return requests[turn]
 end
 
 function response(status, headers, body)
@@ -139,12 +154,13 @@ class Server:
 
 @dataclass(frozen=True)
 class Target:
-    """One URL of one server, with the signed request posted to it: as wrk's script, and as bytes."""
+    """One URL of one server, with the calls posted to it: the saturating load's as wrk's
+    script, and the paced load's as whole HTTP requests."""
 
     server: Server
     url: str
     script: Path
-    request: bytes
+    requests: tuple[bytes, ...]
 
 
 @dataclass(frozen=True)
@@ -207,11 +223,30 @@ def signed_request(server: Server, path: str, form: dict[str, str]) -> tuple[str
     return signature, (head + body).encode()
 
 
-def target(folder: Path, server: Server, step: int, path: str, form: dict[str, str]) -> Target:
-    signature, request_bytes = signed_request(server, path, form)
-    script = folder / f"{server.name}-{step}.lua"
-    script.write_text(LUA % {"body": urlencode(form), "header": SIGNATURE_HEADER, "signature": signature})
-    return Target(server, server.base_url + path, script, request_bytes)
+def calls_like(form: dict[str, str], first: int, count: int) -> list[dict[str, str]]:
+    """``count`` calls like ``form``, numbered from ``first``: each its own CallSid and a caller
+    of the same kind as ``form``'s (a Bucharest landline +40213..., a mobile +40723...)."""
+    prefix = form["From"][:6]
+    return [{**form, "CallSid": f"CA{n:032x}", "From": f"{prefix}{n % 1_000_000:06d}"} for n in range(first, first + count)]
+
+
+# Calls signed for each load: wrk's saturating load reaches ~3,000 answers a second here, the
+# paced load half of it. A call the run repeats (a machine faster than that) is a repeat of
+# Twilio's, which the hotline answers alike.
+SATURATING_CALLS_PER_SECOND = 3000
+PACED_CALLS_PER_SECOND = 1500
+
+
+def target(folder: Path, server: Server, name: str, path: str, form: dict[str, str], run: int, seconds: float) -> Target:
+    """The calls of one run of one step, numbered apart from every other run's and step's."""
+    saturating, paced_count = int(SATURATING_CALLS_PER_SECOND * seconds), int(PACED_CALLS_PER_SECOND * seconds)
+    first = (list(STEPS).index(name) * 100 + run) * (saturating + paced_count) + 1
+    signed = [signed_request(server, path, call) for call in calls_like(form, first, saturating + paced_count)]
+    calls = ",\n".join(f'{{"{urlencode(call)}", "{signature}"}}'
+                       for call, (signature, _) in zip(calls_like(form, first, saturating), signed))
+    script = folder / f"{server.name}-{list(STEPS).index(name)}-{run}.lua"
+    script.write_text(LUA % {"calls": calls, "path": path, "header": SIGNATURE_HEADER})
+    return Target(server, server.base_url + path, script, tuple(request for _, request in signed[saturating:]))
 
 
 def post(server: Server, request_bytes: bytes) -> bytes:
@@ -289,7 +324,7 @@ def paced(target: Target, rate: float, seconds: float, threads: int = 32) -> Loa
         while (i := next(turns)) < len(due) and not failures:
             time.sleep(max(0.0, start + due[i] - time.perf_counter()))
             try:
-                answer = post(target.server, target.request)
+                answer = post(target.server, target.requests[i % len(target.requests)])
             except OSError as error:
                 failures.append(f"socket: {error}")
                 return
@@ -324,7 +359,7 @@ def median_figures(runs: list[Figures]) -> Figures:
     return Figures(load(lambda f: f.saturated), statistics.median(f.cpu_ms for f in runs), load(lambda f: f.half))
 
 
-def run(seconds: float, runs: int, workers: int) -> dict[str, dict[str, Figures]]:
+def run(seconds: float, runs: int, workers: int) -> tuple[dict[str, dict[str, Figures]], str]:
     """Both servers side by side; each run measures every URL on each."""
     with tempfile.TemporaryDirectory(prefix="ivr-menu-bench-") as name, ExitStack() as stack:
         folder = Path(name)
@@ -335,19 +370,37 @@ def run(seconds: float, runs: int, workers: int) -> dict[str, dict[str, Figures]
             stack.enter_context(gunicorn("bare", "menu:bare_app()", env, workers, folder / "bare.log",
                                          "--pythonpath", str(ROOT / "benchmarks"))),
         ]
-        targets = {(s.name, step): target(folder, s, i, path, form)
-                   for s in servers for i, (step, (path, form)) in enumerate(STEPS.items())}
+        def targets(run: int, load_seconds: float) -> dict[tuple[str, str], Target]:
+            return {(s.name, step): target(folder, s, step, path, form, run, load_seconds)
+                    for s in servers for step, (path, form) in STEPS.items()}
+
+        warm_up = targets(runs, 1)
         for server in servers:
-            wait_until_answering(server, targets[server.name, "incoming"].request, folder / f"{server.name}.log")
-        for each in targets.values():  # warm up: a worker's first requests load what it keeps
+            wait_until_answering(server, warm_up[server.name, "incoming"].requests[0], folder / f"{server.name}.log")
+        for each in warm_up.values():  # a worker's first requests load what it keeps
             saturate(each, 1, connections=4 * workers)
         results: dict[str, dict[str, list[Figures]]] = {s.name: {step: [] for step in STEPS} for s in servers}
         for run in range(runs):
+            this_run = targets(run, seconds)
             for step in STEPS:
                 # Side by side, each first in turn: the load other processes put on the machine drifts.
                 for server in servers if run % 2 == 0 else servers[::-1]:
-                    results[server.name][step].append(measure(targets[server.name, step], seconds, workers))
-        return {name: {step: median_figures(r) for step, r in steps.items()} for name, steps in results.items()}
+                    results[server.name][step].append(measure(this_run[server.name, step], seconds, workers))
+        arrivals = sum(f.saturated.requests + f.half.requests
+                       for step, figures in results["hotline"].items() if STEPS[step][0] == "/voice/incoming" for f in figures)
+        call_log = check_call_log(folder / "instance" / "ivr.sqlite3", arrivals)
+        return {name: {step: median_figures(r) for step, r in steps.items()} for name, steps in results.items()}, call_log
+
+
+def check_call_log(database: Path, arrivals: int) -> str:
+    """Every arrival answered in the measured loads has its row in the call log (the warm-up's
+    add to them, and so may requests wrk had sent when it stopped): fails when one is missing."""
+    time.sleep(1.5)  # the workers' call-log writers send what they hold (they linger 0.25 s)
+    with closing(sqlite3.connect(database)) as connection:
+        rows = connection.execute("SELECT count(*) FROM calls").fetchone()[0]
+    if rows < arrivals:
+        raise RuntimeError(f"the call log lost calls: {rows} rows for {arrivals} arrivals answered")
+    return f"Call log: {rows} calls written for {arrivals} arrivals answered in the measured loads (and the warm-up's)."
 
 
 def main() -> None:
@@ -360,7 +413,7 @@ def main() -> None:
         raise SystemExit("wrk is not installed (Debian: apt-get install wrk)")
     seconds, runs = (2.0, 1) if args.quick else (args.seconds, args.runs)
     workers = os.cpu_count() or 1
-    figures = run(seconds, runs, workers)
+    figures, call_log = run(seconds, runs, workers)
     print(f"The menu against bare Flask: gunicorn with {workers} sync workers each, on loopback; {seconds:g} s a load, "
           f"median of {runs} run(s); every answer was a 200.")
     print("req/s: saturated by wrk. CPU: the workers' time per answer then. p99: with requests sent at half the")
@@ -376,6 +429,7 @@ def main() -> None:
                        f"(ratio >= {TARGET_RATIO}, p99 < {TARGET_P99_MS:g} ms)")
             print(f"{step:<18}{name:<9}{f.saturated.rate:>7.0f}{f.cpu_ms:>8.2f}{f.half.p99_ms:>8.1f}"
                   f"{f.half.rate:>9.0f}{verdict if name == 'hotline' else ''}")
+    print(call_log)
 
 
 if __name__ == "__main__":

@@ -48,3 +48,20 @@ def test_the_menu_step_is_at_the_url_the_arrivals_menu_gives(client):
     path, form = benchmark.STEPS["incoming"]
     arrival = ET.fromstring(client.post(path, data=form, headers=sign(BASE_URL + path, form)).get_data())
     assert arrival.find("Gather").get("action") == benchmark.STEPS["menu (wrong key)"][0]
+
+
+@pytest.mark.parametrize("step", list(benchmark.STEPS))
+def test_each_request_is_a_call_of_its_own_from_a_caller_of_the_same_kind(step):
+    """So that nothing kept per call or per number (the call log's row, a parsed number) is found
+    again by the next request, as it would not be in an outage's thousands of calls."""
+    from ivr.phone import caller_from
+    from ivr.twilio_auth import _CALL_SID
+
+    _, form = benchmark.STEPS[step]
+    calls = benchmark.calls_like(form, 1, 5000)
+    assert len({c["CallSid"] for c in calls}) == len({c["From"] for c in calls}) == 5000
+    template = caller_from(form["From"], "RO")
+    for call in calls[::97]:
+        caller = caller_from(call["From"], "RO")
+        assert caller.e164 == call["From"] and caller.can_receive_sms == template.can_receive_sms
+        assert _CALL_SID.fullmatch(call["CallSid"]) and {**call, "CallSid": "", "From": ""} == {**form, "CallSid": "", "From": ""}
