@@ -4,14 +4,17 @@ and a softphone that places whole calls through the WSGI stack."""
 from __future__ import annotations
 
 import functools
+import threading
 import os
 import secrets
 import shutil
 import tempfile
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from collections.abc import Callable, Iterator
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -403,3 +406,25 @@ def place_call(app):
         return ui, call.run()
 
     return place
+
+
+@contextmanager
+def transaction_left_open(database, write: Callable[[Any], None]) -> Iterator[None]:
+    """Within the block, another thread's transaction has run ``write(session)`` and is still
+    open: on SQLite it holds the write lock, on PostgreSQL the locks of the rows it wrote."""
+    writing, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with database.session() as session, session.begin():
+            write(session)
+            writing.set()
+            release.wait(20)
+
+    thread = threading.Thread(target=hold, daemon=True)
+    thread.start()
+    try:
+        assert writing.wait(10)
+        yield
+    finally:
+        release.set()
+        thread.join(10)

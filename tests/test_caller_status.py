@@ -14,7 +14,7 @@ from sqlalchemy import event, func, select, text
 
 from ivr.models import CallerMessage, SmsMessage, Ticket, TicketEvent, TicketStatus
 
-from conftest import sign
+from conftest import sign, transaction_left_open
 
 MOBILE = "+40722123456"
 LANDLINE = "+40215551234"
@@ -201,22 +201,8 @@ def test_a_complaint_being_written_does_not_hold_up_the_status(app, twilio_post,
     """A caller's lookup reads past a transaction that writes (on SQLite it takes no write lock)."""
     place_call(caller=MOBILE, keys=["2"], records=[30])
     app.config["STATUS_LOOKUP_SECONDS"] = 0.5
-    writing, release = threading.Event(), threading.Event()
-
-    def write() -> None:
-        with app.extensions["ivr.db"].session() as session, session.begin():
-            session.execute(text("UPDATE tickets SET outcome = NULL"))
-            writing.set()
-            release.wait(20)
-
-    thread = threading.Thread(target=write, daemon=True)
-    thread.start()
-    try:
-        assert writing.wait(10)
+    with transaction_left_open(app.extensions["ivr.db"], lambda s: s.execute(text("UPDATE tickets SET outcome = NULL"))):
         reply = twilio_post("/voice/incoming", caller=MOBILE)
-    finally:
-        release.set()
-        thread.join(10)
     assert "Reclamația numărul 1 este în lucru" in reply.get_data(as_text=True)
 
 

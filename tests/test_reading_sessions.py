@@ -3,7 +3,6 @@ nor hold it, they refuse to write, and the pooled connection they leave behind w
 
 from __future__ import annotations
 
-import threading
 import time
 from datetime import datetime, timezone
 
@@ -13,6 +12,8 @@ from sqlalchemy.exc import OperationalError
 
 from ivr.db import Database
 from ivr.models import User
+
+from conftest import transaction_left_open
 
 
 @pytest.fixture
@@ -36,24 +37,10 @@ def _add_user(session, name: str) -> None:
 
 
 def test_a_read_neither_waits_for_a_writer_nor_sees_what_it_has_not_committed(database, upgraded_database):
-    writing, release = threading.Event(), threading.Event()
-
-    def write() -> None:
-        with upgraded_database.session() as session, session.begin():
-            _add_user(session, "ana")
-            writing.set()
-            release.wait(20)
-
-    thread = threading.Thread(target=write, daemon=True)
-    thread.start()
-    try:
-        assert writing.wait(10)
+    with transaction_left_open(upgraded_database, lambda session: _add_user(session, "ana")):
         started = time.monotonic()
         assert _users(database) == 0
         assert time.monotonic() - started < 1  # a write session would wait up to 30 s on SQLite
-    finally:
-        release.set()
-        thread.join(10)
     assert _users(database) == 1
 
 
