@@ -228,7 +228,7 @@ def tickets():
     """The work list: every ticket, filtered, sorted and paged by the database. list.js asks
     ``tickets_version`` every few seconds and reloads the list's part of the page on a change."""
     wanted, now = ticket_filter(request.args), appctx.now()
-    with appctx.database().session() as db:
+    with appctx.database().reading() as db:
         version = list_version(db)  # before the list: a change in between only costs one more refresh
         found = list_tickets(db, g.user, wanted, now)
         return render_template("console/tickets.html", found=found, wanted=wanted, version=version,
@@ -240,7 +240,7 @@ def tickets():
 @bp.get("/tickets/version")
 def tickets_version():
     """What the open work lists poll: a token that changes whenever any ticket does."""
-    with appctx.database().session() as db:
+    with appctx.database().reading() as db:
         response = jsonify(version=list_version(db))
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -367,7 +367,7 @@ def _draft(action: str, text: str | None = None) -> dict:
 
 @bp.get("/tickets/<number>")
 def ticket(number: str):
-    with appctx.database().session() as db:
+    with appctx.database().reading() as db:
         return _render_ticket(_visible_ticket(db, number))
 
 
@@ -438,7 +438,7 @@ def _do(db: Session, ticket: Ticket, action: str) -> None:
 def _refused(number: str, action: str, exc: TicketError):
     """The ticket as it is now, the refusal in words (who did what, when), the operator's text
     back in its form, or, when that form is no longer offered, in a note form of its own."""
-    with appctx.database().session() as db:
+    with appctx.database().reading() as db:
         ticket = get_ticket(db, number)
         when = _changed_at(ticket, exc)
         refusal = {"words": _refusal_words(exc), "at": local_time(when) if when else "",
@@ -485,7 +485,7 @@ def _preview(ticket, action: str):
 @bp.get("/tickets/<number>/recording")
 def recording(number: str):
     """The voicemail's audio, fetched from Twilio with the account's credentials."""
-    with appctx.database().session() as db:
+    with appctx.database().reading() as db:
         url = _visible_ticket(db, number).recording_url
     return recording_response(url)
 
@@ -493,7 +493,7 @@ def recording(number: str):
 @bp.get("/tickets/<number>/caller-messages/<int:message_id>/recording")
 def caller_message_recording(number: str, message_id: int):
     """A message the caller added by phone, fetched from Twilio like the voicemail."""
-    with appctx.database().session() as db:
+    with appctx.database().reading() as db:
         ticket = _visible_ticket(db, number)
         message = next((m for m in ticket.caller_messages if m.id == message_id), None)
         if message is None:
@@ -512,7 +512,7 @@ def overview_page():
     last = day_param(request.args.get("to")) or now.astimezone(routing.timezone).date()
     first = day_param(request.args.get("from")) or last - timedelta(days=OVERVIEW_DAYS - 1)
     page = ascii_int(request.args.get("page"), max_digits=5) or 1
-    with appctx.database().session() as db:
+    with appctx.database().reading() as db:
         summary = overview(db, now, routing.timezone, first, last, page)
         return render_template("console/overview.html", summary=summary, departments=routing.departments,
                                charts=overview_charts(summary, list(routing.departments)))

@@ -39,7 +39,7 @@ def count_callbacks_waiting() -> None:
 @bp.get("/callbacks")
 def callbacks():
     now = appctx.now()
-    with appctx.database().session() as db:
+    with appctx.database().reading() as db:
         waiting = waiting_callbacks(db)
         return render_template(
             "console/callbacks.html", callbacks=waiting, now=now, outcomes=CallbackOutcome.ALL,
@@ -77,7 +77,7 @@ def call_back(callback_id: int):
     if not phone:
         flash(_label("callback_phone_invalid" if request.form.get("phone", "").strip() else "callback_no_phone"), "error")
         return back
-    with appctx.database().session() as db:
+    with appctx.database().reading() as db:
         callback = db.get(Callback, callback_id)
         if callback is None:
             flash(_label("form_out_of_date"), "error")

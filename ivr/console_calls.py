@@ -57,7 +57,7 @@ def _textable(number: str | None) -> str | None:
 @bp.get("/live")
 def live():
     """The card of the call the signed-in operator is on; empty when none (live.js polls it)."""
-    with appctx.database().session() as db:
+    with appctx.database().reading() as db:
         call = current_call(db, g.user.id, appctx.now())
         if call is None:
             return "", 200, {"Cache-Control": "no-store"}
@@ -85,7 +85,7 @@ def calls():
         since=_local_date(args.get("from")), until=_local_date(args.get("to")),
         no_ticket=args.get("no_ticket") == "1", page=ascii_int(args.get("page"), max_digits=5) or 1,
     )
-    with appctx.database().session() as db:
+    with appctx.database().reading() as db:
         found = list_calls(db, wanted, routing.timezone)
         return render_template("console/calls.html", found=found, wanted=wanted, departments=routing.departments,
                                outcomes=CallOutcome.ALL)
@@ -106,7 +106,7 @@ def _form_defaults(call: CallRecord) -> MultiDict:
 
 
 def _render_call(call_sid: str, form: MultiDict | None = None, status: int = 200):
-    with appctx.database().session() as db:
+    with appctx.database().reading() as db:
         call = _call_or_404(db, call_sid)
         tickets = tickets_of_call(db, call_sid)
         marked_by = db.get(User, call.no_complaint_by_id) if call.no_complaint_by_id else None
@@ -133,7 +133,7 @@ def call(call_sid: str):
 @bp.get("/calls/<call_sid>/recording")
 def recording(call_sid: str):
     """The recorded conversation with the operator, through the console (Twilio needs the account's credentials)."""
-    with appctx.database().session() as db:
+    with appctx.database().reading() as db:
         url = _call_or_404(db, call_sid).recording_url
     return recording_response(url)
 

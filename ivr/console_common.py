@@ -59,7 +59,7 @@ def load_user() -> Response | None:
     g.labels = appctx.hotline().console_labels[g.lang]
     g.user = None
     if "user_id" in session:
-        with appctx.database().session() as db:
+        with appctx.database().reading() as db:
             user = db.get(User, session["user_id"])
         # A generation other than the user's means a sign-out, password change or disable since.
         if user is not None and user.active and session.get("generation") == user.session_generation:

@@ -57,7 +57,7 @@ def incident_of_ticket(ticket: Ticket) -> Incident | None:
 
 @bp.get("/incidents")
 def incident_list():
-    with appctx.database().session() as db:
+    with appctx.database().reading() as db:
         found = incidents.list_incidents(db, appctx.now())
         counted = incidents.ticket_counts(db, [i.id for i in found])
         return render_template("console/incidents.html", incidents=found, counted=counted,
@@ -139,7 +139,7 @@ def declare():
 # -- one incident -------------------------------------------------------------------------------
 
 def _render_incident(incident_id: int, preview=None, message: str = "", status: int = 200):
-    with appctx.database().session() as db:
+    with appctx.database().reading() as db:
         incident = incidents.get_incident(db, incident_id)
         if incident is None:
             abort(404)
@@ -166,7 +166,7 @@ def close(incident_id: int):
         flash(_label("incident_error_too_long", field=_label("incident_close_message"), max=incidents.MAX_RESOLUTION), "error")
         return _render_incident(incident_id, message=message, status=422)
     if message and request.form.get("confirm") != "1":
-        with appctx.database().session() as db:
+        with appctx.database().reading() as db:
             incident = incidents.get_incident(db, incident_id)
             if incident is None:
                 abort(404)

@@ -54,7 +54,7 @@ def calls_stats():
     today = now.astimezone(routing.timezone).date()
     last = day_param(request.args.get("to")) or today
     first = day_param(request.args.get("from")) or last - timedelta(days=DEFAULT_DAYS - 1)
-    with appctx.database().session() as db:
+    with appctx.database().reading() as db:
         stats = call_stats(db, first, last, routing.timezone)
         per_hour = hourly_stats(db, now, routing.timezone)
     day_top = scale_top(max(t.calls for t in stats.per_day.values()))
@@ -99,14 +99,14 @@ def calls_csv():
         start=local_range(first, first, tz)[0] if first else None,
         end=local_range(last, last, tz)[1] if last else None,
     )
-    with appctx.database().session() as db:
+    with appctx.database().reading() as db:
         return _csv("calls", CALL_COLUMNS, list(call_rows(db, wanted, tz)))
 
 
 @bp.get("/tickets.csv")
 def tickets_csv():
     """The ticket list's filters: every signed-in user exports what the list shows them (every ticket)."""
-    with appctx.database().session() as db:
+    with appctx.database().reading() as db:
         tickets = all_tickets(db, g.user, ticket_filter(request.args), appctx.now())
         transcripts = transcript_texts(db, (t.call_sid for t in tickets))
         return _csv("tickets", TICKET_COLUMNS, list(ticket_rows(tickets, appctx.hotline().routing.timezone, transcripts)))
