@@ -47,3 +47,24 @@ def test_the_threads_are_kept_not_started_per_piece_of_work():
     bounded = BoundedWork("test-kept", threads=2)
     names = {bounded.run(lambda: threading.current_thread().name, 1) for _ in range(50)}
     assert len(names) <= 2 and all(name.startswith("test-kept") for name in names)
+
+
+def test_a_process_ends_without_waiting_for_work_stuck_on_a_hung_database(tmp_path):
+    """A gunicorn worker told to stop ends at once; the registration it gave up on (a hung
+    database) is not waited for, as nobody is waiting for its answer any more."""
+    import subprocess
+    import sys
+
+    script = (
+        "import time\n"
+        "from ivr.bounded import BoundedWork, Late\n"
+        "work = BoundedWork('stuck')\n"
+        "try:\n"
+        "    work.run(lambda: time.sleep(30), 0.1)\n"
+        "except Late:\n"
+        "    print('late', flush=True)\n"
+    )
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.stdout == "late\n" and done.returncode == 0
+    assert time.monotonic() - started < 10  # not the 30 s the stuck work would take
