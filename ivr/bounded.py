@@ -11,9 +11,9 @@ whatever it writes is keyed by the CallSid, so whoever comes next (the journal's
 repeat from Twilio) finds it rather than doubling it.
 
 The threads are daemons: a process that ends (a worker gunicorn stops) does not wait for work
-stuck on a hung database, which nobody waits for any more. They are not
-``concurrent.futures``' threads, which the interpreter joins at exit, and whose hand-off (a
-Future and its Condition) cost twice as much CPU as a plain lock's.
+stuck on a hung database, which nobody waits for any more. (``concurrent.futures``' threads are
+joined at exit, and its hand-off, a Future and its Condition, costs more CPU than a lock's:
+about 42 against 30 µs here.)
 """
 
 from __future__ import annotations
