@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from urllib.parse import urlsplit
 
@@ -154,44 +156,37 @@ def test_a_withheld_number_hears_nothing_without_the_complaints_number(place_cal
     assert any(line.startswith("Reclamația numărul 1 este în lucru.") for line in caller.heard)
 
 
-def _hold_the_tickets_table(app) -> tuple[threading.Event, threading.Thread | None]:
-    """Keep the status lookup from getting an answer until the returned event is set. On
-    PostgreSQL a transaction locks the table; SQLite's lookup reads past a writer (WAL), so
-    there its statements on the tickets table wait here instead, as on a disk that stalls."""
-    engine, release, held = app.extensions["ivr.db"].engine, threading.Event(), threading.Event()
-    if engine.dialect.name == "sqlite":
-        @event.listens_for(engine, "before_cursor_execute")
-        def stall(_connection, _cursor, statement, *_args) -> None:
-            if "FROM tickets" in statement and not release.is_set():
-                release.wait(20)
+@contextmanager
+def _tickets_unanswered(app) -> Iterator[None]:
+    """Within the block, the status lookup gets no answer. On PostgreSQL a transaction locks
+    the table; SQLite's lookup reads past a writer (WAL), so there its statements on the
+    tickets table wait here instead, as on a disk that stalls."""
+    database = app.extensions["ivr.db"]
+    if database.engine.dialect.name != "sqlite":
+        with transaction_left_open(database, lambda s: s.execute(text("LOCK TABLE tickets IN ACCESS EXCLUSIVE MODE"))):
+            yield
+        return
+    release = threading.Event()
 
-        return release, None
+    def stall(_connection, _cursor, statement, *_args) -> None:
+        if "FROM tickets" in statement:
+            release.wait(20)
 
-    def hold() -> None:
-        with engine.connect() as connection:
-            with connection.begin():
-                connection.execute(text("LOCK TABLE tickets IN ACCESS EXCLUSIVE MODE"))
-                held.set()
-                release.wait(20)
-
-    thread = threading.Thread(target=hold, daemon=True)
-    thread.start()
-    assert held.wait(10)
-    return release, thread
+    event.listen(database.engine, "before_cursor_execute", stall)
+    try:
+        yield
+    finally:
+        release.set()
+        event.remove(database.engine, "before_cursor_execute", stall)
 
 
 def test_a_slow_database_goes_straight_to_the_menu(app, twilio_post, place_call, db):
     place_call(caller=MOBILE, keys=["2"], records=[30])
     app.config["STATUS_LOOKUP_SECONDS"] = 0.5
-    release, thread = _hold_the_tickets_table(app)
-    try:
+    with _tickets_unanswered(app):
         started = time.monotonic()
         reply = twilio_post("/voice/incoming", caller=MOBILE)
         took = time.monotonic() - started
-    finally:
-        release.set()
-        if thread:
-            thread.join(10)
     body = reply.get_data(as_text=True)
     assert reply.status_code == 200 and took < 2.5
     assert "Reclamația numărul" not in body and MENU_FIRST in body
