@@ -28,10 +28,7 @@ machine may be shared, so compare the ratio. ``--quick`` (CI) makes one short ru
 from __future__ import annotations
 
 import argparse
-import itertools
-import json
 import os
-import random
 import shutil
 import socket
 import sqlite3
@@ -39,7 +36,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, closing, contextmanager
@@ -49,6 +45,8 @@ from urllib.parse import urlencode
 
 from flask import Flask, Response, abort, request
 from twilio.request_validator import SIGNATURE_HEADER, RequestValidator
+
+from loopback_load import LUA, Load, Server, Target, paced, post, saturate, status_of
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "benchmark-token"
@@ -83,49 +81,6 @@ BARE_TWIML = (
     '<Redirect method="POST">/voice/menu?lang=ro&amp;attempt=1</Redirect></Response>'
 )
 
-# wrk's script: the signed form, and a count of the answers other than 200.
-LUA = r"""
--- {body, signature} of each call, posted in turn (again from the first if the run outlasts them).
-local calls = {
-%(calls)s
-}
-
-local threads = {}
-function setup(thread)
-  table.insert(threads, thread)
-end
-
-function init(args)
-  not_200 = 0
-  requests = {}
-  for i, call in ipairs(calls) do
-    requests[i] = wrk.format("POST", "%(path)s", {
-      ["Content-Type"] = "application/x-www-form-urlencoded", ["%(header)s"] = call[2]}, call[1])
-  end
-  turn = 0
-end
-
-function request()
-  turn = turn %% #requests + 1
-  return requests[turn]
-end
-
-function response(status, headers, body)
-  if status ~= 200 then not_200 = not_200 + 1 end
-end
-
-function done(summary, latency, requests)
-  local wrong = 0
-  for _, thread in ipairs(threads) do wrong = wrong + thread:get("not_200") end
-  local e = summary.errors
-  io.write(string.format(
-    'RESULT {"requests": %%d, "micros": %%d, "not_200": %%d, "socket_errors": %%d, "p50_us": %%d, "p99_us": %%d}\n',
-    summary.requests, summary.duration, wrong, e.connect + e.read + e.write + e.timeout,
-    latency:percentile(50), latency:percentile(99)))
-end
-"""
-
-
 def bare_app() -> Flask:
     """The baseline: the signature checked by RequestValidator as its documentation shows, then a fixed TwiML."""
     app = Flask("bare")
@@ -138,36 +93,6 @@ def bare_app() -> Flask:
         return Response(BARE_TWIML, mimetype="text/xml")
 
     return app
-
-
-@dataclass(frozen=True)
-class Server:
-    name: str
-    host: str
-    port: int
-    master_pid: int
-
-    @property
-    def base_url(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
-
-@dataclass(frozen=True)
-class Target:
-    """One URL of one server, with the calls posted to it: the saturating load's as wrk's
-    script, and the paced load's as whole HTTP requests."""
-
-    server: Server
-    url: str
-    script: Path
-    requests: tuple[bytes, ...]
-
-
-@dataclass(frozen=True)
-class Load:
-    rate: float         # answers per second
-    p99_ms: float
-    requests: int
 
 
 @dataclass(frozen=True)
@@ -249,20 +174,6 @@ def target(folder: Path, server: Server, name: str, path: str, form: dict[str, s
     return Target(server, server.base_url + path, script, tuple(request for _, request in signed[saturating:]))
 
 
-def post(server: Server, request_bytes: bytes) -> bytes:
-    """Send one request and read the answer to its end (a sync worker closes the connection)."""
-    with socket.create_connection((server.host, server.port), timeout=10) as connection:
-        connection.sendall(request_bytes)
-        chunks = []
-        while chunk := connection.recv(65536):
-            chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def status_of(answer: bytes) -> int:
-    return int(answer.split(b" ", 2)[1]) if answer.startswith(b"HTTP/") else 0
-
-
 def wait_until_answering(server: Server, request_bytes: bytes, log: Path, seconds: float = 60.0) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -288,59 +199,6 @@ def workers_cpu_seconds(master_pid: int) -> float:
         if int(fields[1]) == master_pid:  # the parent's pid
             ticks += int(fields[11]) + int(fields[12])  # utime, stime
     return ticks / os.sysconf("SC_CLK_TCK")
-
-
-def saturate(target: Target, seconds: float, connections: int) -> Load:
-    """wrk flat out; raises when an answer was not a 200 or a socket failed."""
-    command = ["wrk", "-t1", f"-c{connections}", f"-d{seconds:g}s", "--latency", "--timeout", "10s",
-               "-s", str(target.script), target.url]
-    output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
-    line = next((line for line in output.splitlines() if line.startswith("RESULT ")), None)
-    if line is None:
-        raise RuntimeError(f"wrk printed no result:\n{output}")
-    result = json.loads(line.removeprefix("RESULT "))
-    if result["not_200"] or result["socket_errors"] or not result["requests"]:
-        raise RuntimeError(f"{target.server.name} {target.url}: {result['requests']} requests, "
-                           f"{result['not_200']} not 200, {result['socket_errors']} socket errors")
-    return Load(result["requests"] / (result["micros"] / 1e6), result["p99_us"] / 1000, result["requests"])
-
-
-def paced(target: Target, rate: float, seconds: float, threads: int = 32) -> Load:
-    """Requests arriving at ``rate`` a second on average, independently of the answers (the
-    gaps are exponential, as between callers), each timed from when it was due: a request
-    that waits for a free thread counts its wait, as a caller's would. Sync workers close every
-    connection, so wrk's own pacing (a pause on an open connection) would hold a worker idle."""
-    due, at = [], 0.0
-    arrivals = random.Random(12)
-    while at < seconds:
-        at += arrivals.expovariate(rate)
-        due.append(at)
-    latencies: list[float] = []
-    failures: list[str] = []
-    turns = itertools.count()  # next() on it is atomic: each request is sent once
-    start = time.perf_counter() + 0.1
-
-    def send() -> None:
-        while (i := next(turns)) < len(due) and not failures:
-            time.sleep(max(0.0, start + due[i] - time.perf_counter()))
-            try:
-                answer = post(target.server, target.requests[i % len(target.requests)])
-            except OSError as error:
-                failures.append(f"socket: {error}")
-                return
-            latencies.append(time.perf_counter() - start - due[i])
-            if status_of(answer) != 200:
-                failures.append(f"answer: {answer[:300]!r}")
-
-    senders = [threading.Thread(target=send, daemon=True) for _ in range(threads)]
-    for sender in senders:
-        sender.start()
-    for sender in senders:
-        sender.join()
-    if failures:
-        raise RuntimeError(f"{target.server.name} {target.url}: {failures[0]}")
-    elapsed = time.perf_counter() - start
-    return Load(len(latencies) / elapsed, statistics.quantiles(latencies, n=100)[98] * 1000, len(latencies))
 
 
 def measure(target: Target, seconds: float, workers: int) -> Figures:
