@@ -195,13 +195,17 @@ def _run_dispatcher() -> None:
     """The body of the dispatcher process that ``ivr serve`` starts. It stops on SIGTERM, and
     by itself when the server is gone (even killed with SIGKILL): never an orphan polling forever."""
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    # While the app is still being built nothing is under way: a stop ends the process at once,
+    # instead of after a start-up that takes seconds on a busy machine (the server waits for it).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     parent = multiprocessing.parent_process()
     if parent is not None:
         # join() returns when the pipe from the server closes, that is when the server exits.
         threading.Thread(target=lambda: (parent.join(), stop.set()), name="ivr-parent-watch", daemon=True).start()
     try:
-        _dispatcher(create_app()).run_forever(stop)
+        dispatcher = _dispatcher(create_app())
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())  # from now on, a send under way ends first
+        dispatcher.run_forever(stop)
     except KeyboardInterrupt:
         pass
 
