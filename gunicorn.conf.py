@@ -13,6 +13,8 @@ import multiprocessing
 import os
 import tempfile
 
+from ivr import instance_folder
+
 forwarded_allow_ips = ""
 secure_scheme_headers: dict[str, str] = {}
 forwarder_headers = ""
@@ -24,6 +26,12 @@ workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2)
 timeout = 14
 graceful_timeout = 20
 bind = os.environ.get("IVR_BIND", "127.0.0.1:8000")
+
+# gunicorn's control socket (`gunicornc -s PATH`) is by default one path per user account,
+# ~/.gunicorn/gunicorn.ctl: a second gunicorn on the machine takes it over, and the first one's
+# stop deletes it, so gunicornc would command whichever started last. Each hotline keeps its own,
+# in its instance folder (IVR_INSTANCE_DIR, beside its trial token and embedded database).
+control_socket = os.path.join(instance_folder(), "gunicorn.ctl")
 
 # IVR_GUNICORN_PRELOAD=1 (or `gunicorn --preload`): the master builds the hotline once and forks
 # the workers from it, so a worker (re)starts in milliseconds instead of ~1 s of imports and

@@ -1,0 +1,35 @@
+"""gunicorn's control socket (`gunicornc`): a hotline served by gunicorn with the shipped
+gunicorn.conf.py answers at a socket in its own instance folder, so that an administrator
+running two hotlines on one machine commands the one they name."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from servers import hotline_env, server_process
+
+GUNICORNC = "import sys; from gunicorn.ctl.cli import main; sys.exit(main())"
+
+
+def _listening_on(control_socket: Path) -> list[str]:
+    """The addresses the gunicorn behind ``control_socket`` listens on, as `gunicornc` tells them."""
+    asked = subprocess.run(
+        [sys.executable, "-c", GUNICORNC, "-s", str(control_socket), "-c", "show listeners", "-j"],
+        capture_output=True, text=True, timeout=30,
+    )
+    assert asked.returncode == 0, asked.stdout + asked.stderr
+    return [listener["address"] for listener in json.loads(asked.stdout)["listeners"]]
+
+
+def test_two_hotlines_on_one_machine_each_answer_at_their_own_control_socket(config_dir: Path, tmp_path: Path):
+    first, second = tmp_path / "first", tmp_path / "second"
+    with server_process("gunicorn", hotline_env(config_dir, first)) as first_url:
+        with server_process("gunicorn", hotline_env(config_dir, second)) as second_url:
+            assert _listening_on(first / "instance" / "gunicorn.ctl") == [first_url]
+            assert _listening_on(second / "instance" / "gunicorn.ctl") == [second_url]
+        # The second one's stop removed its own socket, not the first one's.
+        assert not (second / "instance" / "gunicorn.ctl").exists()
+        assert _listening_on(first / "instance" / "gunicorn.ctl") == [first_url]
