@@ -118,6 +118,66 @@ def templates_compiled_once():
         yield
 
 
+@pytest.fixture(autouse=True, scope="session")
+def url_rules_compiled_once():
+    """Every app compiles each of its ~60 URL rules into Python code of its own (Werkzeug's
+    ``Rule._compile_builder``): half of what ``create_app`` costs a test. The generated
+    function takes the rule as its first argument, and its code depends only on the rule's
+    text, its defaults and ``append_unknown``: rules alike share one. A rule whose defaults
+    fill one of its own variables (converted by the rule's converter) is compiled each time,
+    as is everything if Werkzeug no longer has that method."""
+    from werkzeug.routing.rules import Rule
+
+    compile_builder = getattr(Rule, "_compile_builder", None)
+    if compile_builder is None:
+        yield
+        return
+    built: dict[tuple, Any] = {}
+
+    def compiled_once(rule: Rule, append_unknown: bool = True):
+        defaults = rule.defaults or {}
+        if any(dynamic and name in defaults for dynamic, name in rule._trace):
+            return compile_builder(rule, append_unknown)
+        key = (rule.rule, tuple(rule._trace), tuple(sorted(defaults)), append_unknown)
+        if key not in built:
+            built[key] = compile_builder(rule, append_unknown)
+        return built[key]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Rule, "_compile_builder", compiled_once)
+        yield
+
+
+def _configuration_files(routing_file: Path, prompts_dir: Path) -> tuple:
+    """What ``load_hotline`` reads, as bytes: routing.yaml and every file under prompts/."""
+    prompts = sorted(p for p in prompts_dir.rglob("*") if p.is_file()) if prompts_dir.is_dir() else []
+    files = [routing_file, *prompts] if routing_file.is_file() else prompts
+    return tuple((str(p.relative_to(prompts_dir)) if p != routing_file else "", p.read_bytes()) for p in files)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def configuration_read_once():
+    """Every app reads routing.yaml and prompts/ (each test its own copy, see ``config_dir``):
+    parsing and checking them is a fifth of a test's set-up. Apps whose files hold the same
+    bytes share one HotlineConfig instead, which nothing changes once loaded. A test that
+    edits its copy gets its edits read; a configuration that fails is read each time, so its
+    error names that test's files."""
+    import ivr.settings
+
+    loaded: dict[tuple, Any] = {}
+    load = ivr.settings.load_hotline
+
+    def load_once(routing_file: Path, prompts_dir: Path):
+        files = _configuration_files(routing_file, prompts_dir)
+        if files not in loaded:
+            loaded[files] = load(routing_file, prompts_dir)
+        return loaded[files]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(ivr.settings, "load_hotline", load_once)
+        yield
+
+
 @pytest.fixture(autouse=True)
 def call_log_writers_end(monkeypatch):
     """After each test, the call log writers of the apps it made end, once they have written
