@@ -4,12 +4,14 @@
 
 1. The set-up of a test that makes an app: a database of its own at the latest schema, then
    ``create_app``, then its teardown. conftest's way (a copy of the session's template, see
-   SchemaTemplate) side by side with running the migrations in each test, as the tests did
-   before: milliseconds per test, the median of the rounds, and the ratio. On PostgreSQL too
-   when IVR_TEST_DATABASE_URL is set. Then one password hash, at the shipped argon2 cost and at
-   the tests' (conftest's quick_password_hashes).
-2. The whole suite on SQLite (PostgreSQL's tests skipped): wall and CPU seconds, against the
-   target of 30 s. ``--quick`` (CI) runs one small test file instead, to show that this works.
+   SchemaTemplate, with the templates, URL rules and configuration built once per run, see
+   tests/built_once.py) side by side with a copy alone and with running the migrations in each
+   test, as the tests did before: milliseconds per test, the median of the rounds, and the
+   ratio. On PostgreSQL too when IVR_TEST_DATABASE_URL is set. Then one password hash, at the
+   shipped argon2 cost and at the tests' (conftest's quick_password_hashes).
+2. The whole suite on SQLite (PostgreSQL's tests skipped), in one process (``-n 0``) and as
+   pyproject.toml runs it, a process per core: wall and CPU seconds, against the target of
+   30 s. ``--quick`` (CI) runs one small test file instead, to show that this works.
 
 A figure, not a test. On a shared machine the wall time counts other people's work too; the CPU
 seconds (the suite's processes alone) do not.
@@ -33,6 +35,7 @@ os.environ.setdefault("IVR_INSTANCE_DIR", tempfile.mkdtemp(prefix="ivr-bench-ins
 
 from ivr import create_app  # noqa: E402
 
+import built_once  # noqa: E402
 import conftest  # noqa: E402  (the tests' fixtures: what is measured is theirs)
 
 TARGET_SECONDS = 30.0
@@ -53,21 +56,31 @@ def one_test_setup(kind: str, folder: Path, copied: bool) -> tuple[float, float]
     return time.perf_counter() - started, time.process_time() - cpu
 
 
+def _setups(kind: str, copied: bool, shared: bool, tests: int) -> list[tuple[float, float]]:
+    if not shared:
+        return [one_test_setup(kind, Path(tempfile.mkdtemp()), copied) for _ in range(tests)]
+    with built_once.everything():  # as conftest applies it to a run, whose first app builds it
+        one_test_setup(kind, Path(tempfile.mkdtemp()), copied)
+        return [one_test_setup(kind, Path(tempfile.mkdtemp()), copied) for _ in range(tests)]
+
+
 def compare_setups(kind: str, rounds: int, tests: int) -> None:
-    ways = {"migrations per test": False, "template copy": True}
+    # way: (a copy of the template, templates/URL rules/configuration built once)
+    ways = {"migrations per test": (False, False), "template copy": (True, False), "copy, built once": (True, True)}
     wall: dict[str, list[float]] = {way: [] for way in ways}
     cpu: dict[str, list[float]] = {way: [] for way in ways}
     one_test_setup(kind, Path(tempfile.mkdtemp()), True)  # the session's template, made once
     for _ in range(rounds):
-        for way, copied in ways.items():  # side by side in each round: the same load for both
-            times = [one_test_setup(kind, Path(tempfile.mkdtemp()), copied) for _ in range(tests)]
+        for way, (copied, shared) in ways.items():  # side by side in each round: the same load for all
+            times = _setups(kind, copied, shared, tests)
             wall[way].append(sum(w for w, _ in times) / tests)
             cpu[way].append(sum(c for _, c in times) / tests)
     for way in ways:
         print(f"  {kind:<10}  {way:<20} {statistics.median(wall[way]) * 1000:7.1f} ms per test "
               f"({statistics.median(cpu[way]) * 1000:.1f} ms CPU here)")
-    ratio = statistics.median(wall["migrations per test"]) / statistics.median(wall["template copy"])
-    print(f"  {kind:<10}  template copy {ratio:.1f}x faster (wall)")
+    migrated = statistics.median(wall["migrations per test"])
+    for way in ("template copy", "copy, built once"):
+        print(f"  {kind:<10}  {way}: {migrated / statistics.median(wall[way]):.1f}x faster than migrations (wall)")
 
 
 def compare_hashes() -> None:
@@ -79,19 +92,20 @@ def compare_hashes() -> None:
         print(f"  argon2 at the {name + ' cost':<19} {(time.perf_counter() - started) * 1000:7.1f} ms per hash and sign-in")
 
 
-def time_suite(files: list[str]) -> None:
+def time_suite(files: list[str], processes: str) -> None:
     env = {key: value for key, value in os.environ.items() if key != "IVR_TEST_DATABASE_URL"}
     env["PYTHONPATH"] = str(ROOT)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *files],
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", processes, *files],
                           cwd=ROOT, env=env, capture_output=True, text=True)
     wall = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     summary = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else done.stderr[-500:]
     what = " ".join(files) or "the whole suite"
-    print(f"  {what} on SQLite: {wall:.0f} s wall, {cpu:.0f} s CPU (target {TARGET_SECONDS:.0f} s): {summary}")
+    how = "in one process" if processes == "0" else f"-n {processes}"
+    print(f"  {what} on SQLite, {how}: {wall:.0f} s wall, {cpu:.0f} s CPU (target {TARGET_SECONDS:.0f} s): {summary}")
 
 
 def main() -> None:
@@ -109,7 +123,8 @@ def main() -> None:
         print("  postgresql  skipped (set IVR_TEST_DATABASE_URL)")
     compare_hashes()
     print("The suite:")
-    time_suite(QUICK_FILES if args.quick else [])
+    for processes in ("0", "auto"):  # pyproject.toml's addopts: a process per core
+        time_suite(QUICK_FILES if args.quick else [], processes)
     conftest.SCHEMA_TEMPLATE.remove()
 
 
