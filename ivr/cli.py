@@ -1,4 +1,5 @@
-"""The ``ivr`` command: serve the hotline, call it from a terminal, check its configuration.
+"""The ``ivr`` command: serve the hotline and its SMS worker, check its configuration, upgrade
+its database; ``ivr call``, ``ivr deadline`` and the others live in modules of their own.
 
 Every failure an administrator can fix ends as one or two lines saying what to do and a
 non-zero exit status, never a traceback: ``_Ivr.invoke`` turns the hotline's own errors,
@@ -14,19 +15,15 @@ from __future__ import annotations
 import importlib
 import multiprocessing
 import os
-import re
 import signal
 import sys
 import threading
-import time
-from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 import click
 
 from . import create_app, instance_folder
 from .errors import ConfigError, IvrError
-from .softphone import DIAL_OUTCOMES, Call, HttpTransport, TerminalCaller
 
 if TYPE_CHECKING:
     from flask import Flask
@@ -39,7 +36,9 @@ if TYPE_CHECKING:
 # The commands that live in modules of their own, with the summary `ivr --help` lists for each:
 # the listing must not import them (the list is the command's short help once it is loaded).
 LAZY_COMMANDS: dict[str, tuple[str, str]] = {
+    "call": ("ivr.cli_call", "Place a call to the running hotline from this terminal."),
     "compensation": ("ivr.cli_compensation", "Print a late resolution's compensation."),
+    "deadline": ("ivr.cli_deadline", "Print when a complaint is due."),
     "export": ("ivr.cli_records", "Write calls, tickets or incidents as CSV."),
     "reconcile": ("ivr.cli_records", "Register Twilio's voicemails that have no ticket."),
     "user": ("ivr.cli_users", "Operator console users."),
@@ -350,168 +349,3 @@ def db_upgrade() -> None:
     app = _app(upgraded=False)
     app.extensions["ivr.db"].upgrade()
     click.echo(f"database at the latest schema: {app.extensions['ivr.db'].engine.url.render_as_string(hide_password=True)}")
-
-
-@main.command(short_help="Print when a complaint is due.")
-@click.option("--department", default=None, help="a department of routing.yaml: its deadline rule")
-@click.option("--rule", default=None, help="a rule of routing.yaml's deadlines: (instead of, or with, --department), "
-              "or of its extensions: (with --department: the department's terms once extended)")
-@click.option("--registered", default=None, help="ISO time, e.g. 2026-11-27T10:00 (hotline's timezone if naive); default now")
-def deadline(department: str | None, rule: str | None, registered: str | None) -> None:
-    """Print when a complaint registered at a given time is due.
-
-    The first line is machine-readable: 2026-12-04 for a rule in days, 2026-11-27T12:00 (the
-    hotline's timezone) for a rule in hours."""
-    from .deadlines import compute_deadline
-    from .settings import config_paths, load_hotline
-
-    routing_file, prompts_dir = config_paths()
-    routing = load_hotline(routing_file, prompts_dir).routing
-    if department is None and rule is None:
-        raise click.UsageError("give --department or --rule (see: ivr deadline --help)")
-    if department is not None and department not in routing.departments:
-        raise click.BadParameter(f"not a department of {routing_file}: {', '.join(routing.departments)}", param_hint="--department")
-    if rule is None:
-        _print_milestones(routing, department, _registered(registered, routing.timezone))
-        return
-    if rule in routing.extensions and rule not in routing.deadlines:
-        if department is None:
-            raise click.UsageError(f"--rule {rule} is an extension: give the --department whose milestones it moves")
-        _print_extended(routing, department, rule, _registered(registered, routing.timezone))
-        return
-    if rule not in routing.deadlines:
-        known = ", ".join([*routing.deadlines, *routing.extensions])
-        raise click.BadParameter(f"not a rule of {routing_file} deadlines: or extensions: ({known})", param_hint="--rule")
-    at = _registered(registered, routing.timezone)
-    due = compute_deadline(rule, routing.deadlines[rule], at, routing.calendar, routing.timezone)
-    click.echo(due.machine_text(routing.timezone))
-    click.echo(f"{due.description} ({due.rule}), registered {at.astimezone(routing.timezone):%Y-%m-%d %H:%M %Z}")
-
-
-def _registered(text: str | None, tz) -> datetime:
-    try:
-        at = datetime.fromisoformat(text) if text else datetime.now(timezone.utc)
-    except ValueError:
-        raise click.BadParameter("an ISO date and time such as 2026-11-27T10:00", param_hint="--registered") from None
-    return at if at.tzinfo else at.replace(tzinfo=tz)
-
-
-def _print_milestones(routing, department: str, at: datetime) -> None:
-    """The final (legal) due moment first, machine-readable; then every milestone in words."""
-    from .deadlines import milestones_for_department
-
-    tz = routing.timezone
-    milestones = milestones_for_department(routing, department, at)
-    final = next(m for m in milestones if m.final)
-    click.echo(final.deadline.machine_text(tz))
-    click.echo(f"{final.deadline.description} ({final.deadline.rule}), registered {at.astimezone(tz):%Y-%m-%d %H:%M %Z}")
-    if len(milestones) > 1:
-        for m in milestones:
-            flags = " (legal)" if m.final else ""
-            click.echo(f"  {m.name}: {m.deadline.machine_text(tz)}  {m.deadline.description} ({m.deadline.rule}), met by {m.met_by}{flags}")
-    name = routing.departments[department].extension
-    if name is None:
-        click.echo("  no extension (the department names no extension: rule)")
-    else:
-        moved = ", ".join(f"{n} {d.machine_text(tz)}" for n, d in _extended(routing, department, name, milestones).items())
-        click.echo(f"  extended by {name} (at most {routing.extensions[name].times}x): {moved}")
-
-
-def _extended(routing, department: str, name: str, milestones) -> dict:
-    """The milestones the extension ``name`` moves, at their extended due moments."""
-    from .deadlines import extend_deadline
-
-    extension = routing.extensions[name]
-    names = extension.milestones or [routing.departments[department].final_milestone]
-    rule = routing.deadlines[extension.rule]
-    return {m.name: extend_deadline(m.deadline, extension.rule, rule, routing.calendar, routing.timezone)
-            for m in milestones if m.name in names}
-
-
-def _print_extended(routing, department: str, name: str, at: datetime) -> None:
-    """The department's terms once extended by ``name``: the legal (or first moved) due moment first."""
-    from .deadlines import milestones_for_department
-
-    tz = routing.timezone
-    milestones = milestones_for_department(routing, department, at)
-    moved = _extended(routing, department, name, milestones)
-    if not moved:
-        raise click.UsageError(f"the extension {name} moves no milestone of {department}")
-    final = routing.departments[department].final_milestone
-    first = moved.get(final) or next(iter(moved.values()))
-    click.echo(first.machine_text(tz))
-    for milestone, due in moved.items():
-        click.echo(f"  {milestone}: {due.machine_text(tz)}  {due.description}")
-
-
-@main.command()
-@click.option("--url", default="http://127.0.0.1:5000", show_default=True,
-              help="the hotline's base URL (the call starts at URL/voice/incoming)")
-@click.option("--from", "caller", default="+40722123456", show_default=True, help="the caller's number, or anonymous")
-@click.option("--to", "called", default="+40215894141", show_default=True, help="the hotline's number")
-@click.option("--keys", default=None, help="scripted key presses, one per menu: 1,0722123456#,...")
-@click.option("--dial", type=click.Choice(DIAL_OUTCOMES), default=None, help="what happens when the operators' phones ring: answered (you play the operator), busy, no-answer, "
-                   "failed or canceled; without it you are asked at each dial")
-@click.option("--record", type=int, default=None, help="seconds spoken at each beep (0 = silence)")
-def call(url: str, caller: str, called: str, keys: str | None, dial: str | None, record: int | None) -> None:
-    """Place a call to the running hotline from this terminal."""
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from .twilio_auth import TOKEN_FILE, local_auth_token
-
-    token = os.environ.get("TWILIO_AUTH_TOKEN") or local_auth_token(instance_folder())
-    if not token:
-        looked = os.path.join(instance_folder(), TOKEN_FILE)
-        raise click.ClickException(
-            f"no TWILIO_AUTH_TOKEN, and no local trial token in {looked}: start `ivr serve` first, "
-            "or set IVR_INSTANCE_DIR to the instance folder of the running server"
-        )
-    ui = TerminalCaller(keys.split(",") if keys is not None else (), dial, record)
-    phone = Call(url, token, HttpTransport(), ui, caller=caller, called=called)
-    click.echo(f"Calling {url} from {caller} (CallSid {phone.log.call_sid})")
-    log = phone.run()
-    click.echo(f"Call ended ({log.ended_by}).")
-    if log.recordings:
-        number = spoken_ticket_number(" ".join(log.said_after_recording()))
-        click.echo(f"The hotline registered ticket {number} (as said on the line)." if number else
-                   "The hotline said no ticket number after the recording: " + " ".join(log.said_after_recording()))
-        try:
-            _show_ticket(log.call_sid)
-        except SQLAlchemyError:
-            click.echo("(its SMS are in the hotline's database, which this terminal cannot read)")
-
-
-_SPELLED_NUMBER = re.compile(r"\b((?:[A-Z0-9] )*[A-Z0-9]), (\d \d \d \d), ((?:\d ){5,}\d)\b")
-
-
-def spoken_ticket_number(speech: str) -> str | None:
-    """A ticket number as the hotline spells it on the line ("R C, 2 0 2 6, 0 0 0 0 1 2"), written back."""
-    found = _SPELLED_NUMBER.search(speech)
-    return "-".join(part.replace(" ", "") for part in found.groups()) if found else None
-
-
-def _show_ticket(call_sid: str, wait_seconds: float = 8.0) -> None:
-    """The ticket and SMS of this call, when the hotline shares our database (a local trial)."""
-    from sqlalchemy import select
-
-    from .models import Ticket
-
-    try:
-        database = create_app({"DATABASE_AUTO_UPGRADE": False}).extensions["ivr.db"]
-    except Exception:
-        return
-    deadline_at = time.monotonic() + wait_seconds
-    while True:
-        with database.session() as session:
-            ticket = session.scalar(select(Ticket).where(Ticket.call_sid == call_sid))
-            if ticket is None:
-                return
-            pending = [m for m in ticket.messages if m.status in ("queued", "sending")]
-            if not pending or time.monotonic() > deadline_at:
-                click.echo(f"Ticket {ticket.number}, {ticket.department}, due {ticket.deadline_on:%d.%m.%Y}")
-                for message in ticket.messages:
-                    marker = " (local trial: written to the log, not sent)" if message.status == "logged" else ""
-                    click.echo(f"  SMS to {message.to} [{message.status}{marker}]: {message.body}")
-                return
-        time.sleep(0.3)
-
