@@ -11,26 +11,23 @@ from decimal import Decimal
 from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, abort, current_app, flash, g, jsonify, redirect, render_template, request, session, url_for
-from sqlalchemy import select
-from sqlalchemy.orm import Session, object_session
+from sqlalchemy.orm import Session
 
-from . import appctx, casework, ticket_terms
-from .calls.queries import get_call
+from . import appctx, casework, console_words
 from .console_common import (
-    CookieSessions, load_user, page_context, recording_response, supervisor_only, ticket_due, ticket_filter,
+    CookieSessions, load_user, page_context, recording_response, supervisor_only, ticket_filter,
 )
 from .compensation import parse_money
-from .console_labels import label_text
-from .schedule import DAYS
+from .console_ticket_page import assignees, render_ticket, saved_replies
+from .console_words import label, local_time, refusal_words
 from .console_previews import PREVIEWED, RESENDS, PreviewProblem, preview
 from .console_stats import day_param
 from .errors import SignInThrottled, TicketClosed, TicketError, TicketRefused, TicketTaken
 from .inputs import ascii_int, safe_redirect_target
 from .saved_replies import REPLY_ACTIONS
-from .models import Ticket, TicketEvent, TicketStatus, User
+from .models import Ticket, TicketEvent, User
 from .overview_charts import overview_charts
 from .ticket_queries import counts, get_ticket, list_tickets, list_version, overview
-from .transcripts import transcript_of
 from .users import end_sessions, sign_in
 
 bp = Blueprint("console", __name__, url_prefix="/console")
@@ -47,6 +44,7 @@ OVERVIEW_DAYS = 30
 bp.before_request(load_user)
 bp.context_processor(page_context)
 bp.record_once(lambda state: setattr(state.app, "session_interface", CookieSessions()))
+bp.record_once(lambda state: console_words.init_app(state.app))
 
 
 # No inline script or style anywhere in the templates, so the policy needs no 'unsafe-inline'.
@@ -70,100 +68,6 @@ def protect(response: Response) -> Response:
         for header, value in SECURITY_HEADERS.items():
             response.headers.setdefault(header, value)
     return response
-
-
-@bp.app_template_filter("local")
-def local_time(moment: datetime | None) -> str:
-    if moment is None:
-        return ""
-    return moment.astimezone(appctx.hotline().routing.timezone).strftime("%d.%m.%Y %H:%M")
-
-
-@bp.app_template_global()
-def label(key: str, **values) -> str:
-    return label_text(g.labels, g.lang, key, **values)
-
-
-@bp.app_template_global()
-def time_left(ticket) -> str:
-    """Plain words: due today, due tomorrow, 3 days left, overdue by 2 days."""
-    if ticket.status not in TicketStatus.OPEN:
-        return label(f"status_{ticket.status}")
-    now = appctx.now()
-    if now >= ticket.deadline_at:
-        days = max((now.astimezone(appctx.hotline().routing.timezone).date() - ticket.deadline_on).days, 1)
-        return label("overdue_by", count=days)
-    days = (ticket.deadline_on - now.astimezone(appctx.hotline().routing.timezone).date()).days
-    return label("due_today") if days <= 0 else label("due_tomorrow") if days == 1 else label("days_left", count=days)
-
-
-@bp.app_template_global()
-def list_url(**changes) -> str:
-    """The work list's URL with its current query changed: a value None (or "") drops that
-    parameter, and any change but a page's starts again at page 1."""
-    params = request.args.to_dict()
-    if "page" not in changes:
-        params.pop("page", None)
-    params.update(changes)
-    return url_for("console.tickets", **{k: v for k, v in params.items() if v not in (None, "")})
-
-
-@bp.app_template_global()
-def urgency(ticket) -> str:
-    """"overdue", "due-today" (its deadline falls today, local time) or "": a list row's class."""
-    if ticket.status not in TicketStatus.OPEN:
-        return ""
-    now = appctx.now()
-    if now >= ticket.deadline_at:
-        return "overdue"
-    today = now.astimezone(appctx.hotline().routing.timezone).date()
-    return "due-today" if ticket.deadline_on <= today else ""
-
-
-@bp.app_template_global()
-def deadline_text(ticket) -> str:
-    """"04.12.2026", or "23.11.2026 10:30" when the ticket's rule counts hours."""
-    return ticket_due(ticket).text(appctx.hotline().routing.timezone)
-
-
-@bp.app_template_global()
-def milestone_state(milestone) -> str:
-    """When a milestone is due, and whether it was met (when), missed, or is still running."""
-    tz = appctx.hotline().routing.timezone
-    due = milestone.deadline.text(tz)
-    if milestone.met_at is not None:
-        state = label("milestone_met", at=local_time(milestone.met_at))
-        return f"{due} · {state}" + (f" · {label('milestone_late')}" if milestone.missed(milestone.met_at) else "")
-    return f"{due} · {label('milestone_missed') if milestone.missed(appctx.now()) else label('milestone_open')}"
-
-
-@bp.app_template_global()
-def rule_text(rule_name: str) -> str:
-    """A deadline rule of routing.yaml in the reader's words: "3 zile lucrătoare", "2 ore
-    lucrătoare (09:00-21:00, luni - duminică)"; a rule no longer configured, by its name."""
-    rule = appctx.hotline().routing.deadlines.get(rule_name)
-    if rule is None:
-        return rule_name
-    if rule.hours is None:
-        return label(f"rule_{rule.count}_days", count=rule.days)
-    days = appctx.hotline().prompt_set(g.lang).days
-    weekdays = [DAYS[d] for d in rule.hours_days]
-    span = days[weekdays[0]] if len(weekdays) == 1 else f"{days[weekdays[0]]} - {days[weekdays[-1]]}"
-    text = label("rule_hours", count=rule.hours, within=rule.within, days=span)
-    return text + (label("rule_paused") if rule.holidays == "pause" else "")
-
-
-@bp.app_template_global()
-def milestone_name(department: str, name: str) -> str:
-    """A milestone as operators read it: its routing.yaml title in their language, else the
-    console's word for a common name (resolve, legal, ...), else its key."""
-    return appctx.hotline().milestone_name(department, name, g.lang)
-
-
-@bp.app_template_global()
-def department_name(key: str) -> str:
-    department = appctx.hotline().routing.departments.get(key)
-    return department.name[g.lang] if department else key
 
 
 @bp.get("/language/<lang>")
@@ -232,7 +136,7 @@ def tickets():
         version = list_version(db)  # before the list: a change in between only costs one more refresh
         found = list_tickets(db, g.user, wanted, now)
         return render_template("console/tickets.html", found=found, wanted=wanted, version=version,
-                               tally=counts(db, g.user, now), assignees=_assignees(db),
+                               tally=counts(db, g.user, now), assignees=assignees(db),
                                poll_seconds=current_app.config.get("CONSOLE_LIST_POLL_SECONDS", 10),
                                departments=appctx.hotline().routing.departments)
 
@@ -268,88 +172,22 @@ def bulk():
                 done += 1
             except TicketError as exc:
                 db.rollback()
-                refusals.append(_refusal_words(exc))
+                refusals.append(refusal_words(exc))
     flash(label("bulk_done", count=done), "ok" if done else "error")
     for words in refusals[:5]:
         flash(words, "error")
     return redirect(back, 303)
 
 
-def _assignees(db: Session) -> list[User]:
-    """Whom a supervisor may give a ticket to (an empty list for an operator, who may not)."""
-    if not g.user.is_supervisor:
-        return []
-    return list(db.scalars(select(User).where(User.active).order_by(User.name)))
-
-
 # -- one ticket -------------------------------------------------------------------------
 
 def _visible_ticket(db, number: str):
     """Every signed-in user may read every ticket (a colleague's customer calls too); what they
-    may do on it is the actions column's business (``_offered``)."""
+    may do on it is the actions column's business (``console_ticket_page.offered_actions``)."""
     ticket = get_ticket(db, number)
     if ticket is None:
         abort(404)
     return ticket
-
-
-def _render_ticket(ticket, preview=None, status: int = 200, draft: dict | None = None, refusal: dict | None = None):
-    """The ticket's page. ``draft`` is what the operator typed into one action's form (kept
-    through a preview, a refusal or a saved reply); ``refusal`` says why an action was refused."""
-    store = appctx.recording_store()
-    call = get_call(object_session(ticket), ticket.call_sid)
-    extension_refused = _extension_refused(ticket)
-    return render_template(
-        "console/ticket.html", ticket=ticket, preview=preview, can_play=store is not None, call=call,
-        transcript=transcript_of(object_session(ticket), ticket.call_sid),
-        transcription_on=appctx.hotline().routing.hotline.transcription,
-        extension_refused=extension_refused, offered=_offered(ticket, extension_refused),
-        may_act=casework.can_act(g.user, ticket),
-        draft=draft or preview or {}, refusal=refusal, replies=_saved_replies(ticket),
-        resendable={m.id for m in casework.resendable(ticket)}, last_failed=casework.last_sms_failed(ticket),
-        can_act=casework.can_act(g.user, ticket), assignees=_assignees(object_session(ticket)),
-        departments=appctx.hotline().routing.departments,
-        needs_monthly=casework.compensation_due(appctx.hotline(), ticket, appctx.now()),
-    ), status
-
-
-def _offered(ticket: Ticket, extension_refused: str | None) -> set[str]:
-    """The actions the page offers the signed-in user: a note to anyone; the rest to the
-    assignee, to anyone on an untaken ticket and to supervisors."""
-    offered = {"note"}
-    if not casework.can_act(g.user, ticket):
-        return offered
-    if ticket.status in TicketStatus.OPEN:
-        offered |= {"progress", "resolve", "reject", "reclassify"}
-        offered |= {"take"} if ticket.assignee is None or ticket.assignee.id != g.user.id else set()
-        offered |= {"extend"} if extension_refused is None else set()
-    else:
-        offered.add("reopen")
-    if casework.resendable(ticket):
-        offered |= set(RESENDS)
-    return offered
-
-
-def _saved_replies(ticket: Ticket) -> dict[str, list[dict]]:
-    """Per form (progress, resolve, reject): the saved replies, titled in the console's language,
-    their text in the customer's (the ticket's) language."""
-    hotline = appctx.hotline()
-    titles = hotline.saved_replies.get(g.lang, {})
-    texts = hotline.saved_replies.get(ticket.language) or hotline.saved_replies.get(hotline.routing.default_language, {})
-    offered: dict[str, list[dict]] = {action: [] for action in REPLY_ACTIONS}
-    for key, reply in texts.items():
-        for action in reply.actions:
-            offered[action].append({"key": key, "title": titles[key].title if key in titles else reply.title, "text": reply.text})
-    return offered
-
-
-def _extension_refused(ticket) -> str | None:
-    """Why the ticket cannot be extended, in words; None when it can."""
-    try:
-        ticket_terms.plan_extension(appctx.hotline(), ticket, appctx.now())
-    except TicketRefused as exc:
-        return _refusal_words(exc)
-    return None
 
 
 def _monthly_value() -> Decimal | None:
@@ -368,7 +206,7 @@ def _draft(action: str, text: str | None = None) -> dict:
 @bp.get("/tickets/<number>")
 def ticket(number: str):
     with appctx.database().reading() as db:
-        return _render_ticket(_visible_ticket(db, number))
+        return render_ticket(_visible_ticket(db, number))
 
 
 @bp.post("/tickets/<number>/<action>")
@@ -401,8 +239,8 @@ def act(number: str, action: str):
 
 def _use_saved_reply(ticket: Ticket, action: str):
     """Without JavaScript, "use" puts the chosen saved reply into the form, to edit before the preview."""
-    chosen = next((r for r in _saved_replies(ticket)[action] if r["key"] == request.form.get("reply")), None)
-    return _render_ticket(ticket, draft=_draft(action, chosen["text"] if chosen else None))
+    chosen = next((r for r in saved_replies(ticket)[action] if r["key"] == request.form.get("reply")), None)
+    return render_ticket(ticket, draft=_draft(action, chosen["text"] if chosen else None))
 
 
 def _do(db: Session, ticket: Ticket, action: str) -> None:
@@ -441,9 +279,9 @@ def _refused(number: str, action: str, exc: TicketError):
     with appctx.database().reading() as db:
         ticket = get_ticket(db, number)
         when = _changed_at(ticket, exc)
-        refusal = {"words": _refusal_words(exc), "at": local_time(when) if when else "",
+        refusal = {"words": refusal_words(exc), "at": local_time(when) if when else "",
                    "conflict": isinstance(exc, CONFLICTS)}
-        return _render_ticket(ticket, draft=_draft(action), refusal=refusal, status=409 if refusal["conflict"] else 422)
+        return render_ticket(ticket, draft=_draft(action), refusal=refusal, status=409 if refusal["conflict"] else 422)
 
 
 def _changed_at(ticket: Ticket, exc: TicketError) -> datetime | None:
@@ -461,16 +299,6 @@ def _assignee(db: Session) -> User:
     return assignee
 
 
-def _refusal_words(exc: TicketError) -> str:
-    if isinstance(exc, TicketTaken):
-        return label("already_taken", number=exc.number, name=exc.by)
-    if isinstance(exc, TicketClosed):
-        return label(f"already_{exc.status}", number=exc.number, name=exc.by)
-    if isinstance(exc, TicketRefused):
-        return label(f"refused_{exc.reason}", **exc.params)
-    return str(exc)
-
-
 def _preview(ticket, action: str):
     """Show the operator the exact SMS, what it costs, the compensation owed and the milestones
     that move, before anything is sent or changed."""
@@ -478,8 +306,8 @@ def _preview(ticket, action: str):
         shown = preview(appctx.hotline(), ticket, action, request.form, appctx.now(), g.labels)
     except PreviewProblem as problem:
         refusal = {"words": label(problem.label), "at": "", "conflict": False}
-        return _render_ticket(ticket, status=422, draft=_draft(action), refusal=refusal)
-    return _render_ticket(ticket, shown)
+        return render_ticket(ticket, status=422, draft=_draft(action), refusal=refusal)
+    return render_ticket(ticket, shown)
 
 
 @bp.get("/tickets/<number>/recording")
