@@ -195,8 +195,9 @@ def _run_dispatcher() -> None:
     by itself when the server is gone (even killed with SIGKILL): never an orphan polling forever."""
     stop = threading.Event()
     # While the app is still being built nothing is under way: a stop ends the process at once,
-    # instead of after a start-up that takes seconds on a busy machine (the server waits for it).
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    # by the system's default action, even inside a call that waits in C (SQLite waiting for a
+    # lock) where a Python handler would run only once it returns. The server waits for it.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     parent = multiprocessing.parent_process()
     if parent is not None:
         # join() returns when the pipe from the server closes, that is when the server exits.

@@ -7,6 +7,7 @@ import multiprocessing
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from ivr.cli import _run_dispatcher
 from ivr.twilio_auth import instance_secret
 
 from conftest import AUTH_TOKEN, ROOT
@@ -115,6 +117,38 @@ def test_a_dispatcher_whose_server_was_killed_exits_by_itself(served):
     server.kill()
     server.wait(timeout=10)
     _wait_until(lambda: not _alive(dispatcher), 10, "the orphaned dispatcher exits")
+
+
+def _has_open(pid: int, path: Path) -> bool:
+    try:
+        return any(os.readlink(fd) == str(path) for fd in Path(f"/proc/{pid}/fd").iterdir())
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+
+
+def test_a_dispatcher_stopped_while_it_starts_ends_at_once(tmp_path: Path, monkeypatch):
+    """`ivr serve` stopped while its dispatcher is still starting (here: waiting up to 30 s for
+    a database another process holds) does not wait for that start to finish."""
+    database = tmp_path / "held.sqlite3"
+    holder = sqlite3.connect(database, isolation_level=None)
+    holder.execute("CREATE TABLE held (x)")
+    holder.execute("BEGIN EXCLUSIVE")  # the dispatcher's connection waits to turn on WAL
+    for name, value in {"IVR_DATABASE_URL": f"sqlite:///{database}", "IVR_INSTANCE_DIR": str(tmp_path / "instance"),
+                        "TWILIO_AUTH_TOKEN": AUTH_TOKEN, "IVR_ROUTING_FILE": str(ROOT / "tests" / "routing.yaml"),
+                        "IVR_PROMPTS_DIR": str(ROOT / "prompts")}.items():
+        monkeypatch.setenv(name, value)
+    dispatcher = multiprocessing.get_context("spawn").Process(target=_run_dispatcher, daemon=True)  # as `ivr serve` starts it
+    dispatcher.start()
+    try:
+        _wait_until(lambda: _has_open(dispatcher.pid, database), 30, "the dispatcher opens the database")
+        stopped = time.monotonic()
+        dispatcher.terminate()
+        dispatcher.join(10)
+        assert not dispatcher.is_alive()
+        assert time.monotonic() - stopped < 5
+    finally:
+        dispatcher.kill()
+        holder.close()
 
 
 def _read_secrets(folders: list[str], start, results) -> None:
