@@ -127,7 +127,8 @@ class _Ivr(click.Group):
         (whether it is loaded or not), so that listing them imports none."""
         names = [name for name in self.list_commands(ctx) if name in LAZY_COMMANDS or not self.commands[name].hidden]
         limit = formatter.width - 6 - max(len(name) for name in names)
-        rows = [(name, click.utils.make_default_short_help(LAZY_COMMANDS[name][1], limit) if name in LAZY_COMMANDS
+        # A lazy command's summary is shortened as click shortens any (a stand-in command's).
+        rows = [(name, click.Command(name, help=LAZY_COMMANDS[name][1]).get_short_help_str(limit) if name in LAZY_COMMANDS
                  else self.commands[name].get_short_help_str(limit)) for name in names]
         with formatter.section("Commands"):
             formatter.write_dl(rows)

@@ -84,7 +84,7 @@ def export(what: str, first: str, last: str | None) -> None:
     tz = routing.timezone
     end_day = end_day or datetime.now(tz).date()
     start, end = local_range(start_day, end_day, tz)
-    out = click.get_text_stream("stdout")
+    out = sys.stdout
     with app.extensions["ivr.db"].session() as session:
         if what == "calls":
             write_csv(out, CALL_COLUMNS, call_rows(session, CallFilter(start=start, end=end), tz))
