@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .config import read_yaml
+from .yaml_files import read_yaml
 from .errors import ConfigError
 from .plurals import PLURAL_FORMS, plural_form
 

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from pathlib import Path
 from typing import Any
 
-from .config import read_yaml
+from .yaml_files import read_yaml
 from .deadlines import Deadline
 from .errors import ConfigError
 from .schedule import DAYS, WeeklyHours, format_minutes

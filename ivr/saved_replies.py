@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config import read_yaml
+from .yaml_files import read_yaml
 from .errors import ConfigError
 
 REPLY_ACTIONS = ("progress", "resolve", "reject")

@@ -16,7 +16,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from ivr.config import Routing, load_routing, parse_routing, read_yaml
+from ivr.config import Routing, load_routing, parse_routing
+from ivr.yaml_files import read_yaml
 from ivr.terms import DeadlineRule
 from ivr.deadlines import (
     Deadline,

@@ -12,7 +12,8 @@ import holidays
 import pytest
 
 from ivr.cli import main
-from ivr.config import load_routing, read_yaml
+from ivr.config import load_routing
+from ivr.yaml_files import read_yaml
 from ivr.deadlines import extend_deadline, milestones_for_department
 
 from conftest import ROOT, bucharest
