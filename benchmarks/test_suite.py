@@ -4,7 +4,7 @@
 
 1. The set-up of a test that makes an app: a database of its own at the latest schema, then
    ``create_app``, then its teardown. conftest's way (a copy of the session's template, see
-   SchemaTemplate, with the templates, URL rules and configuration built once per run, see
+   tests/databases.py, with the templates, URL rules and configuration built once per run, see
    tests/built_once.py) side by side with a copy alone and with running the migrations in each
    test, as the tests did before: milliseconds per test, the median of the rounds, and the
    ratio. On PostgreSQL too when IVR_TEST_DATABASE_URL is set. Then one password hash, at the
@@ -37,6 +37,7 @@ from ivr import create_app  # noqa: E402
 
 import built_once  # noqa: E402
 import conftest  # noqa: E402  (the tests' fixtures: what is measured is theirs)
+import databases  # noqa: E402
 
 TARGET_SECONDS = 30.0
 QUICK_FILES = ["tests/test_tickets.py"]
@@ -45,7 +46,7 @@ QUICK_FILES = ["tests/test_tickets.py"]
 def one_test_setup(kind: str, folder: Path, copied: bool) -> tuple[float, float]:
     """Seconds for a test's database, its app, and their teardown: wall, and this process's CPU."""
     started, cpu = time.perf_counter(), time.process_time()
-    for url in conftest.database_url_for(kind, folder, upgraded=copied):
+    for url in databases.database_url_for(kind, folder, upgraded=copied):
         app = create_app({
             "TESTING": True, "TWILIO_AUTH_TOKEN": conftest.AUTH_TOKEN, "PUBLIC_URL": None,
             "ROUTING_FILE": str(ROOT / "routing.yaml"), "PROMPTS_DIR": str(ROOT / "prompts"),
@@ -117,7 +118,7 @@ def main() -> None:
     rounds, tests = (1, 2) if args.quick else (args.rounds, args.tests)
     print(f"Set-up of a test with an app (median of {rounds} round(s) of {tests}):")
     compare_setups("sqlite", rounds, tests)
-    if conftest.POSTGRES_URL:
+    if databases.POSTGRES_URL:
         compare_setups("postgresql", rounds, tests)
     else:
         print("  postgresql  skipped (set IVR_TEST_DATABASE_URL)")
@@ -125,7 +126,7 @@ def main() -> None:
     print("The suite:")
     for processes in ("0", "auto"):  # pyproject.toml's addopts: a process per core
         time_suite(QUICK_FILES if args.quick else [], processes)
-    conftest.SCHEMA_TEMPLATE.remove()
+    databases.SCHEMA_TEMPLATE.remove()
 
 
 if __name__ == "__main__":

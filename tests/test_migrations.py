@@ -131,7 +131,7 @@ def _schema(database: Database) -> dict:
 
 
 def test_the_tests_copy_of_the_latest_schema_is_what_the_migrations_make(any_empty_database_url, tmp_path):
-    """conftest copies one upgrade into every test's database (SchemaTemplate): the copy must
+    """conftest copies one upgrade into every test's database (databases.SchemaTemplate): the copy must
     be what ``ivr db upgrade`` makes, or the tests would run on tables no hotline has."""
     migrated = Database.connect(any_empty_database_url)
     migrated.upgrade()
