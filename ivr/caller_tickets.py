@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
 
-from sqlalchemy import and_, bindparam, case, or_, select
+from sqlalchemy import Connection, and_, bindparam, case, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -47,7 +47,7 @@ def _state(hotline: HotlineConfig, ticket) -> TicketState:
     return TicketState(ticket.number, ticket.sequence, ticket.status, deadline, ticket.outcome)
 
 
-def callers_tickets(session: Session, hotline: HotlineConfig, number: str, now: datetime) -> list[TicketState]:
+def callers_tickets(session: Session | Connection, hotline: HotlineConfig, number: str, now: datetime) -> list[TicketState]:
     """The tickets of a caller's number (their caller ID or their SMS number): the open ones,
     nearest deadline first, then those resolved or rejected in the last 30 days, latest first.
     Every mobile caller's arrival asks: one query, built once, on indexed columns."""

@@ -18,7 +18,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, create_engine, event, make_url
+from sqlalchemy import Connection, Engine, create_engine, event, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
@@ -218,6 +218,14 @@ class Database:
         refuses to write. On PostgreSQL it is a session like any other."""
         with self.readers() as session:
             yield session
+
+    @contextmanager
+    def reading_connection(self) -> Iterator[Connection]:
+        """``reading`` for Core statements alone: a connection, without an ORM session around
+        it. A mobile caller's arrival reads one statement, for which the session's own
+        bookkeeping cost as much as the query."""
+        with self.readers.kw["bind"].connect() as connection:
+            yield connection
 
     def upgrade(self) -> None:
         """Bring the schema to the latest migration. A schema already there is left alone

@@ -1,5 +1,6 @@
-"""Sessions that only read (``Database.reading``): on SQLite they neither wait for the write lock
-nor hold it, they refuse to write, and the pooled connection they leave behind writes again."""
+"""Sessions that only read (``Database.reading``, and ``reading_connection`` for Core statements
+alone): on SQLite they neither wait for the write lock nor hold it, they refuse to write, and
+the pooled connection they leave behind writes again."""
 
 from __future__ import annotations
 
@@ -26,8 +27,14 @@ def database(upgraded_database: Database) -> Database:
     database.engine.dispose()
 
 
-def _users(database: Database) -> int:
-    with database.reading() as session:
+@pytest.fixture(params=["reading", "reading_connection"])
+def reading(request, database: Database):
+    """One of the database's ways to read: ``with reading() as session_or_connection``."""
+    return getattr(database, request.param)
+
+
+def _users(reading) -> int:
+    with reading() as session:
         return session.scalar(text("SELECT count(*) FROM users"))
 
 
@@ -36,28 +43,29 @@ def _add_user(session, name: str) -> None:
     session.flush()
 
 
-def test_a_read_neither_waits_for_a_writer_nor_sees_what_it_has_not_committed(database, upgraded_database):
+def test_a_read_neither_waits_for_a_writer_nor_sees_what_it_has_not_committed(reading, upgraded_database):
     with transaction_left_open(upgraded_database, lambda session: _add_user(session, "ana")):
         started = time.monotonic()
-        assert _users(database) == 0
+        assert _users(reading) == 0
         assert time.monotonic() - started < 1  # a write session would wait up to 30 s on SQLite
-    assert _users(database) == 1
+    assert _users(reading) == 1
 
 
-def test_a_reading_session_refuses_to_write_on_sqlite(database):
+def test_a_read_refuses_to_write_on_sqlite(database, reading):
     if database.engine.dialect.name != "sqlite":
         pytest.skip("PostgreSQL's reading sessions are sessions like any other")
     with pytest.raises(OperationalError, match="readonly"):
-        with database.reading() as session, session.begin():
-            _add_user(session, "ana")
-    assert _users(database) == 0
+        with reading() as session:
+            session.execute(text("INSERT INTO users (name, password_hash, created_at) VALUES ('ana', 'x', '2026-11-23')"))
+            session.commit()
+    assert _users(reading) == 0
 
 
-def test_the_connection_a_read_used_writes_again(database):
-    assert _users(database) == 0  # the pool's only connection, last used to read
+def test_the_connection_a_read_used_writes_again(database, reading):
+    assert _users(reading) == 0  # the pool's only connection, last used to read
     with database.session() as session, session.begin():
         _add_user(session, "ana")
-    assert _users(database) == 1
+    assert _users(reading) == 1
     with database.session() as session, session.begin():
         _add_user(session, "ion")
-    assert _users(database) == 2
+    assert _users(reading) == 2

@@ -65,9 +65,14 @@ def status_key_free() -> bool:
 
 def _callers_tickets(number: str) -> list[TicketState] | None:
     """The caller's complaints, or None when the database did not answer in time."""
-    hotline, now = appctx.hotline(), appctx.now()
+    hotline, now, database = appctx.hotline(), appctx.now(), appctx.database()
+
+    def lookup() -> list[TicketState]:
+        with database.reading_connection() as connection:  # one Core statement: no ORM session
+            return callers_tickets(connection, hotline, number, now)
+
     try:
-        return _in_time(lambda session: callers_tickets(session, hotline, number, now), _lookup_seconds())
+        return appctx.bounded_work().run(lookup, _lookup_seconds())
     except Exception as exc:
         log.warning("status of %s skipped: the database did not answer (%s)", number, exc)
         return None
