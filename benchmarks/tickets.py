@@ -32,7 +32,6 @@ import secrets
 import shutil
 import signal
 import socket
-import sqlite3
 import statistics
 import subprocess
 import sys

@@ -13,7 +13,7 @@ from ivr.calls.complaints import mark_no_complaint, next_complaint, register_liv
 from ivr.calls.log import close_stale
 from ivr.errors import TicketError
 from ivr.models import CallOutcome, CallRecord, SmsMessage, Ticket, TicketSource, TicketStatus, User
-from ivr.users import add_user, set_phone
+from ivr.users import add_user
 
 from conftest import CALL_SID, bucharest
 

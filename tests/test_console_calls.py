@@ -9,7 +9,7 @@ import re
 import pytest
 from sqlalchemy import select
 
-from ivr.models import CallRecord, SmsMessage, Ticket, User
+from ivr.models import CallRecord, Ticket, User
 from ivr.users import add_user
 
 from conftest import CALL_SID, bucharest

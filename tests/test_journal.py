@@ -7,15 +7,14 @@ import json
 import multiprocessing
 import time
 from datetime import datetime, timezone
-from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
 from ivr import create_app
 from ivr.cli import main
 from ivr.db import Database
-from ivr.models import SmsMessage, Ticket, TicketEvent
+from ivr.models import SmsMessage, Ticket
 from ivr.recovery.journal import Journal, JournalEntry
 from ivr.recovery.replay import replay_journal
 from ivr.tickets import VoicemailReport

@@ -4,7 +4,7 @@ a complaint is stored once or the caller is not told it was, and nothing answers
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from ivr.models import Ticket
 
