@@ -11,7 +11,7 @@ from flask import Blueprint, current_app, flash, g, redirect, render_template, r
 from . import appctx
 from .callbacks import CallbackUrls, calling, count_waiting, place_callback, waiting_callbacks
 from .console_common import load_user, page_context
-from .console_labels import label_text
+from .console_words import label
 from .errors import TicketRefused
 from .models import CallbackOutcome, Callback
 from .phone import caller_from
@@ -21,10 +21,6 @@ bp = Blueprint("console_callbacks", __name__, url_prefix="/console")
 CONSOLE_BLUEPRINTS = ("console", "console_calls", "console_stats", "console_callbacks")
 bp.before_request(load_user)
 bp.context_processor(page_context)
-
-
-def _label(key: str, **values) -> str:
-    return label_text(g.labels, g.lang, key, **values)
 
 
 @bp.before_app_request
@@ -71,16 +67,16 @@ def call_back(callback_id: int):
     back = redirect(url_for(".callbacks"), 303)
     dialer = appctx.call_dialer()
     if dialer is None:
-        flash(_label("callback_unavailable"), "error")
+        flash(label("callback_unavailable"), "error")
         return back
     phone = _operator_phone()
     if not phone:
-        flash(_label("callback_phone_invalid" if request.form.get("phone", "").strip() else "callback_no_phone"), "error")
+        flash(label("callback_phone_invalid" if request.form.get("phone", "").strip() else "callback_no_phone"), "error")
         return back
     with appctx.database().reading() as db:
         callback = db.get(Callback, callback_id)
         if callback is None:
-            flash(_label("form_out_of_date"), "error")
+            flash(label("form_out_of_date"), "error")
             return back
         number = callback.ticket.number
     urls = CallbackUrls(answer=lambda attempt: twilio_url("callback_calls.answer", attempt_id=attempt),
@@ -88,7 +84,7 @@ def call_back(callback_id: int):
     try:
         place_callback(appctx.database(), appctx.hotline(), dialer, callback_id, g.user.id, phone, urls, appctx.now())
     except TicketRefused as exc:
-        flash(_label(f"refused_{exc.reason}", **exc.params), "error")
+        flash(label(f"refused_{exc.reason}", **exc.params), "error")
         return back
-    flash(_label("callback_ringing", number=number, phone=phone), "ok")
+    flash(label("callback_ringing", number=number, phone=phone), "ok")
     return back

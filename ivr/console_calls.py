@@ -18,7 +18,7 @@ from . import appctx
 from .calls.queries import CallFilter, current_call, get_call, list_calls, tickets_of_caller
 from .calls.complaints import MAX_SUMMARY, mark_no_complaint, next_complaint, register_live, tickets_of_call
 from .console_common import load_user, page_context, recording_response, ticket_due
-from .console_labels import label_text
+from .console_words import label
 from .errors import TicketError, TicketRefused
 from .inputs import ascii_int, clean_text, matches
 from .models import CallOutcome, CallRecord, User
@@ -138,22 +138,18 @@ def recording(call_sid: str):
     return recording_response(url)
 
 
-def label_of(key: str, **values) -> str:
-    return label_text(g.labels, g.lang, key, **values)
-
-
 def _refusal(form: MultiDict, complaint: int | None, next_one: int) -> str | None:
     """Why this registration form may not be taken, in the operator's words; None if it may."""
     if complaint is None or not 1 <= complaint <= next_one:
-        return label_of("form_out_of_date")
+        return label("form_out_of_date")
     if complaint > 1 and form.get("second") != "1":
-        return label_of("second_needs_confirmation")
+        return label("second_needs_confirmation")
     if form.get("department") not in appctx.hotline().routing.departments:
-        return label_of("choose_department")
+        return label("choose_department")
     if not clean_text(form.get("summary"), MAX_SUMMARY).strip():
-        return label_of("summary_empty")
+        return label("summary_empty")
     if form.get("sms_to", "").strip() and _textable(form.get("sms_to")) is None:
-        return label_of("sms_number_invalid")
+        return label("sms_number_invalid")
     return None
 
 
@@ -176,9 +172,9 @@ def register(call_sid: str):
             )
             number = ticket.number
     except TicketError as exc:  # a refusal of the service in labels; one of ``_refusal`` in words already
-        flash(label_of(f"refused_{exc.reason}", **exc.params) if isinstance(exc, TicketRefused) else str(exc), "error")
+        flash(label(f"refused_{exc.reason}", **exc.params) if isinstance(exc, TicketRefused) else str(exc), "error")
         return _render_call(call_sid, form, 422)
-    flash(label_of("complaint_registered", number=number), "ok")
+    flash(label("complaint_registered", number=number), "ok")
     return redirect(url_for(".call", call_sid=call_sid, registered=number, _anchor="registered"), 303)
 
 
@@ -186,10 +182,10 @@ def register(call_sid: str):
 def no_complaint(call_sid: str):
     reason = clean_text(request.form.get("reason"), MAX_SUMMARY).strip()
     if not reason:
-        flash(label_of("reason_empty"), "error")
+        flash(label("reason_empty"), "error")
         return _render_call(call_sid, status=422)
     with appctx.database().session() as db, db.begin():
         call = _call_or_404(db, call_sid)
         mark_no_complaint(db, call, db.get(User, g.user.id), reason, appctx.now())
-    flash(label_of("done"), "ok")
+    flash(label("done"), "ok")
     return redirect(url_for(".call", call_sid=call_sid), 303)

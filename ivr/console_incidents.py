@@ -17,7 +17,7 @@ from werkzeug.datastructures import MultiDict
 
 from . import appctx, casework, incidents
 from .console_common import load_user, page_context, supervisor_only
-from .console_labels import label_text
+from .console_words import label
 from .errors import TicketError
 from .incidents import Declaration, IncidentInvalid, Problem
 from .inputs import matches
@@ -29,10 +29,6 @@ bp.before_request(load_user)
 bp.context_processor(page_context)
 
 _LOCAL_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}")
-
-
-def _label(key: str, **values) -> str:
-    return label_text(g.labels, g.lang, key, **values)
 
 
 @bp.app_template_global()
@@ -98,8 +94,8 @@ def field_name(field: str) -> str:
     """A form field as the supervisor reads it."""
     if field.startswith("message_"):
         catalog = appctx.hotline().console_labels.get(field.removeprefix("message_"), g.labels)
-        return _label("incident_message", language=catalog["language_name"])
-    return _label(f"incident_{field}")
+        return label("incident_message", language=catalog["language_name"])
+    return label(f"incident_{field}")
 
 
 def _render_new(form, problems: list[Problem] = (), status: int = 200):
@@ -124,7 +120,7 @@ def declare():
                            if p.field not in {q.field for q in problems}]
     if problems:
         for problem in problems:
-            flash(_label(f"incident_error_{problem.reason}", field=field_name(problem.field), **problem.values), "error")
+            flash(label(f"incident_error_{problem.reason}", field=field_name(problem.field), **problem.values), "error")
         return _render_new(request.form, problems, 422)
     try:
         with appctx.database().session() as db, db.begin():
@@ -132,7 +128,7 @@ def declare():
     except IncidentInvalid as invalid:  # checked above; kept for a form changed in between
         return _render_new(request.form, invalid.problems, 422)
     appctx.incidents().reload()  # this process's next caller hears it at once
-    flash(_label("incident_declared", id=incident_id), "ok")
+    flash(label("incident_declared", id=incident_id), "ok")
     return redirect(url_for(".incident", incident_id=incident_id), 303)
 
 
@@ -163,7 +159,7 @@ def close(incident_id: int):
     customer gets it, how many go out), then, confirmed, every open linked ticket resolved."""
     message, hotline, now = request.form.get("text", "").strip(), appctx.hotline(), appctx.now()
     if len(message) > incidents.MAX_RESOLUTION:
-        flash(_label("incident_error_too_long", field=_label("incident_close_message"), max=incidents.MAX_RESOLUTION), "error")
+        flash(label("incident_error_too_long", field=label("incident_close_message"), max=incidents.MAX_RESOLUTION), "error")
         return _render_incident(incident_id, message=message, status=422)
     if message and request.form.get("confirm") != "1":
         with appctx.database().reading() as db:
@@ -182,9 +178,9 @@ def close(incident_id: int):
         abort(404)
     appctx.incidents().reload()
     if closed.already:
-        flash(_label("incident_already_closed", id=incident_id), "error")
+        flash(label("incident_already_closed", id=incident_id), "error")
     else:
-        flash(_label("incident_closed_done", count=len(closed.resolved)), "ok")
+        flash(label("incident_closed_done", count=len(closed.resolved)), "ok")
         if closed.left_open:
-            flash(_label("incident_close_left_open", numbers=", ".join(closed.left_open)), "error")
+            flash(label("incident_close_left_open", numbers=", ".join(closed.left_open)), "error")
     return redirect(url_for(".incident", incident_id=incident_id), 303)
