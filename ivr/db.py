@@ -195,6 +195,7 @@ class Database:
     engine: Engine
     sessions: sessionmaker[Session]
     readers: sessionmaker[Session]
+    read_engine: Engine  # ``engine`` with READ_ONLY set: what ``readers`` and ``reading_connection`` use
 
     @classmethod
     def connect(cls, url: str, **options: Any) -> Database:
@@ -202,8 +203,8 @@ class Database:
             engine = make_engine(sqlalchemy_url(url), **options)
         except (ArgumentError, ImportError) as exc:
             raise ConfigError([f"IVR_DATABASE_URL: not a database URL the hotline can use ({exc})"]) from None
-        readers = sessionmaker(engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False)
-        return cls(engine, sessionmaker(engine, expire_on_commit=False), readers)
+        read_engine = engine.execution_options(**{READ_ONLY: True})
+        return cls(engine, sessionmaker(engine, expire_on_commit=False), sessionmaker(read_engine, expire_on_commit=False), read_engine)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -224,7 +225,7 @@ class Database:
         """``reading`` for Core statements alone: a connection, without an ORM session around
         it. A mobile caller's arrival reads one statement, for which the session's own
         bookkeeping cost as much as the query."""
-        with self.readers.kw["bind"].connect() as connection:
+        with self.read_engine.connect() as connection:
             yield connection
 
     def upgrade(self) -> None:
