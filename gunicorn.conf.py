@@ -26,6 +26,10 @@ workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2)
 timeout = 14
 graceful_timeout = 20
 bind = os.environ.get("IVR_BIND", "127.0.0.1:8000")
+# A worker touches its heartbeat file after every request. gunicorn's own note on worker_tmp_dir:
+# on a disk-backed filesystem (/tmp often is, as on Debian) that may block the worker for an
+# arbitrary time, behind whatever else the disk is writing. /dev/shm is memory.
+worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
 
 # gunicorn's control socket (`gunicornc -s PATH`) is by default one path per user account,
 # ~/.gunicorn/gunicorn.ctl: a second gunicorn on the machine takes it over, and the first one's

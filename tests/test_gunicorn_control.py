@@ -1,10 +1,12 @@
 """gunicorn's control socket (`gunicornc`): a hotline served by gunicorn with the shipped
 gunicorn.conf.py answers at a socket in its own instance folder, so that an administrator
-running two hotlines on one machine commands the one they name."""
+running two hotlines on one machine commands the one they name. And what else the shipped
+settings promise of gunicorn's own files: the workers' heartbeat files are in memory."""
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -14,14 +16,19 @@ from servers import hotline_env, server_process
 GUNICORNC = "import sys; from gunicorn.ctl.cli import main; sys.exit(main())"
 
 
-def _listening_on(control_socket: Path) -> list[str]:
-    """The addresses the gunicorn behind ``control_socket`` listens on, as `gunicornc` tells them."""
+def _asked(control_socket: Path, command: str) -> dict:
+    """What `gunicornc` answers to ``command`` through ``control_socket``, as JSON."""
     asked = subprocess.run(
-        [sys.executable, "-c", GUNICORNC, "-s", str(control_socket), "-c", "show listeners", "-j"],
+        [sys.executable, "-c", GUNICORNC, "-s", str(control_socket), "-c", command, "-j"],
         capture_output=True, text=True, timeout=30,
     )
     assert asked.returncode == 0, asked.stdout + asked.stderr
-    return [listener["address"] for listener in json.loads(asked.stdout)["listeners"]]
+    return json.loads(asked.stdout)
+
+
+def _listening_on(control_socket: Path) -> list[str]:
+    """The addresses the gunicorn behind ``control_socket`` listens on, as `gunicornc` tells them."""
+    return [listener["address"] for listener in _asked(control_socket, "show listeners")["listeners"]]
 
 
 def test_two_hotlines_on_one_machine_each_answer_at_their_own_control_socket(config_dir: Path, tmp_path: Path):
@@ -33,3 +40,15 @@ def test_two_hotlines_on_one_machine_each_answer_at_their_own_control_socket(con
         # The second one's stop removed its own socket, not the first one's.
         assert not (second / "instance" / "gunicorn.ctl").exists()
         assert _listening_on(first / "instance" / "gunicorn.ctl") == [first_url]
+
+
+def test_the_workers_heartbeat_files_are_in_memory(config_dir: Path, tmp_path: Path):
+    """A worker touches its heartbeat file after every request: on a disk (/tmp here) that
+    may hold it up behind the disk's other writes, so the shipped settings keep it in /dev/shm."""
+    with server_process("gunicorn", hotline_env(config_dir, tmp_path), workers=2):
+        workers = _asked(tmp_path / "instance" / "gunicorn.ctl", "show workers")["workers"]
+        assert len(workers) == 2
+        for worker in workers:
+            fds = Path(f"/proc/{worker['pid']}/fd")
+            opened = [os.readlink(fd) for fd in fds.iterdir()]
+            assert any(path.startswith("/dev/shm/wgunicorn-") for path in opened), opened
