@@ -35,9 +35,21 @@ CALL_SID = "CA" + "1" * 32
 DATABASES = ["sqlite", "postgresql"]
 
 
+def _expected_seconds(item: pytest.Item) -> float:
+    """What a test's ``slow`` mark says it takes; 0 for the others."""
+    mark = item.get_closest_marker("slow")
+    return 0.0 if mark is None else float(mark.kwargs.get("seconds", 3))
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Without IVR_TEST_DATABASE_URL, a test's PostgreSQL variant is skipped before its set-up
+    """The slow tests first, longest first, then the rest in their order. A process takes its
+    tests from the front of its share and the others steal from the back (``--dist worksteal``),
+    so the long ones start early: started last, the README's commands (40 s) kept one core busy
+    long after the other had run out of tests.
+
+    Without IVR_TEST_DATABASE_URL, a test's PostgreSQL variant is skipped before its set-up
     starts (a folder, a copy of the configuration) rather than at its database."""
+    items.sort(key=_expected_seconds, reverse=True)  # stable: the rest keep their order
     if POSTGRES_URL:
         return
     for item in items:

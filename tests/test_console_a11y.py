@@ -22,6 +22,9 @@ from ivr.users import add_user
 from conftest import AUTH_TOKEN, ROOT, bucharest
 from test_console_browser import CHROMIUM_ARGS, TIMEOUT_MS, browser, live_app, screenshot, twilio  # noqa: F401
 
+# Runs whole programs for seconds: started first (conftest), left out by -m "not slow".
+pytestmark = pytest.mark.slow(seconds=10)
+
 AXE = Path(__file__).parent / "vendor" / "axe-core" / "axe.min.js"
 SIZES = {"laptop": (1366, 768), "phone": (390, 844)}
 SUPERVISOR, PASSWORD = "maria", "correct horse battery"

@@ -30,6 +30,9 @@ from ivr.users import add_user
 from conftest import AUTH_TOKEN, ROOT, bucharest, sign
 from twilio_standin import TwilioStandin
 
+# Runs whole programs for seconds: started first (conftest), left out by -m "not slow".
+pytestmark = pytest.mark.slow(seconds=7)
+
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = ROOT / "test-output" / "screenshots"
 # Without the background-networking flags Chromium keeps trying to reach Google's services,

@@ -364,6 +364,7 @@ def _shot(tab, name: str) -> None:
     tab.screenshot(path=str(SCREENSHOTS / name.replace(".png", "-screen.png")))
 
 
+@pytest.mark.slow
 def test_the_list_in_a_browser_at_desktop_and_phone_width(browser, served, clock):
     from playwright.sync_api import expect
 

@@ -136,6 +136,7 @@ def live_app(app_config, clock):
         thread.join(timeout=5)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("width, height, lang", [(1280, 900, "ro"), (390, 844, "en")])
 def test_statistics_page_in_chromium(browser, live_app, width, height, lang):
     from playwright.sync_api import expect

@@ -7,6 +7,7 @@ Debian's Chromium. Screenshots go to test-output/screenshots/.
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select, update
 
 from ivr.models import SmsMessage
@@ -16,6 +17,9 @@ from conftest import bucharest
 from test_console import voicemail
 from test_console_browser import (PASSWORD, SCREENSHOTS, TIMEOUT_MS, browser, live_app,  # noqa: F401  (fixtures)
                                   screenshot, twilio)
+
+# Runs whole programs for seconds: started first (conftest), left out by -m "not slow".
+pytestmark = pytest.mark.slow(seconds=6)
 
 PHONE = {"width": 390, "height": 844}
 

@@ -58,7 +58,8 @@ def _skip_reason() -> str | None:
     return None
 
 
-pytestmark = pytest.mark.skipif(_skip_reason() is not None, reason=_skip_reason() or "")
+# Runs PostgreSQL clusters of its own for seconds: started first (conftest), left out by -m "not slow".
+pytestmark = [pytest.mark.skipif(_skip_reason() is not None, reason=_skip_reason() or ""), pytest.mark.slow]
 
 
 @dataclass

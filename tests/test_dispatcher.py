@@ -139,6 +139,7 @@ def test_dispatcher_that_died_mid_send_is_taken_over_without_resending(database,
     assert row.status == "sent" and row.twilio_sid == twilio.messages[0]["sid"] and len(twilio.messages) == 1
 
 
+@pytest.mark.slow
 def test_dispatchers_running_at_once_send_each_sms_once(database, hotline, twilio, now_clock):
     ids = register(database, hotline, now_clock(), n=30)
     gateway = TwilioGateway(twilio.account_sid, twilio.auth_token, base_url=twilio.base_url, timeout=5)

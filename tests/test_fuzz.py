@@ -203,6 +203,7 @@ def _known(path: str, **form: str) -> tuple[str, dict[str, str]]:
     return f"{BASE_URL}/voice/{path}?sms=%2B40722123456", {"From": "+40722123456", "RecordingUrl": RECORDING_URL, **form}
 
 
+@pytest.mark.slow
 @FUZZ
 @given(request=voice_webhook())
 # Seen before, kept so that they are always tried: a unicode digit as the duration, and a

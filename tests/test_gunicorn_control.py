@@ -11,7 +11,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from servers import hotline_env, server_process
+
+# Runs whole programs for seconds: started first (conftest), left out by -m "not slow".
+pytestmark = pytest.mark.slow
 
 GUNICORNC = "import sys; from gunicorn.ctl.cli import main; sys.exit(main())"
 

@@ -18,6 +18,9 @@ from test_console import PASSWORD
 from test_console_browser import browser, live_app, page  # noqa: F401  (fixtures)
 from test_incidents import CLUJ_EN, CLUJ_RO, database_url, declare, join, sms_of  # noqa: F401  (database_url: a fixture)
 
+# Runs whole programs for seconds: started first (conftest), left out by -m "not slow".
+pytestmark = pytest.mark.slow
+
 
 def test_a_supervisor_declares_and_closes_an_outage_in_a_browser(page, live_app, twilio, clock):
     """Chromium through Playwright (skipped, saying why, without them): maria declares an outage,

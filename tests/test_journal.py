@@ -233,6 +233,7 @@ def _append_many(folder: str, worker: int, count: int) -> None:
         journal.append(JournalEntry(datetime.now(timezone.utc), _report(f"CA{worker:02d}{n:030d}")))
 
 
+@pytest.mark.slow
 def test_appends_from_many_processes_are_whole_lines(tmp_path):
     context = multiprocessing.get_context("spawn")
     workers = [context.Process(target=_append_many, args=(str(tmp_path), w, 50)) for w in range(4)]

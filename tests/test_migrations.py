@@ -8,6 +8,7 @@ import subprocess
 import sys
 from datetime import date, datetime, timezone
 
+import pytest
 from click.testing import CliRunner
 from sqlalchemy import inspect, select, text
 
@@ -98,6 +99,7 @@ with app.extensions["ivr.db"].engine.connect() as connection:
 """
 
 
+@pytest.mark.slow
 def test_the_embedded_sqlite_is_upgraded_at_start_and_then_started_without_alembic(tmp_path):
     """A start on an upgraded SQLite skips importing alembic (~0.25 s); one on an older schema still upgrades."""
     from ivr.db import script_heads

@@ -19,6 +19,9 @@ from ivr.db import Database
 from ivr.models import Ticket
 from servers import hotline_env, server_process
 
+# Runs whole programs for seconds: started first (conftest), left out by -m "not slow".
+pytestmark = pytest.mark.slow
+
 
 @pytest.mark.parametrize("value, preloaded", [("1", True), ("yes", True), ("0", False), ("", False)])
 def test_the_shipped_settings_preload_when_asked(monkeypatch, tmp_path: Path, value: str, preloaded: bool):

@@ -22,6 +22,9 @@ from ivr.twilio_auth import instance_secret
 
 from conftest import AUTH_TOKEN, ROOT
 
+# Runs whole programs for seconds: started first (conftest), left out by -m "not slow".
+pytestmark = pytest.mark.slow
+
 
 def _free_port() -> int:
     with socket.socket() as sock:

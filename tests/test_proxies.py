@@ -16,6 +16,9 @@ from ivr.errors import ConfigError
 from conftest import CALL_SID, sign
 from servers import hotline_env, server_process
 
+# Runs whole programs for seconds: started first (conftest), left out by -m "not slow".
+pytestmark = pytest.mark.slow
+
 PATH = "/voice/incoming"
 FORM = {"CallSid": CALL_SID, "From": "+40722123456", "To": "+40215894141"}
 PUBLIC = "https://hotline.example.ro"

@@ -16,6 +16,9 @@ import requests
 
 from conftest import ROOT
 
+# Runs whole programs for seconds: started first (conftest), left out by -m "not slow".
+pytestmark = pytest.mark.slow(seconds=40)
+
 INSTALL_SECONDS = 900  # a first install on a busy machine
 
 

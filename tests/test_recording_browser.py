@@ -15,6 +15,9 @@ from ivr.users import add_user
 
 from test_console_browser import OPERATOR, PASSWORD, TIMEOUT_MS, browser, live_app, page, twilio  # noqa: F401  (fixtures)
 
+# Runs whole programs for seconds: started first (conftest), left out by -m "not slow".
+pytestmark = pytest.mark.slow
+
 SID = "RE" + "5e" * 16
 SECONDS = 4.0
 

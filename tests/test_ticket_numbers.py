@@ -5,6 +5,7 @@ from __future__ import annotations
 import multiprocessing
 from datetime import datetime, timezone
 
+import pytest
 from sqlalchemy import select
 
 from ivr.db import Database
@@ -31,6 +32,7 @@ def _register_many(url: str, worker: int, start, results) -> None:
     results.put(worker)
 
 
+@pytest.mark.slow
 def test_two_processes_creating_200_tickets_each(upgraded_database):
     database = upgraded_database
     url = database.engine.url.render_as_string(hide_password=False)

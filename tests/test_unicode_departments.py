@@ -64,6 +64,7 @@ def test_under_waitress_the_url_as_sent_is_checked(app_with_plati):
         assert requests.post(url, data=FORM, headers=sign(decoded, FORM), timeout=10).status_code == 403
 
 
+@pytest.mark.slow
 def test_under_gunicorn_the_url_as_sent_is_checked(app_with_plati, config_dir: Path, tmp_path: Path):
     import requests
 
