@@ -17,8 +17,7 @@ measures:
 - the saturating rate: wrk with four connections a worker, which keeps every worker busy;
 - the CPU per request: the workers' user and system time over that run, per answer;
 - p99 at half of that rate: requests sent at that rate by a Python client, independently of
-  the answers (as wrk2 would, which Debian does not ship), with the rate actually reached; one
-  thread sends them all, and their first second is not counted (``loopback_load.paced``).
+  the answers (as wrk2 would, which Debian does not ship), with the rate actually reached.
 
 Every answer must be a 200: a run with another status or a socket error stops the benchmark.
 The figures are the medians of the runs. The targets (issue 12): the hotline at 0.85 times the
