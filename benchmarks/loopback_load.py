@@ -4,12 +4,13 @@ answers (as wrk2 would, which Debian does not ship). Either stops at an answer o
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
-import selectors
 import socket
 import statistics
 import subprocess
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -80,12 +81,6 @@ class Target:
     requests: tuple[bytes, ...]
 
 
-# The paced load's first seconds, sent but not counted (``paced``).
-SETTLE_SECONDS = 1.0
-# How long the paced load waits for the answers still due once every request is sent.
-ANSWER_SECONDS = 10.0
-
-
 @dataclass(frozen=True)
 class Load:
     rate: float         # answers per second
@@ -122,82 +117,39 @@ def saturate(target: Target, seconds: float, connections: int) -> Load:
     return Load(result["requests"] / (result["micros"] / 1e6), result["p99_us"] / 1000, result["requests"])
 
 
-def paced(target: Target, rate: float, seconds: float, settle: float = SETTLE_SECONDS) -> Load:
+def paced(target: Target, rate: float, seconds: float, threads: int = 32) -> Load:
     """Requests arriving at ``rate`` a second on average, independently of the answers (the
-    gaps are exponential, as between callers), each timed from when it was due to its answer's
-    last byte. Sync workers close every connection, so wrk's own pacing (a pause on an open
-    connection) would hold a worker idle. The first ``settle`` seconds are sent but not
-    counted: the figures are of the steady state at ``rate``, not of the server finishing what
-    the load before left it (the call log's writer catching up after wrk, say).
-
-    One thread drives every connection through a selector. Threads sending in turn measured
-    the client more than the server: a thread whose answer had arrived waited for the GIL
-    before it read the clock, so bare Flask itself showed a p99 of 20-58 ms at half load."""
-    arrivals, due, at = random.Random(12), [], 0.0
-    while at < settle + seconds:
+    gaps are exponential, as between callers), each timed from when it was due: a request
+    that waits for a free thread counts its wait, as a caller's would. Sync workers close every
+    connection, so wrk's own pacing (a pause on an open connection) would hold a worker idle."""
+    due, at = [], 0.0
+    arrivals = random.Random(12)
+    while at < seconds:
         at += arrivals.expovariate(rate)
         due.append(at)
-    timed = _Paced(target).run(due)
-    counted = [latency for when, latency in zip(due, timed) if when >= settle]
-    return Load(len(counted) / seconds, statistics.quantiles(counted, n=100)[98] * 1000, len(counted))
+    latencies: list[float] = []
+    failures: list[str] = []
+    turns = itertools.count()  # next() on it is atomic: each request is sent once
+    start = time.perf_counter() + 0.1
 
-
-class _Paced:
-    """The paced load's connections: each sends its request once connected, reads the answer
-    to the server's close, and records the time from its due moment."""
-
-    def __init__(self, target: Target) -> None:
-        self.target = target
-        self.selector = selectors.DefaultSelector()
-        self.latencies: dict[int, float] = {}
-        self.start = 0.0
-
-    def run(self, due: list[float]) -> list[float]:
-        """Each request's seconds from its due moment to its answer, in the order they were due."""
-        self.start = time.perf_counter() + 0.1
-        sent, answers = 0, {}
-        try:
-            while sent < len(due) or answers:
-                now = time.perf_counter() - self.start
-                while sent < len(due) and due[sent] <= now:
-                    answers[self._open(sent)] = []
-                    sent += 1
-                wait = max(0.0, due[sent] - now) if sent < len(due) else ANSWER_SECONDS
-                events = self.selector.select(min(wait, ANSWER_SECONDS))
-                if not events and sent == len(due):
-                    raise RuntimeError(f"{self.target.server.name} {self.target.url}: no answer within {ANSWER_SECONDS} s")
-                for key, _ in events:
-                    self._step(key, answers, due)
-        finally:
-            for connection in list(answers):
-                connection.close()
-            self.selector.close()
-        return [self.latencies[turn] for turn in range(len(due))]
-
-    def _open(self, turn: int) -> socket.socket:
-        connection = socket.socket()
-        connection.setblocking(False)
-        connection.connect_ex((self.target.server.host, self.target.server.port))
-        request = self.target.requests[turn % len(self.target.requests)]
-        self.selector.register(connection, selectors.EVENT_WRITE, (turn, memoryview(request)))
-        return connection
-
-    def _step(self, key: selectors.SelectorKey, answers: dict[socket.socket, list[bytes]], due: list[float]) -> None:
-        connection, (turn, unsent) = key.fileobj, key.data
-        try:
-            if unsent:
-                unsent = unsent[connection.send(unsent):]
-                self.selector.modify(connection, selectors.EVENT_WRITE if unsent else selectors.EVENT_READ, (turn, unsent))
+    def send() -> None:
+        while (i := next(turns)) < len(due) and not failures:
+            time.sleep(max(0.0, start + due[i] - time.perf_counter()))
+            try:
+                answer = post(target.server, target.requests[i % len(target.requests)])
+            except OSError as error:
+                failures.append(f"socket: {error}")
                 return
-            chunk = connection.recv(65536)
-        except OSError as error:
-            raise RuntimeError(f"{self.target.server.name} {self.target.url}: socket: {error}") from None
-        if chunk:
-            answers[connection].append(chunk)
-            return
-        self.latencies[turn] = time.perf_counter() - self.start - due[turn]
-        answer = b"".join(answers.pop(connection))
-        self.selector.unregister(connection)
-        connection.close()
-        if status_of(answer) != 200:
-            raise RuntimeError(f"{self.target.server.name} {self.target.url}: answer: {answer[:300]!r}")
+            latencies.append(time.perf_counter() - start - due[i])
+            if status_of(answer) != 200:
+                failures.append(f"answer: {answer[:300]!r}")
+
+    senders = [threading.Thread(target=send, daemon=True) for _ in range(threads)]
+    for sender in senders:
+        sender.start()
+    for sender in senders:
+        sender.join()
+    if failures:
+        raise RuntimeError(f"{target.server.name} {target.url}: {failures[0]}")
+    elapsed = time.perf_counter() - start
+    return Load(len(latencies) / elapsed, statistics.quantiles(latencies, n=100)[98] * 1000, len(latencies))

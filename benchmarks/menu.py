@@ -46,7 +46,7 @@ from urllib.parse import urlencode
 from flask import Flask, Response, abort, request
 from twilio.request_validator import SIGNATURE_HEADER, RequestValidator
 
-from loopback_load import LUA, SETTLE_SECONDS, Load, Server, Target, paced, post, saturate, status_of
+from loopback_load import LUA, Load, Server, Target, paced, post, saturate, status_of
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "benchmark-token"
@@ -164,7 +164,7 @@ PACED_CALLS_PER_SECOND = 1500
 
 def target(folder: Path, server: Server, name: str, path: str, form: dict[str, str], run: int, seconds: float) -> Target:
     """The calls of one run of one step, numbered apart from every other run's and step's."""
-    saturating, paced_count = int(SATURATING_CALLS_PER_SECOND * seconds), int(PACED_CALLS_PER_SECOND * (seconds + SETTLE_SECONDS))
+    saturating, paced_count = int(SATURATING_CALLS_PER_SECOND * seconds), int(PACED_CALLS_PER_SECOND * seconds)
     first = (list(STEPS).index(name) * 100 + run) * (saturating + paced_count) + 1
     signed = [signed_request(server, path, call) for call in calls_like(form, first, saturating + paced_count)]
     calls = ",\n".join(f'{{"{urlencode(call)}", "{signature}"}}'
