@@ -12,6 +12,7 @@ import click
 
 from . import create_app, instance_folder
 from .cli import main
+from .errors import ConfigError
 from .softphone import DIAL_OUTCOMES, Call, HttpTransport, TerminalCaller
 
 
@@ -69,13 +70,18 @@ def _show_ticket(call_sid: str, wait_seconds: float = 8.0) -> None:
 
     try:
         database = create_app({"DATABASE_AUTO_UPGRADE": False}).extensions["ivr.db"]
-    except Exception:
+    except ConfigError as exc:
+        click.echo(f"(its SMS are not shown: {exc.problems[0]}; run `ivr call` from the server's folder)")
         return
     deadline_at = time.monotonic() + wait_seconds
     while True:
         with database.session() as session:
             ticket = session.scalar(select(Ticket).where(Ticket.call_sid == call_sid))
             if ticket is None:
+                where = database.engine.url.render_as_string(hide_password=True)
+                click.echo(f"(its SMS are not shown: the database this terminal reads, {where}, has no ticket "
+                           "for this call; run `ivr call` from the server's folder, with its IVR_INSTANCE_DIR "
+                           "or IVR_DATABASE_URL)")
                 return
             pending = [m for m in ticket.messages if m.status in ("queued", "sending")]
             if not pending or time.monotonic() > deadline_at:

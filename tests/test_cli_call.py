@@ -47,6 +47,22 @@ def test_interactive_call_after_hours_leaves_a_voicemail(runner, live_url, monke
     # The app's database is not the one `ivr call` would open (IVR_INSTANCE_DIR is elsewhere):
     # the ticket comes from what the hotline said on the line.
     assert "The hotline registered ticket RC-2026-000001 (as said on the line)." in result.output
+    assert "(its SMS are in the hotline's database, which this terminal cannot read)" in result.output
+
+
+def test_a_call_from_outside_the_servers_folder_says_why_its_sms_are_not_shown(runner, live_url, monkeypatch,
+                                                                                clock, tmp_path):
+    clock.now = bucharest(2026, 11, 24, 22, 0)
+    monkeypatch.setenv("TWILIO_AUTH_TOKEN", AUTH_TOKEN)
+    for name in ("IVR_ROUTING_FILE", "IVR_PROMPTS_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    elsewhere = tmp_path / "elsewhere"  # tmp_path holds the running hotline's routing.yaml
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    result = runner.invoke(main, ["call", "--url", live_url, "--keys", "2", "--record", "30"])
+    assert result.exit_code == 0, result.output
+    assert "The hotline registered ticket RC-2026-000001 (as said on the line)." in result.output
+    assert f"(its SMS are not shown: {elsewhere / 'routing.yaml'}: file not found" in result.output
 
 
 def test_call_without_any_token_explains_what_to_do(runner, monkeypatch, tmp_path):
@@ -74,3 +90,15 @@ def test_local_trial_token_is_kept_in_the_instance_folder(monkeypatch, tmp_path,
     assert len(token) == 32 and local_auth_token(tmp_path / "instance", create=True) == token
     assert (tmp_path / "instance" / "twilio_auth_token").stat().st_mode & 0o077 == 0
     assert create_app().config["TWILIO_AUTH_TOKEN"] == token
+
+
+def test_a_call_whose_ticket_is_in_another_database_says_so(runner, live_url, monkeypatch, clock, tmp_path):
+    clock.now = bucharest(2026, 11, 24, 22, 0)
+    monkeypatch.setenv("TWILIO_AUTH_TOKEN", AUTH_TOKEN)
+    monkeypatch.setenv("IVR_DATABASE_URL", f"sqlite:///{tmp_path / 'another.sqlite3'}")
+    assert runner.invoke(main, ["db", "upgrade"]).exit_code == 0
+    result = runner.invoke(main, ["call", "--url", live_url, "--keys", "2", "--record", "30"])
+    assert result.exit_code == 0, result.output
+    assert "The hotline registered ticket RC-2026-000001 (as said on the line)." in result.output
+    assert f"the database this terminal reads, sqlite:///{tmp_path / 'another.sqlite3'}, has no ticket for this call" \
+        in result.output
