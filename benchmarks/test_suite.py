@@ -10,8 +10,10 @@
    ratio. On PostgreSQL too when IVR_TEST_DATABASE_URL is set. Then one password hash, at the
    shipped argon2 cost and at the tests' (conftest's quick_password_hashes).
 2. The whole suite on SQLite (PostgreSQL's tests skipped), in one process (``-n 0``) and as
-   pyproject.toml runs it, a process per core: wall and CPU seconds, against the target of
-   30 s. ``--quick`` (CI) runs one small test file instead, to show that this works.
+   pyproject.toml runs it, a process per core; then, a process per core, without the tests
+   marked slow (``-m "not slow"``, the quick check while working): wall and CPU seconds,
+   against the target of 30 s. ``--quick`` (CI) runs one small test file instead, to show that
+   this works.
 
 A figure, not a test. On a shared machine the wall time counts other people's work too; the CPU
 seconds (the suite's processes alone) do not.
@@ -22,6 +24,7 @@ from __future__ import annotations
 import argparse
 import os
 import resource
+import shlex
 import statistics
 import subprocess
 import sys
@@ -93,19 +96,19 @@ def compare_hashes() -> None:
         print(f"  argon2 at the {name + ' cost':<19} {(time.perf_counter() - started) * 1000:7.1f} ms per hash and sign-in")
 
 
-def time_suite(files: list[str], processes: str) -> None:
+def time_suite(files: list[str], processes: str, *options: str) -> None:
     env = {key: value for key, value in os.environ.items() if key != "IVR_TEST_DATABASE_URL"}
     env["PYTHONPATH"] = str(ROOT)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", processes, *files],
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", processes, *options, *files],
                           cwd=ROOT, env=env, capture_output=True, text=True)
     wall = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     summary = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else done.stderr[-500:]
     what = " ".join(files) or "the whole suite"
-    how = "in one process" if processes == "0" else f"-n {processes}"
+    how = " ".join(["in one process" if processes == "0" else f"-n {processes}", shlex.join(options)]).strip()
     print(f"  {what} on SQLite, {how}: {wall:.0f} s wall, {cpu:.0f} s CPU (target {TARGET_SECONDS:.0f} s): {summary}")
 
 
@@ -124,8 +127,10 @@ def main() -> None:
         print("  postgresql  skipped (set IVR_TEST_DATABASE_URL)")
     compare_hashes()
     print("The suite:")
+    files = QUICK_FILES if args.quick else []
     for processes in ("0", "auto"):  # pyproject.toml's addopts: a process per core
-        time_suite(QUICK_FILES if args.quick else [], processes)
+        time_suite(files, processes)
+    time_suite(files, "auto", "-m", "not slow")
     databases.SCHEMA_TEMPLATE.remove()
 
 
