@@ -12,7 +12,7 @@ import click
 
 from . import create_app, instance_folder
 from .cli import main
-from .errors import ConfigError
+from .errors import ConfigError, IvrError
 from .softphone import DIAL_OUTCOMES, Call, HttpTransport, TerminalCaller
 
 
@@ -72,6 +72,9 @@ def _show_ticket(call_sid: str, wait_seconds: float = 8.0) -> None:
         database = create_app({"DATABASE_AUTO_UPGRADE": False}).extensions["ivr.db"]
     except ConfigError as exc:
         click.echo(f"(its SMS are not shown: {exc.problems[0]}; run `ivr call` from the server's folder)")
+        return
+    except (IvrError, OSError) as exc:  # whatever else keeps the hotline from starting here, in words
+        click.echo(f"(its SMS are not shown: {exc})")
         return
     deadline_at = time.monotonic() + wait_seconds
     while True:
