@@ -61,36 +61,27 @@ progress of a placed call, a
 single recording's metadata (``Recordings/{sid}.json``) and the extension-less recording
 URL, calls' child legs, prices, number validation, opt-outs, rate limits and the RFC 9457
 error shape of newer Twilio APIs.
+
+This module holds what the stand-in keeps and answers; ``twilio_standin_http`` serves it over HTTP.
 """
 
 from __future__ import annotations
 
 import base64
 import io
-import json
 import math
-import re
 import secrets
 import struct
 import threading
-import time
 import wave
 import zlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlencode, urlsplit
+from http.server import ThreadingHTTPServer
+from urllib.parse import urlencode
 
-_MESSAGES_PATH = re.compile(r"^/2010-04-01/Accounts/(?P<account>[^/]+)/Messages\.json$")
-_RECORDING_PATH = re.compile(r"^/2010-04-01/Accounts/(?P<account>[^/]+)/Recordings/(?P<sid>[^/.]+)\.(?P<ext>wav|mp3)$")
-_RECORDINGS_PATH = re.compile(r"^/2010-04-01/Accounts/(?P<account>[^/]+)/Recordings\.json$")
-_CALLS_PATH = re.compile(r"^/2010-04-01/Accounts/(?P<account>[^/]+)/Calls\.json$")
-_CALL_PATH = re.compile(r"^/2010-04-01/Accounts/(?P<account>[^/]+)/Calls/(?P<sid>[^/.]+)\.json$")
-_MEDIA_PATH = re.compile(r"^/media/(?P<sid>[^/.]+)\.(?P<ext>wav|mp3)$")
-_AUDIO_TYPES = {"wav": "audio/x-wav", "mp3": "audio/mpeg"}
-_CHUNK = 64 * 1024
-_RANGE = re.compile(r"bytes=(?P<first>[0-9]*)-(?P<last>[0-9]*)")
+from twilio_standin_http import handler_for, twilio_error
 
 # Twilio's own code and message for the statuses a test is likely to script.
 _DEFAULT_ERRORS = {
@@ -110,17 +101,6 @@ class _Fault:
     code: int | None = None
     message: str | None = None
     body: str | None = None
-
-
-@dataclass(frozen=True)
-class _Media:
-    """A non-JSON answer: audio bytes, or a redirect when ``location`` is set."""
-
-    data: bytes = b""
-    content_type: str = ""
-    location: str | None = None
-    content_range: str | None = None
-    accept_ranges: bool = False
 
 
 class TwilioStandin:
@@ -163,7 +143,7 @@ class TwilioStandin:
     # -- lifecycle ---------------------------------------------------------
 
     def start(self) -> TwilioStandin:
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler_for(self))
         # A short poll interval keeps stop() fast; the default would add half a second per test.
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.01,), daemon=True)
         self._thread.start()
@@ -282,11 +262,11 @@ class TwilioStandin:
 
     def _create(self, form: dict[str, str]) -> tuple[int, dict]:
         if not form.get("To"):
-            return _error(400, 21604, "A 'To' phone number is required.")
+            return twilio_error(400, 21604, "A 'To' phone number is required.")
         if not form.get("From") and not form.get("MessagingServiceSid"):
-            return _error(400, 21603, "A 'From' phone number is required.")
+            return twilio_error(400, 21603, "A 'From' phone number is required.")
         if not form.get("Body"):
-            return _error(400, 21602, "Message body is required.")
+            return twilio_error(400, 21602, "Message body is required.")
         service = form.get("MessagingServiceSid")
         stored = {
             "sid": "SM" + secrets.token_hex(16),
@@ -351,11 +331,11 @@ class TwilioStandin:
     def _place_call(self, form: dict[str, list[str]]) -> tuple[int, dict]:
         field = lambda name: (form.get(name) or [""])[0]  # noqa: E731
         if not field("To"):
-            return _error(400, 21201, "No 'To' number is specified")
+            return twilio_error(400, 21201, "No 'To' number is specified")
         if not field("From"):
-            return _error(400, 21213, "No 'From' number is specified")
+            return twilio_error(400, 21213, "No 'From' number is specified")
         if not field("Url"):
-            return _error(400, 21205, "Url parameter is required")
+            return twilio_error(400, 21205, "Url parameter is required")
         now = datetime.now(timezone.utc)
         placed = {
             "sid": "CA" + secrets.token_hex(16), "to": field("To"), "from": field("From"), "url": field("Url"),
@@ -436,7 +416,7 @@ class TwilioStandin:
         with self._lock:
             call = self.calls.get(sid)
         if call is None:
-            return _error(404, 20404, f"The requested resource {path} was not found")
+            return twilio_error(404, 20404, f"The requested resource {path} was not found")
         start = format_datetime(call["start_time"])
         base = f"/2010-04-01/Accounts/{self.account_sid}/Calls/{sid}"
         return 200, {
@@ -484,33 +464,6 @@ def _wav_tone(frequency: int, seconds: float = 1.0, rate: int = 8000, amplitude:
     return buffer.getvalue()
 
 
-def _span(requested: str, length: int) -> tuple[int, int] | None:
-    """The first and last byte of one ``Range: bytes=...`` in a file of ``length`` bytes;
-    None when it cannot be read or satisfied (several ranges included: not needed here)."""
-    match = _RANGE.fullmatch(requested.strip())
-    if match is None or not (match["first"] or match["last"]):
-        return None
-    if not match["first"]:
-        suffix = int(match["last"])
-        return (max(length - suffix, 0), length - 1) if suffix and length else None
-    first = int(match["first"])
-    last = int(match["last"]) if match["last"] else length - 1
-    if first >= length or last < first:
-        return None
-    return first, min(last, length - 1)
-
-
-def _error(status: int, code: int | None, message: str) -> tuple[int, dict]:
-    if code is None:  # an error Twilio gives no code for: twilio-python then reports the HTTP status
-        return status, {"message": message, "status": status}
-    return status, {
-        "code": code,
-        "message": message,
-        "more_info": f"https://www.twilio.com/docs/errors/{code}",
-        "status": status,
-    }
-
-
 def _matches(message: dict, query: dict[str, str]) -> bool:
     sent = message["date_created"]  # the stand-in "sends" at once
     checks = [
@@ -540,136 +493,3 @@ def _moment(text: str) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
-def _handler_for(standin: TwilioStandin) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        # HTTP/1.0 closes every connection after its answer; every answer has a Content-Length.
-        protocol_version = "HTTP/1.1" if standin.keep_alive else "HTTP/1.0"
-        # Headers and body leave in two writes: on a kept connection, Nagle's algorithm would hold
-        # the body until the client's delayed ACK, 40 ms later.
-        disable_nagle_algorithm = True
-
-        def do_GET(self) -> None:
-            self._serve()
-
-        def do_POST(self) -> None:
-            self._serve()
-
-        def _serve(self) -> None:
-            url = urlsplit(self.path)
-            length = int(self.headers.get("Content-Length") or 0)
-            raw = self.rfile.read(length).decode() if length else ""
-            sending = self.command == "POST" and _MESSAGES_PATH.match(url.path) is not None
-            if sending:
-                standin._in_flight_change(+1)
-            try:
-                self._serve_request(url, raw, _single_values(raw).get("To") if sending else None)
-            finally:
-                if sending:
-                    standin._in_flight_change(-1)
-
-        def _serve_request(self, url, raw: str, to: str | None) -> None:
-            fault = standin._next_fault(to)
-            if standin.answer_delay and to is not None:
-                time.sleep(standin.answer_delay)
-            if fault is not None and fault.kind == "drop":
-                self.close_connection = True
-                return
-            if fault is not None and fault.kind == "fail":
-                self._answer(*_error(fault.status, fault.code, fault.message), raw_body=fault.body)
-                return
-            status, payload = self._route(url.path, url.query, raw)
-            if fault is not None and fault.kind == "accept_then_drop":
-                self.close_connection = True
-                return
-            self._answer(status, payload)
-
-        def _route(self, path: str, query: str, raw: str) -> tuple[int, dict | _Media]:
-            media = _MEDIA_PATH.match(path)
-            if media is not None and self.command == "GET":  # the media store: no auth, like a presigned URL
-                standin.media_authorizations.append(self.headers.get("Authorization"))
-                return self._recording(media["sid"], media["ext"], path)
-            if not standin._authorised(self.headers.get("Authorization")):
-                return _error(401, 20003, "Authenticate")
-            recording = _RECORDING_PATH.match(path)
-            if recording is not None and recording["account"] == standin.account_sid and self.command == "GET":
-                if standin._media_host is not None and recording["sid"] in standin.recordings:
-                    port = standin._server.server_address[1]
-                    location = f"http://{standin._media_host}:{port}/media/{recording['sid']}.{recording['ext']}"
-                    return 302, _Media(location=location)
-                return self._recording(recording["sid"], recording["ext"], path)
-            listing = _RECORDINGS_PATH.match(path)
-            if listing is not None and listing["account"] == standin.account_sid and self.command == "GET":
-                return standin._list_recordings(_single_values(query))
-            placing = _CALLS_PATH.match(path)
-            if placing is not None and placing["account"] == standin.account_sid and self.command == "POST":
-                return standin._place_call(parse_qs(raw, keep_blank_values=True))
-            call = _CALL_PATH.match(path)
-            if call is not None and call["account"] == standin.account_sid and self.command == "GET":
-                return standin._call(call["sid"], path)
-            match = _MESSAGES_PATH.match(path)
-            if match is None or match["account"] != standin.account_sid:
-                return _error(404, 20404, f"The requested resource {path} was not found")
-            if self.command == "POST":
-                return standin._create(_single_values(raw))
-            return standin._list(_single_values(query))
-
-        def _recording(self, sid: str, ext: str, path: str) -> tuple[int, dict | _Media]:
-            requested = self.headers.get("Range")
-            with standin._lock:
-                audio = standin.recordings.get(sid)
-                standin.range_headers.append(requested)
-            if audio is None:
-                return _error(404, 20404, f"The requested resource {path} was not found")
-            if standin.ignore_ranges:
-                return 200, _Media(audio, _AUDIO_TYPES[ext])
-            if requested is None:
-                return 200, _Media(audio, _AUDIO_TYPES[ext], accept_ranges=True)
-            span = _span(requested, len(audio))
-            if span is None:
-                return 416, _Media(b"", _AUDIO_TYPES[ext], content_range=f"bytes */{len(audio)}", accept_ranges=True)
-            first, last = span
-            return 206, _Media(audio[first : last + 1], _AUDIO_TYPES[ext], accept_ranges=True,
-                               content_range=f"bytes {first}-{last}/{len(audio)}")
-
-        def _answer(self, status: int, payload: dict | _Media, raw_body: str | None = None) -> None:
-            if isinstance(payload, _Media):
-                data, content_type = payload.data, payload.content_type or "text/plain"
-            else:
-                data = (raw_body if raw_body is not None else json.dumps(payload)).encode()
-                content_type = "application/json; charset=utf-8" if raw_body is None else "text/html"
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(data)))
-            if isinstance(payload, _Media) and payload.location:
-                self.send_header("Location", payload.location)
-            if isinstance(payload, _Media) and payload.content_range:
-                self.send_header("Content-Range", payload.content_range)
-            if isinstance(payload, _Media) and payload.accept_ranges:
-                self.send_header("Accept-Ranges", "bytes")
-            if status == 401:
-                self.send_header("WWW-Authenticate", 'Basic realm="Twilio API"')
-            self.end_headers()
-            if isinstance(payload, _Media) and payload.data:
-                self._write_audio(data)
-            else:
-                self.wfile.write(data)
-
-        def _write_audio(self, data: bytes) -> None:
-            pause = standin._pause
-            for start in range(0, len(data), _CHUNK):
-                if pause is not None and start >= pause[0] and not pause[1].is_set():
-                    self.wfile.flush()
-                    if not pause[1].wait(pause[2]):
-                        standin.pause_timed_out = True
-                    pause = None
-                self.wfile.write(data[start : start + _CHUNK])
-
-        def log_message(self, format: str, *args: object) -> None:
-            pass  # keep pytest's output to the test's own
-
-    return Handler
-
-
-def _single_values(encoded: str) -> dict[str, str]:
-    # Twilio's Messages fields are single-valued (MediaUrl aside, which the stand-in ignores).
-    return {key: values[0] for key, values in parse_qs(encoded, keep_blank_values=True).items()}
