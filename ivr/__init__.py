@@ -125,9 +125,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     trust_proxies(app)  # X-Forwarded-* count only with IVR_TRUSTED_PROXIES
 
-    from . import call_status, callback_calls, console, console_callbacks, console_calls, console_incidents, console_stats, db, sms_status, voice
+    from . import call_status, callback_calls, console, db, sms_status, voice
     from .monitoring import health, metrics
-    from . import console_errors, console_history
     from .voice import transcription
 
     database = db.init_app(app)
@@ -151,17 +150,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(sms_status.bp)
     app.register_blueprint(call_status.bp)
     app.register_blueprint(transcription.bp)
-    app.register_blueprint(console.bp)
-    app.register_blueprint(console_calls.bp)
-    app.register_blueprint(console_stats.bp)
+    console.init_app(app)
     app.register_blueprint(health.bp)
     metrics.init_app(app)
-    app.register_blueprint(console_history.bp)
-    app.register_blueprint(console_errors.bp)
-    app.register_blueprint(console_incidents.bp)
     csrf.exempt(callback_calls.bp)
     app.register_blueprint(callback_calls.bp)
-    app.register_blueprint(console_callbacks.bp)
 
     @app.get("/")
     def home():

@@ -15,14 +15,14 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, request
 from sqlalchemy.orm import object_session
 from werkzeug.datastructures import MultiDict
 
-from . import appctx, casework, incidents
-from .console_common import load_user, page_context, supervisor_only
-from .console_words import label
-from .errors import TicketError
-from .incidents import Declaration, IncidentInvalid, Problem
-from .inputs import matches
-from .models import Incident, Ticket, User
-from .smstext import gsm7_length
+from .. import appctx, casework, incidents
+from .common import load_user, page_context, supervisor_only
+from .words import label
+from ..errors import TicketError
+from ..incidents import Declaration, IncidentInvalid, Problem
+from ..inputs import matches
+from ..models import Incident, Ticket, User
+from ..smstext import gsm7_length
 
 bp = Blueprint("console_incidents", __name__, url_prefix="/console")
 bp.before_request(load_user)

@@ -1,4 +1,5 @@
-"""The operator console: sign in, work the complaint tickets, tell the customer the result.
+"""The console's blueprint ``console``: signing in, the work list, a ticket's page and its
+actions, recordings, and the supervisor's overview.
 
 Server-rendered pages; every change goes through ``ivr.casework`` (the ticket service) and
 every form carries a CSRF token (Flask-WTF).
@@ -13,22 +14,23 @@ from urllib.parse import urlsplit
 from flask import Blueprint, Response, abort, current_app, flash, g, jsonify, redirect, render_template, request, session, url_for
 from sqlalchemy.orm import Session
 
-from . import appctx, casework, console_words
-from .console_common import (
+from .. import appctx, casework
+from . import words
+from .common import (
     CookieSessions, load_user, page_context, recording_response, supervisor_only, ticket_filter,
 )
-from .compensation import parse_money
-from .console_ticket_page import assignees, render_ticket, saved_replies
-from .console_words import label, local_time, refusal_words
-from .console_previews import PREVIEWED, RESENDS, PreviewProblem, preview
-from .console_stats import day_param
-from .errors import SignInThrottled, TicketClosed, TicketError, TicketRefused, TicketTaken
-from .inputs import ascii_int, safe_redirect_target
-from .saved_replies import REPLY_ACTIONS
-from .models import Ticket, TicketEvent, User
+from ..compensation import parse_money
+from .ticket_page import assignees, render_ticket, saved_replies
+from .words import label, local_time, refusal_words
+from .previews import PREVIEWED, RESENDS, PreviewProblem, preview
+from .stats import day_param
+from ..errors import SignInThrottled, TicketClosed, TicketError, TicketRefused, TicketTaken
+from ..inputs import ascii_int, safe_redirect_target
+from ..saved_replies import REPLY_ACTIONS
+from ..models import Ticket, TicketEvent, User
 from .overview_charts import overview_charts
-from .ticket_queries import counts, get_ticket, list_tickets, list_version, overview
-from .users import end_sessions, sign_in
+from ..ticket_queries import counts, get_ticket, list_tickets, list_version, overview
+from ..users import end_sessions, sign_in
 
 bp = Blueprint("console", __name__, url_prefix="/console")
 ACTIONS = ("take", "note", "progress", "resolve", "reject", "extend", "reclassify", "reopen", "resend", "send_to", "assign")
@@ -44,7 +46,7 @@ OVERVIEW_DAYS = 30
 bp.before_request(load_user)
 bp.context_processor(page_context)
 bp.record_once(lambda state: setattr(state.app, "session_interface", CookieSessions()))
-bp.record_once(lambda state: console_words.init_app(state.app))
+bp.record_once(lambda state: words.init_app(state.app))
 
 
 # No inline script or style anywhere in the templates, so the policy needs no 'unsafe-inline'.
@@ -174,8 +176,8 @@ def bulk():
                 db.rollback()
                 refusals.append(refusal_words(exc))
     flash(label("bulk_done", count=done), "ok" if done else "error")
-    for words in refusals[:5]:
-        flash(words, "error")
+    for refusal in refusals[:5]:
+        flash(refusal, "error")
     return redirect(back, 303)
 
 
@@ -183,7 +185,7 @@ def bulk():
 
 def _visible_ticket(db, number: str):
     """Every signed-in user may read every ticket (a colleague's customer calls too); what they
-    may do on it is the actions column's business (``console_ticket_page.offered_actions``)."""
+    may do on it is the actions column's business (``ticket_page.offered_actions``)."""
     ticket = get_ticket(db, number)
     if ticket is None:
         abort(404)

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from flask import Blueprint, g
 
-from . import appctx, history
-from .models import Ticket
+from .. import appctx, history
+from ..models import Ticket
 
 bp = Blueprint("console_history", __name__)
 

@@ -9,12 +9,12 @@ from datetime import datetime
 
 from flask import Flask, g, request, url_for
 
-from . import appctx
-from .console_common import ticket_due
-from .console_labels import label_text
-from .errors import TicketClosed, TicketError, TicketRefused, TicketTaken
-from .models import TicketStatus
-from .schedule import DAYS
+from .. import appctx
+from .common import ticket_due
+from ..console_labels import label_text
+from ..errors import TicketClosed, TicketError, TicketRefused, TicketTaken
+from ..models import TicketStatus
+from ..schedule import DAYS
 
 
 def init_app(app: Flask) -> None:

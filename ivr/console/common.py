@@ -16,15 +16,15 @@ from flask import Flask, Request, Response, abort, g, redirect, request, session
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from itsdangerous import URLSafeTimedSerializer
 
-from . import appctx
-from .alerts import risk_windows
-from .byte_ranges import MalformedRange, parse_range
-from .errors import RecordingUnavailable
-from .inputs import ascii_int
-from .deadlines import Deadline, ticket_deadline
-from .models import Ticket, TicketStatus, User
-from .recordings import RecordingStream
-from .ticket_queries import SORTS, TicketFilter
+from .. import appctx
+from ..alerts import risk_windows
+from ..byte_ranges import MalformedRange, parse_range
+from ..errors import RecordingUnavailable
+from ..inputs import ascii_int
+from ..deadlines import Deadline, ticket_deadline
+from ..models import Ticket, TicketStatus, User
+from ..recordings import RecordingStream
+from ..ticket_queries import SORTS, TicketFilter
 
 log = logging.getLogger(__name__)
 LIST_STATUSES = ("open", *TicketStatus.OPEN, TicketStatus.RESOLVED, TicketStatus.REJECTED)

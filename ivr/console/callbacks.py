@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, session, url_for
 
-from . import appctx
-from .callbacks import CallbackUrls, calling, count_waiting, place_callback, waiting_callbacks
-from .console_common import load_user, page_context
-from .console_words import label
-from .errors import TicketRefused
-from .models import CallbackOutcome, Callback
-from .phone import caller_from
+from .. import appctx
+from ..callbacks import CallbackUrls, calling, count_waiting, place_callback, waiting_callbacks
+from .common import load_user, page_context
+from .words import label
+from ..errors import TicketRefused
+from ..models import CallbackOutcome, Callback
+from ..phone import caller_from
 
 bp = Blueprint("console_callbacks", __name__, url_prefix="/console")
 # The blueprints whose pages show base.html's header.

@@ -9,7 +9,7 @@ import logging
 from flask import Blueprint, Response, g, render_template, request
 from werkzeug.exceptions import HTTPException
 
-from .console_common import load_user, page_context
+from .common import load_user, page_context
 
 bp = Blueprint("console_errors", __name__)
 log = logging.getLogger(__name__)

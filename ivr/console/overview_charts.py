@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from .calls.figures import Segment, scale_top, stacked
+from ..calls.figures import Segment, scale_top, stacked
 
 SERIES_COLOURS = 6  # console.css gives .series-0 .. .series-5
 CLOSED_PARTS = ("in_time", "late")

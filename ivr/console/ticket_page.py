@@ -7,14 +7,14 @@ from flask import g, render_template
 from sqlalchemy import select
 from sqlalchemy.orm import Session, object_session
 
-from . import appctx, casework, ticket_terms
-from .calls.queries import get_call
-from .console_previews import RESENDS
-from .console_words import refusal_words
-from .errors import TicketRefused
-from .models import Ticket, TicketStatus, User
-from .saved_replies import REPLY_ACTIONS
-from .transcripts import transcript_of
+from .. import appctx, casework, ticket_terms
+from ..calls.queries import get_call
+from .previews import RESENDS
+from .words import refusal_words
+from ..errors import TicketRefused
+from ..models import Ticket, TicketStatus, User
+from ..saved_replies import REPLY_ACTIONS
+from ..transcripts import transcript_of
 
 
 def assignees(db: Session) -> list[User]:

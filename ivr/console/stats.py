@@ -3,7 +3,7 @@
 ``/console/calls/stats`` shows calls per day, per department and per hour of day as tables and
 as server-drawn SVG charts; ``/console/calls.csv`` and ``/console/tickets.csv`` give the same CSV
 as ``ivr export`` for a filtered list. The sign-in, language and page context are the console's
-(``ivr.console_common``).
+(``ivr.console.common``).
 """
 
 from __future__ import annotations
@@ -14,15 +14,15 @@ from datetime import date, timedelta
 
 from flask import Blueprint, Response, g, render_template, request
 
-from . import appctx
-from .calls.figures import ANSWER_TARGET_SECONDS, CHART_OUTCOMES, Tally, scale_top, stacked
-from .calls.stats import MAX_DAYS, call_stats, hourly_stats, local_range
-from .console_common import load_user, page_context, supervisor_only, ticket_filter
-from .exports import CALL_COLUMNS, TICKET_COLUMNS, CallFilter, call_rows, ticket_rows, write_csv
-from .inputs import matches
-from .models import CallOutcome
-from .ticket_queries import all_tickets
-from .transcripts import transcript_texts
+from .. import appctx
+from ..calls.figures import ANSWER_TARGET_SECONDS, CHART_OUTCOMES, Tally, scale_top, stacked
+from ..calls.stats import MAX_DAYS, call_stats, hourly_stats, local_range
+from .common import load_user, page_context, supervisor_only, ticket_filter
+from ..exports import CALL_COLUMNS, TICKET_COLUMNS, CallFilter, call_rows, ticket_rows, write_csv
+from ..inputs import matches
+from ..models import CallOutcome
+from ..ticket_queries import all_tickets
+from ..transcripts import transcript_texts
 
 bp = Blueprint("console_stats", __name__, url_prefix="/console")
 bp.before_request(load_user)
