@@ -61,7 +61,7 @@ def test_the_help_imports_no_command_module_nor_the_web_stack():
                             check=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}).stdout
     loaded = set(output.splitlines()[-1].split()[1:])
     assert "ivr.cli" in loaded and "Commands:" in output
-    heavy = {"flask", "sqlalchemy", "pydantic", "yaml", "holidays", "ivr.cli_users", "ivr.cli_records", "ivr.cli_compensation"}
+    heavy = {"flask", "sqlalchemy", "pydantic", "yaml", "holidays", "ivr.cli.users", "ivr.cli.records", "ivr.cli.compensation"}
     assert not heavy & loaded, heavy & loaded
 
 

@@ -10,10 +10,10 @@ import time
 
 import click
 
-from . import create_app, instance_folder
-from .cli import main
-from .errors import ConfigError, IvrError
-from .softphone import DIAL_OUTCOMES, Call, HttpTransport, TerminalCaller
+from .. import create_app, instance_folder
+from . import main
+from ..errors import ConfigError, IvrError
+from ..softphone import DIAL_OUTCOMES, Call, HttpTransport, TerminalCaller
 
 
 @main.command()  # its line in `ivr --help`: ivr.cli.LAZY_COMMANDS
@@ -29,7 +29,7 @@ def call(url: str, caller: str, called: str, keys: str | None, dial: str | None,
     """Place a call to the running hotline from this terminal."""
     from sqlalchemy.exc import SQLAlchemyError
 
-    from .twilio_auth import TOKEN_FILE, local_auth_token
+    from ..twilio_auth import TOKEN_FILE, local_auth_token
 
     token = os.environ.get("TWILIO_AUTH_TOKEN") or local_auth_token(instance_folder())
     if not token:
@@ -66,7 +66,7 @@ def _show_ticket(call_sid: str, wait_seconds: float = 8.0) -> None:
     """The ticket and SMS of this call, when the hotline shares our database (a local trial)."""
     from sqlalchemy import select
 
-    from .models import Ticket
+    from ..models import Ticket
 
     try:
         database = create_app({"DATABASE_AUTO_UPGRADE": False}).extensions["ivr.db"]

@@ -1,5 +1,6 @@
 """The ``ivr`` command: serve the hotline and its SMS worker, check its configuration, upgrade
-its database; ``ivr call``, ``ivr deadline`` and the others live in modules of their own.
+its database; ``ivr call``, ``ivr deadline`` and the others live in this package's other
+modules (``call``, ``deadline``, ``users``, ``records``, ``compensation``).
 
 Every failure an administrator can fix ends as one or two lines saying what to do and a
 non-zero exit status, never a traceback: ``_Ivr.invoke`` turns the hotline's own errors,
@@ -22,26 +23,26 @@ from typing import TYPE_CHECKING
 
 import click
 
-from . import create_app, instance_folder
-from .errors import ConfigError, IvrError
+from .. import create_app, instance_folder
+from ..errors import ConfigError, IvrError
 
 if TYPE_CHECKING:
     from flask import Flask
     from sqlalchemy.exc import DBAPIError
 
-    from .alerts import AlertPass
-    from .dispatcher import Dispatcher
-    from .recovery.replay import ReplayResult
+    from ..alerts import AlertPass
+    from ..dispatcher import Dispatcher
+    from ..recovery.replay import ReplayResult
 
 # The commands that live in modules of their own, with the summary `ivr --help` lists for each:
 # the listing must not import them (the list is the command's short help once it is loaded).
 LAZY_COMMANDS: dict[str, tuple[str, str]] = {
-    "call": ("ivr.cli_call", "Place a call to the running hotline from this terminal."),
-    "compensation": ("ivr.cli_compensation", "Print a late resolution's compensation."),
-    "deadline": ("ivr.cli_deadline", "Print when a complaint is due."),
-    "export": ("ivr.cli_records", "Write calls, tickets or incidents as CSV."),
-    "reconcile": ("ivr.cli_records", "Register Twilio's voicemails that have no ticket."),
-    "user": ("ivr.cli_users", "Operator console users."),
+    "call": ("ivr.cli.call", "Place a call to the running hotline from this terminal."),
+    "compensation": ("ivr.cli.compensation", "Print a late resolution's compensation."),
+    "deadline": ("ivr.cli.deadline", "Print when a complaint is due."),
+    "export": ("ivr.cli.records", "Write calls, tickets or incidents as CSV."),
+    "reconcile": ("ivr.cli.records", "Register Twilio's voicemails that have no ticket."),
+    "user": ("ivr.cli.users", "Operator console users."),
 }
 
 
@@ -54,7 +55,7 @@ def _app(*, upgraded: bool = True) -> Flask:
     """The hotline for a command; with ``upgraded``, refused (DatabaseNotUpgraded) when its
     database answers but was never upgraded. An unreachable database is let through: the
     serving commands wait it out, the others fail on their first query."""
-    from .twilio_auth import local_auth_token
+    from ..twilio_auth import local_auth_token
 
     if not os.environ.get("TWILIO_AUTH_TOKEN"):
         local_auth_token(instance_folder(), create=True)  # a local trial: see `ivr serve`
@@ -78,7 +79,7 @@ def _database_is_current(app: Flask) -> bool:
 def _database_failure(exc: DBAPIError) -> str:
     from sqlalchemy.engine import make_url
 
-    from .db import sqlalchemy_url
+    from ..db import sqlalchemy_url
 
     url = os.environ.get("IVR_DATABASE_URL")
     where = make_url(sqlalchemy_url(url)).render_as_string(hide_password=True) if url else f"in {instance_folder()}"
@@ -154,7 +155,7 @@ class _Ivr(click.Group):
 
 def _replay(app: Flask) -> ReplayResult | None:
     """Turn what the journal in this host's instance folder holds into tickets."""
-    from .recovery.replay import replay_if_pending
+    from ..recovery.replay import replay_if_pending
 
     intake = app.extensions["ivr.intake"]
     return replay_if_pending(intake.journal, intake.database, intake.hotline)
@@ -162,7 +163,7 @@ def _replay(app: Flask) -> ReplayResult | None:
 
 def _housekeeping(app: Flask) -> None:
     """What every dispatcher pass also does: the journal, and calls whose end Twilio never reported."""
-    from .calls.log import close_stale
+    from ..calls.log import close_stale
 
     _replay(app)
     with app.extensions["ivr.db"].session() as session, session.begin():
@@ -171,7 +172,7 @@ def _housekeeping(app: Flask) -> None:
 
 def _alerts(app: Flask) -> AlertPass:
     """Queue the SMS of the milestones about to be missed (routing.yaml alert:)."""
-    from .alerts import run_alerts
+    from ..alerts import run_alerts
 
     return run_alerts(app.extensions["ivr.db"], app.extensions["ivr.hotline"], app.config["CLOCK"]())
 
@@ -179,8 +180,8 @@ def _alerts(app: Flask) -> AlertPass:
 def _dispatcher(app: Flask) -> Dispatcher:
     """The SMS dispatcher of ``ivr worker`` and of ``ivr serve``'s dispatcher process; its loop
     also looks for milestones to alert about, every ``SCAN_SECONDS``."""
-    from .alerts import AlertSchedule
-    from .dispatcher import Dispatcher
+    from ..alerts import AlertSchedule
+    from ..dispatcher import Dispatcher
 
     public = app.config.get("PUBLIC_URL")
     alerts = AlertSchedule(app.extensions["ivr.db"], app.extensions["ivr.hotline"], app.config["CLOCK"])
@@ -235,7 +236,7 @@ def main() -> None:
 @main.command()
 def check() -> None:
     """Validate routing.yaml and every prompts file."""
-    from .settings import config_paths, load_hotline
+    from ..settings import config_paths, load_hotline
 
     routing_file, prompts_dir = config_paths()
     try:
@@ -260,8 +261,8 @@ def serve(host: str, port: int) -> None:
     """Serve the hotline (embedded defaults: SQLite in ./instance)."""
     import waitress
 
-    from .proxies import waitress_options
-    from .twilio_auth import local_auth_token
+    from ..proxies import waitress_options
+    from ..twilio_auth import local_auth_token
 
     if not os.environ.get("TWILIO_AUTH_TOKEN"):
         local_auth_token(instance_folder(), create=True)

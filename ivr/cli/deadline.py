@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 
 import click
 
-from .cli import main
+from . import main
 
 
 @main.command()  # its line in `ivr --help`: ivr.cli.LAZY_COMMANDS
@@ -20,8 +20,8 @@ def deadline(department: str | None, rule: str | None, registered: str | None) -
 
     The first line is machine-readable: 2026-12-04 for a rule in days, 2026-11-27T12:00 (the
     hotline's timezone) for a rule in hours."""
-    from .deadlines import compute_deadline
-    from .settings import config_paths, load_hotline
+    from ..deadlines import compute_deadline
+    from ..settings import config_paths, load_hotline
 
     routing_file, prompts_dir = config_paths()
     routing = load_hotline(routing_file, prompts_dir).routing
@@ -56,7 +56,7 @@ def _registered(text: str | None, tz) -> datetime:
 
 def _print_milestones(routing, department: str, at: datetime) -> None:
     """The final (legal) due moment first, machine-readable; then every milestone in words."""
-    from .deadlines import milestones_for_department
+    from ..deadlines import milestones_for_department
 
     tz = routing.timezone
     milestones = milestones_for_department(routing, department, at)
@@ -77,7 +77,7 @@ def _print_milestones(routing, department: str, at: datetime) -> None:
 
 def _extended(routing, department: str, name: str, milestones) -> dict:
     """The milestones the extension ``name`` moves, at their extended due moments."""
-    from .deadlines import extend_deadline
+    from ..deadlines import extend_deadline
 
     extension = routing.extensions[name]
     names = extension.milestones or [routing.departments[department].final_milestone]
@@ -88,7 +88,7 @@ def _extended(routing, department: str, name: str, milestones) -> dict:
 
 def _print_extended(routing, department: str, name: str, at: datetime) -> None:
     """The department's terms once extended by ``name``: the legal (or first moved) due moment first."""
-    from .deadlines import milestones_for_department
+    from ..deadlines import milestones_for_department
 
     tz = routing.timezone
     milestones = milestones_for_department(routing, department, at)

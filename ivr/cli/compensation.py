@@ -7,10 +7,10 @@ from datetime import date
 
 import click
 
-from .cli import _fail, main
-from .compensation import compensation_for, formula_in_words, parse_money
-from .errors import ConfigError
-from .settings import config_paths, load_hotline
+from . import _fail, main
+from ..compensation import compensation_for, formula_in_words, parse_money
+from ..errors import ConfigError
+from ..settings import config_paths, load_hotline
 
 
 def _day(text: str, option: str) -> date:

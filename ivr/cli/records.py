@@ -9,17 +9,17 @@ from datetime import date, datetime, timedelta
 
 import click
 
-from .calls.stats import local_range
-from .cli import _app, _replay, main
-from .errors import TwilioApiError
-from .exports import (
+from ..calls.stats import local_range
+from . import _app, _replay, main
+from ..errors import TwilioApiError
+from ..exports import (
     CALL_COLUMNS, TICKET_COLUMNS, CallFilter, call_rows, incident_columns, incident_rows, ticket_rows, write_csv,
 )
-from .phone import caller_from
-from .recovery.reconcile import reconcile as reconcile_with_twilio
-from .recovery.twilio_recordings import TwilioRecordings
-from .ticket_queries import TicketFilter, all_tickets
-from .transcripts import transcript_texts
+from ..phone import caller_from
+from ..recovery.reconcile import reconcile as reconcile_with_twilio
+from ..recovery.twilio_recordings import TwilioRecordings
+from ..ticket_queries import TicketFilter, all_tickets
+from ..transcripts import transcript_texts
 
 
 @main.command()  # its line in `ivr --help`: ivr.cli.LAZY_COMMANDS
