@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from twilio.base.exceptions import TwilioException
 
-from .sms_gateway import TWILIO_API_BASE_URL, http_failure, twilio_rest_client
+from .twilio_rest import TWILIO_API_BASE_URL, http_failure, twilio_rest_client
 
 if TYPE_CHECKING:
     from twilio.rest import Client

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from .byte_ranges import ByteRange, ContentRange, parse_content_range, unsatisfied_total
 from .errors import RecordingUnavailable
-from .sms_gateway import TWILIO_API_BASE_URL
+from .twilio_rest import TWILIO_API_BASE_URL
 
 if TYPE_CHECKING:
     import requests

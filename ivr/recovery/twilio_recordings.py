@@ -17,7 +17,7 @@ from twilio.http.http_client import TwilioHttpClient
 
 from ..errors import TwilioApiError
 from ..inputs import ascii_int
-from ..sms_gateway import TWILIO_API_BASE_URL, http_failure, twilio_rest_client
+from ..twilio_rest import TWILIO_API_BASE_URL, http_failure, twilio_rest_client
 
 
 @dataclass(frozen=True)
