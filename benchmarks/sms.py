@@ -52,7 +52,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 from ivr.db import Database  # noqa: E402
 from ivr.models import SmsMessage  # noqa: E402
 from ivr.settings import load_hotline  # noqa: E402
-from ivr.sms_gateway import OutgoingSms, TwilioGateway  # noqa: E402
+from ivr.sms.gateway import OutgoingSms, TwilioGateway  # noqa: E402
 from ivr.tickets import VoicemailReport, register_voicemail  # noqa: E402
 from twilio_standin import TwilioStandin  # noqa: E402
 

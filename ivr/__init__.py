@@ -104,7 +104,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from .recovery.intake import Intake
     from .recovery.journal import Journal
     from .settings import load_hotline
-    from .sms_gateway import make_gateway
+    from .sms.gateway import make_gateway
     from .twilio_auth import instance_secret
 
     app = Flask(__name__, instance_path=instance_folder(), instance_relative_config=True)
@@ -125,7 +125,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     trust_proxies(app)  # X-Forwarded-* count only with IVR_TRUSTED_PROXIES
 
-    from . import call_status, callback_calls, console, db, sms_status, voice
+    from . import call_status, callback_calls, console, db, voice
+    from .sms import status_callback
     from .monitoring import health, metrics
     from .voice import transcription
 
@@ -138,16 +139,16 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         database, hotline, Journal(app.config["JOURNAL_DIR"]),
         deadline_seconds=app.config["WEBHOOK_DATABASE_SECONDS"], replay_interval=app.config["JOURNAL_REPLAY_SECONDS"],
     )
-    app.extensions["ivr.sms_gateway"] = app.config.get("SMS_GATEWAY") or make_gateway(app.config)
+    app.extensions["ivr.sms.gateway"] = app.config.get("SMS_GATEWAY") or make_gateway(app.config)
     app.extensions["ivr.recordings"] = app.config.get("RECORDING_STORE") or make_recording_store(app.config)
     app.extensions["ivr.call_dialer"] = app.config.get("CALL_DIALER") or make_dialer(app.config)
     csrf = CSRFProtect(app)
     csrf.exempt(voice.bp)  # Twilio's webhooks are authenticated by their signature instead
-    csrf.exempt(sms_status.bp)
+    csrf.exempt(status_callback.bp)
     csrf.exempt(call_status.bp)
     csrf.exempt(transcription.bp)
     app.register_blueprint(voice.bp)
-    app.register_blueprint(sms_status.bp)
+    app.register_blueprint(status_callback.bp)
     app.register_blueprint(call_status.bp)
     app.register_blueprint(transcription.bp)
     console.init_app(app)

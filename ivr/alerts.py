@@ -27,7 +27,7 @@ from . import history
 from .config import Routing
 from .db import Database
 from .models import Callback, SmsMessage, Ticket, TicketMilestone, TicketStatus, User
-from .outbox import queue_sms
+from .sms.outbox import queue_sms
 from .settings import HotlineConfig
 from .ticket_queries import RiskWindows, milestone_due_within
 

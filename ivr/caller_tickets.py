@@ -15,7 +15,7 @@ from . import history
 from .deadlines import Deadline, ticket_deadline
 from .inputs import ascii_int
 from .models import CallerMessage, Ticket, TicketStatus
-from .outbox import queue_sms
+from .sms.outbox import queue_sms
 from .settings import HotlineConfig
 
 # A complaint resolved or rejected this recently is still told to its caller.

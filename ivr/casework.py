@@ -19,12 +19,12 @@ from .compensation import Compensation, compensation_for, formula_in_words
 from . import history, ticket_terms
 from .errors import TicketClosed, TicketRefused, TicketTaken
 from .models import SmsMessage, SmsStatus, Ticket, TicketStatus, User
-from .outbox import queue_sms
+from .sms.outbox import queue_sms
 from .phone import caller_from, sms_recipient
 from .ticket_terms import TermsChange
 from .tickets import meet_milestones, unmeet_milestones
 from .settings import HotlineConfig
-from .smstext import segments, to_gsm7
+from .sms.text import segments, to_gsm7
 
 MAX_TEXT = 1000
 

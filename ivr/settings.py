@@ -13,7 +13,7 @@ from .errors import ConfigError
 from .phone import Caller
 from .prompts import PromptSet, load_prompts
 from .saved_replies import SavedReply, load_saved_replies
-from .smstext import SMS_TEMPLATES, check_sms_templates
+from .sms.text import SMS_TEMPLATES, check_sms_templates
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from sqlalchemy import String, bindparam, case, cast, exists, func, insert, lite
 from sqlalchemy.dialects import postgresql, sqlite
 
 from .models import SmsMessage, Ticket, TicketEvent, TicketMilestone, TicketSequence
-from .smstext import to_gsm7
+from .sms.text import to_gsm7
 
 if TYPE_CHECKING:
     from .tickets import NewTicket

@@ -19,11 +19,11 @@ from sqlalchemy.orm import Session
 from . import history
 from .deadlines import Deadline, milestones_for_department, ticket_deadline
 from .models import Ticket, TicketMilestone, TicketSequence, TicketSource, TicketStatus
-from .outbox import queue_sms, queued_sms_values
+from .sms.outbox import queue_sms, queued_sms_values
 from .settings import HotlineConfig
 from .ticket_statements import Shape, postgresql_statement, sqlite_statements, statement_values
-from .smstext import sms_due
-from .wakeup import announce_sms
+from .sms.text import sms_due
+from .sms.wakeup import announce_sms
 
 RECORDING_STATUSES = {"completed", "absent", "failed"}
 # Stands for the ticket's number in the registration SMS, worked out before the number exists.

@@ -19,7 +19,7 @@ TWILIO_API_BASE_URL = "https://api.twilio.com"
 def twilio_rest_client(account_sid: str, auth_token: str, base_url: str, http_client: HttpClient) -> Client:
     """The real ``twilio.rest.Client`` of this account, its API requests sent to ``base_url``."""
     require_credentials(account_sid, auth_token)
-    from twilio.rest import Client  # here, where a client is built: see ivr.sms_gateway.TwilioGateway._client
+    from twilio.rest import Client  # here, where a client is built: see ivr.sms.gateway.TwilioGateway._client
 
     client = Client(account_sid, auth_token, http_client=http_client)
     if base_url.rstrip("/") != TWILIO_API_BASE_URL:

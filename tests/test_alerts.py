@@ -17,7 +17,7 @@ from ivr.alerts import AlertSchedule, alert_due, alert_milestones, run_alerts
 from ivr.cli import _dispatcher, main
 from ivr.db import Database
 from ivr.models import SmsMessage, Ticket, TicketEvent, TicketMilestone, User
-from ivr.sms_gateway import TwilioGateway
+from ivr.sms.gateway import TwilioGateway
 from ivr.tickets import VoicemailReport, register_voicemail
 from ivr.users import add_user
 

@@ -23,7 +23,7 @@ from werkzeug.serving import make_server
 from ivr import create_app
 from ivr.casework import sms_text
 from ivr.models import SmsMessage, Ticket
-from ivr.smstext import gsm7_length
+from ivr.sms.text import gsm7_length
 from ivr.softphone import Call, HttpTransport, ScriptedCaller
 from ivr.users import add_user
 

@@ -13,11 +13,11 @@ import pytest
 from sqlalchemy import select
 
 from ivr import casework
-from ivr.dispatcher import Dispatcher
+from ivr.sms.dispatcher import Dispatcher
 from ivr.errors import ConfigError
 from ivr.models import SmsMessage, Ticket, TicketEvent
 from ivr.saved_replies import load_saved_replies
-from ivr.sms_gateway import TwilioGateway
+from ivr.sms.gateway import TwilioGateway
 
 from conftest import BASE_URL, FakeClock, sign
 from test_console import PASSWORD, act, as_user, csrf, db, sign_in, ticket, users, voicemail  # noqa: F401  (fixtures)

@@ -37,11 +37,11 @@ from sqlalchemy import select
 
 from ivr.db import Database
 from ivr.errors import HotlineUnreachable
-from ivr.dispatcher import Dispatcher
+from ivr.sms.dispatcher import Dispatcher
 from ivr.models import SmsMessage, SmsStatus, Ticket, TicketSequence
 from ivr.prompts import PromptSet
 from ivr.settings import load_hotline
-from ivr.sms_gateway import TwilioGateway
+from ivr.sms.gateway import TwilioGateway
 from ivr.softphone import Call, HttpTransport, ScriptedCaller
 
 from conftest import POSTGRES_URL, ROOT, database_url_for

@@ -27,10 +27,10 @@ import pytest
 from sqlalchemy import select
 
 from ivr import create_app
-from ivr.dispatcher import Dispatcher
+from ivr.sms.dispatcher import Dispatcher
 from ivr.models import CallRecord, Ticket
 from ivr.recovery.replay import replay_journal
-from ivr.sms_gateway import TwilioGateway
+from ivr.sms.gateway import TwilioGateway
 
 from conftest import AUTH_TOKEN, BASE_URL, FakeClock, sign
 

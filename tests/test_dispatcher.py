@@ -10,11 +10,11 @@ import pytest
 from sqlalchemy import select
 
 from ivr.db import Database
-from ivr.dispatcher import BACKOFF_CAP, Dispatcher, backoff
+from ivr.sms.dispatcher import BACKOFF_CAP, Dispatcher, backoff
 from ivr.models import SmsMessage, TicketEvent
-from ivr.outbox import record_status_callback
+from ivr.sms.outbox import record_status_callback
 from ivr.settings import load_hotline
-from ivr.sms_gateway import TwilioGateway
+from ivr.sms.gateway import TwilioGateway
 from ivr.tickets import VoicemailReport, register_voicemail
 
 from conftest import ROOT, FakeClock

@@ -15,10 +15,10 @@ from sqlalchemy import select
 
 from ivr.alerts import run_alerts
 from ivr.console_labels import load_labels
-from ivr.dispatcher import Dispatcher
+from ivr.sms.dispatcher import Dispatcher
 from ivr.history import TWILIO_ERRORS, render, twilio_error
 from ivr.models import SmsMessage, Ticket, TicketEvent
-from ivr.sms_gateway import TwilioGateway
+from ivr.sms.gateway import TwilioGateway
 from ivr.tickets import VoicemailReport, register_voicemail
 from ivr.users import add_user
 

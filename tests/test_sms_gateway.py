@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from ivr.errors import SmsPermanentError, SmsTemporaryError
-from ivr.sms_gateway import LogGateway, OutgoingSms, SentSms, TwilioGateway
+from ivr.sms.gateway import LogGateway, OutgoingSms, SentSms, TwilioGateway
 
 from twilio_standin import TwilioStandin
 

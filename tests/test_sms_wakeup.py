@@ -16,12 +16,12 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import event, select, text
 
-from ivr import wakeup
+from ivr.sms import wakeup
 from ivr.db import Database
-from ivr.dispatcher import Dispatcher
+from ivr.sms.dispatcher import Dispatcher
 from ivr.models import SmsMessage, TicketEvent
 from ivr.settings import load_hotline
-from ivr.sms_gateway import TwilioGateway
+from ivr.sms.gateway import TwilioGateway
 from ivr.tickets import VoicemailReport, register_voicemail
 
 from conftest import ROOT, FakeClock

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from sqlalchemy.exc import DBAPIError
 
     from ..alerts import AlertPass
-    from ..dispatcher import Dispatcher
+    from ..sms.dispatcher import Dispatcher
     from ..recovery.replay import ReplayResult
 
 # The commands that live in modules of their own, with the summary `ivr --help` lists for each:
@@ -181,12 +181,12 @@ def _dispatcher(app: Flask) -> Dispatcher:
     """The SMS dispatcher of ``ivr worker`` and of ``ivr serve``'s dispatcher process; its loop
     also looks for milestones to alert about, every ``SCAN_SECONDS``."""
     from ..alerts import AlertSchedule
-    from ..dispatcher import Dispatcher
+    from ..sms.dispatcher import Dispatcher
 
     public = app.config.get("PUBLIC_URL")
     alerts = AlertSchedule(app.extensions["ivr.db"], app.extensions["ivr.hotline"], app.config["CLOCK"])
     return Dispatcher(
-        app.extensions["ivr.db"], app.extensions["ivr.sms_gateway"], app.config["CLOCK"],
+        app.extensions["ivr.db"], app.extensions["ivr.sms.gateway"], app.config["CLOCK"],
         status_callback=f"{public.rstrip('/')}/sms/status" if public else None,
         housekeeping=lambda: (_housekeeping(app), alerts()),
     )

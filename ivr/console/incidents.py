@@ -22,7 +22,7 @@ from ..errors import TicketError
 from ..incidents import Declaration, IncidentInvalid, Problem
 from ..inputs import matches
 from ..models import Incident, Ticket, User
-from ..smstext import gsm7_length
+from ..sms.text import gsm7_length
 
 bp = Blueprint("console_incidents", __name__, url_prefix="/console")
 bp.before_request(load_user)

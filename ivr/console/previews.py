@@ -16,7 +16,7 @@ from ..errors import TicketError
 from ..models import Ticket
 from ..settings import HotlineConfig
 from ..inputs import ascii_int
-from ..smstext import gsm7_length, segments
+from ..sms.text import gsm7_length, segments
 
 # Actions that text the customer or change the ticket's terms, with the SMS each may send.
 PREVIEWED = {"progress": "ticket_progress", "resolve": "ticket_resolved", "reject": "ticket_rejected",

@@ -1,6 +1,6 @@
 """Twilio's own record of the account's recordings and calls, read through its REST API.
 
-``ivr reconcile`` compares it with the tickets. Like ``ivr.sms_gateway`` this is services-layer
+``ivr reconcile`` compares it with the tickets. Like ``ivr.sms.gateway`` this is services-layer
 code over the real ``twilio.rest.Client``; everything above it sees ``TwilioRecording``,
 ``TwilioCall`` and ``TwilioApiError``, never a twilio or requests exception.
 """

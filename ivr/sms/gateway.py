@@ -25,8 +25,8 @@ if TYPE_CHECKING:
     from twilio.http.http_client import TwilioHttpClient
     from twilio.rest import Client
 
-from .errors import SmsError, SmsPermanentError, SmsTemporaryError
-from .twilio_rest import TWILIO_API_BASE_URL, http_failure, require_credentials, twilio_rest_client
+from ..errors import SmsError, SmsPermanentError, SmsTemporaryError
+from ..twilio_rest import TWILIO_API_BASE_URL, http_failure, require_credentials, twilio_rest_client
 
 log = logging.getLogger("ivr.sms")
 

@@ -13,12 +13,12 @@ from datetime import date
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from .compensation import TEXTS as COMPENSATION_TEXTS
+from ..compensation import TEXTS as COMPENSATION_TEXTS
 
 if TYPE_CHECKING:
-    from .config import Routing
-    from .deadlines import Deadline
-    from .prompts import PromptSet
+    from ..config import Routing
+    from ..deadlines import Deadline
+    from ..prompts import PromptSet
 
 GSM7_BASIC = (
     "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"

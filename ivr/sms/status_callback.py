@@ -8,10 +8,10 @@ import re
 from flask import Blueprint, abort, request
 from werkzeug.exceptions import HTTPException
 
-from . import appctx
-from .inputs import ascii_int, matches
+from .. import appctx
+from ..inputs import ascii_int, matches
 from .outbox import record_status_callback
-from .twilio_auth import require_twilio_signature
+from ..twilio_auth import require_twilio_signature
 
 log = logging.getLogger(__name__)
 bp = Blueprint("sms", __name__, url_prefix="/sms")

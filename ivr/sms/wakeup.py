@@ -21,8 +21,8 @@ from typing import Protocol
 from sqlalchemy import event
 from sqlalchemy.orm import Session, SessionTransaction
 
-from .db import Database
-from .models import SmsMessage, SmsStatus
+from ..db import Database
+from ..models import SmsMessage, SmsStatus
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ dispatcher has locked; SQLite serialises writers. Every retry, and every takeove
 dispatcher that died mid-send (its lease expired), first asks Twilio whether the message
 already left, so an answer lost on the way back never becomes a second SMS.
 
-An idle dispatcher sleeps until the commit of a queued SMS wakes it (``ivr.wakeup``), or
+An idle dispatcher sleeps until the commit of a queued SMS wakes it (``ivr.sms.wakeup``), or
 its poll comes round: the safety net for a wakeup that was lost, and for retries.
 """
 
@@ -25,11 +25,11 @@ from typing import Any
 
 from sqlalchemy import Row, and_, or_, select, update
 
-from . import history
-from .db import Database
-from .errors import SmsPermanentError, SmsTemporaryError
-from .models import SmsMessage, SmsStatus, Ticket
-from .sms_gateway import OutgoingSms, SentSms, SmsGateway
+from .. import history
+from ..db import Database
+from ..errors import SmsPermanentError, SmsTemporaryError
+from ..models import SmsMessage, SmsStatus, Ticket
+from .gateway import OutgoingSms, SentSms, SmsGateway
 from .wakeup import Wakeup, wakeup_for
 
 log = logging.getLogger(__name__)
@@ -68,7 +68,7 @@ class Dispatcher:
     senders: int = 8
     # Work a dispatcher's loop also does, at most once per poll, such as replaying the journal.
     housekeeping: Callable[[], object] | None = None
-    # How an idle loop learns that an SMS was queued; None: the database's (``ivr.wakeup``).
+    # How an idle loop learns that an SMS was queued; None: the database's (``ivr.sms.wakeup``).
     wakeup: Wakeup | None = None
     _pool: ThreadPoolExecutor | None = field(default=None, init=False, repr=False)
 

@@ -1,5 +1,5 @@
 """The SMS outbox: queueing a customer SMS in the caller's transaction, and recording what
-Twilio later says about it. Sending is the dispatcher's job (``ivr.dispatcher``)."""
+Twilio later says about it. Sending is the dispatcher's job (``ivr.sms.dispatcher``)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import history
-from .models import SmsMessage, SmsStatus, Ticket
-from .settings import HotlineConfig
-from .smstext import to_gsm7
+from .. import history
+from ..models import SmsMessage, SmsStatus, Ticket
+from ..settings import HotlineConfig
+from .text import to_gsm7
 from .wakeup import announce_sms
 
 # Twilio's statuses in the order a message goes through them; a late callback never moves back.
