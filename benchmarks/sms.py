@@ -53,7 +53,7 @@ from ivr.db import Database  # noqa: E402
 from ivr.models import SmsMessage  # noqa: E402
 from ivr.settings import load_hotline  # noqa: E402
 from ivr.sms.gateway import OutgoingSms, TwilioGateway  # noqa: E402
-from ivr.tickets import VoicemailReport, register_voicemail  # noqa: E402
+from ivr.tickets.registration import VoicemailReport, register_voicemail  # noqa: E402
 from twilio_standin import TwilioStandin  # noqa: E402
 
 TARGET_P95_SECONDS = 0.3

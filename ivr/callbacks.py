@@ -20,13 +20,13 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
-from . import history
+from .tickets import history
 from .call_dialer import CallDialer, DialError, OutgoingCall
 from .db import Database
 from .errors import TicketRefused
 from .models import Callback, CallbackCall, CallbackOutcome, Ticket, TicketSource, TicketStatus, User
 from .settings import HotlineConfig
-from .tickets import find_by_call, open_ticket
+from .tickets.registration import find_by_call, open_ticket
 
 # Twilio's CallStatus values after which nothing more happens on a leg.
 FINAL_STATUSES = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})

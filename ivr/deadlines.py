@@ -155,7 +155,7 @@ def compute_deadline(rule_name: str, rule: DeadlineRule, registered_at: datetime
 def extend_deadline(current: Deadline, rule_name: str, rule: DeadlineRule,
                     calendar: WorkCalendar, tz: ZoneInfo) -> Deadline:
     """``current`` extended by ``rule``, counted as if registered when it fell due. How many
-    times a ticket may be extended is the ticket's business (``ivr.ticket_terms``)."""
+    times a ticket may be extended is the ticket's business (``ivr.tickets.terms``)."""
     description = f"{current.description} + {rule.describe()}"
     return _term(rule_name, rule, current.due_on, current.due_at, calendar, tz, description)
 

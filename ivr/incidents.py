@@ -15,14 +15,14 @@ from sqlalchemy import case, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
-from . import casework
-from .casework import SmsPreview
+from .tickets import casework
+from .tickets.casework import SmsPreview
 from .errors import TicketError
-from .history import record
+from .tickets.history import record
 from .inputs import clean_text
 from .models import Incident, IncidentTicket, Ticket, TicketStatus, User
 from .settings import HotlineConfig
-from .tickets import final_due, find_by_call, open_ticket
+from .tickets.registration import final_due, find_by_call, open_ticket
 
 # The ticket source of a caller who joined an incident (no recording, no operator).
 SOURCE = "incident"

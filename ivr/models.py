@@ -195,7 +195,7 @@ class TicketEvent(Base):
     kind: Mapped[str] = mapped_column(String(32))
     detail: Mapped[str] = mapped_column(Text, default="")
     # What happened, as data ({"from": "ana"}, {"deadline": "2026-12-04"}): rendered in the reader's
-    # language by the console (``ivr.history``). None on events written before it existed.
+    # language by the console (``ivr.tickets.history``). None on events written before it existed.
     data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     ticket: Mapped[Ticket] = relationship(back_populates="events")

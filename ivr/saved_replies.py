@@ -21,7 +21,7 @@ from .yaml_files import read_yaml
 from .errors import ConfigError
 
 REPLY_ACTIONS = ("progress", "resolve", "reject")
-MAX_TEXT = 1000  # as ivr.casework.MAX_TEXT: a reply must fit the form it fills
+MAX_TEXT = 1000  # as ivr.tickets.casework.MAX_TEXT: a reply must fit the form it fills
 
 
 @dataclass(frozen=True)

@@ -12,13 +12,14 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import select, update
 
-from ivr import casework, create_app
+from ivr import create_app
+from ivr.tickets import casework
 from ivr.alerts import AlertSchedule, alert_due, alert_milestones, run_alerts
 from ivr.cli import _dispatcher, main
 from ivr.db import Database
 from ivr.models import SmsMessage, Ticket, TicketEvent, TicketMilestone, User
 from ivr.sms.gateway import TwilioGateway
-from ivr.tickets import VoicemailReport, register_voicemail
+from ivr.tickets.registration import VoicemailReport, register_voicemail
 from ivr.users import add_user
 
 from conftest import AUTH_TOKEN, bucharest

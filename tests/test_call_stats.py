@@ -12,7 +12,7 @@ from ivr.calls.figures import Segment, Tally, percentile, scale_top, stacked
 from ivr.calls.stats import MAX_DAYS, call_stats, days_between, hourly_stats
 from ivr.models import CallRecord, TicketSource
 from ivr.settings import load_hotline
-from ivr.tickets import open_ticket
+from ivr.tickets.registration import open_ticket
 
 from conftest import BUCHAREST, ROOT, bucharest
 

@@ -250,7 +250,7 @@ def plan(app, look_up) -> str:
 def test_a_callers_complaints_are_found_by_indexes_not_by_reading_every_ticket(app):
     """Every mobile caller's arrival asks, and a landline keys a number in: both lookups must stay
     cheap however many tickets a year makes."""
-    from ivr.caller_tickets import callers_tickets, keyed_ticket
+    from ivr.tickets.callers import callers_tickets, keyed_ticket
 
     hotline, now = app.extensions["ivr.hotline"], app.config["CLOCK"]()
     by_number = plan(app, lambda session: callers_tickets(session, hotline, MOBILE, now))

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from ivr import casework
+from ivr.tickets import casework
 from ivr.errors import TicketError
 from ivr.settings import load_hotline
-from ivr.tickets import VoicemailReport, register_voicemail
+from ivr.tickets.registration import VoicemailReport, register_voicemail
 from ivr.users import add_user
 
 from conftest import ROOT, bucharest

@@ -16,7 +16,7 @@ from ivr import create_app
 from ivr.models import Ticket
 from ivr.recovery.journal import JournalEntry
 from ivr.softphone import Call, TerminalCaller, WsgiTransport
-from ivr.tickets import VoicemailReport, register_voicemail
+from ivr.tickets.registration import VoicemailReport, register_voicemail
 from ivr.users import add_user
 
 from conftest import AUTH_TOKEN, BASE_URL, ROOT, bucharest

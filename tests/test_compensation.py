@@ -10,14 +10,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ivr import casework
+from ivr.tickets import casework
 from ivr.cli import main
 from ivr.compensation import compensation_for, formula_in_words, parse_money
 from ivr.config import parse_routing
 from ivr.errors import ConfigError
 from ivr.settings import load_hotline
 from ivr.terms import PerDayLate, PercentPerStartedWeek
-from ivr.tickets import VoicemailReport, register_voicemail
+from ivr.tickets.registration import VoicemailReport, register_voicemail
 from ivr.users import add_user
 
 from conftest import ROOT, bucharest

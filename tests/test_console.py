@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from ivr.cli import main
 from ivr.models import Ticket
-from ivr.tickets import VoicemailReport, register_voicemail
+from ivr.tickets.registration import VoicemailReport, register_voicemail
 from ivr.users import add_user
 
 from conftest import AUTH_TOKEN, bucharest, transaction_left_open

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from ivr import casework
+from ivr.tickets import casework
 from ivr.models import CallRecord, Ticket, User
 from ivr.softphone import Call, HttpTransport, ScriptedCaller
-from ivr.tickets import VoicemailReport, register_voicemail
+from ivr.tickets.registration import VoicemailReport, register_voicemail
 from ivr.users import add_user
 
 from conftest import AUTH_TOKEN, ROOT, bucharest

@@ -21,7 +21,7 @@ from sqlalchemy import select
 from werkzeug.serving import make_server
 
 from ivr import create_app
-from ivr.casework import sms_text
+from ivr.tickets.casework import sms_text
 from ivr.models import SmsMessage, Ticket
 from ivr.sms.text import gsm7_length
 from ivr.softphone import Call, HttpTransport, ScriptedCaller

@@ -15,7 +15,7 @@ from werkzeug.serving import make_server
 
 from ivr import create_app
 from ivr.models import SmsMessage, Ticket, TicketEvent
-from ivr.tickets import VoicemailReport, register_voicemail
+from ivr.tickets.registration import VoicemailReport, register_voicemail
 from ivr.users import add_user
 
 from conftest import bucharest

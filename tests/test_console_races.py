@@ -14,9 +14,9 @@ import time
 import pytest
 from sqlalchemy import select, text
 
-from ivr import casework
+from ivr.tickets import casework
 from ivr.models import SmsMessage, Ticket, TicketEvent, User
-from ivr.ticket_queries import get_ticket
+from ivr.tickets.queries import get_ticket
 
 from test_console import csrf, sign_in, users, voicemail  # noqa: F401  (users is a fixture)
 

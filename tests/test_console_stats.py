@@ -14,7 +14,7 @@ from werkzeug.serving import make_server
 from ivr import create_app
 from ivr.calls.stats import call_stats
 from ivr.models import CallRecord, TicketSource
-from ivr.tickets import open_ticket
+from ivr.tickets.registration import open_ticket
 from ivr.users import add_user
 
 from conftest import BUCHAREST, bucharest

@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 import pytest
 from sqlalchemy import select
 
-from ivr import casework
+from ivr.tickets import casework
 from ivr.sms.dispatcher import Dispatcher
 from ivr.errors import ConfigError
 from ivr.models import SmsMessage, Ticket, TicketEvent

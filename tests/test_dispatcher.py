@@ -15,7 +15,7 @@ from ivr.models import SmsMessage, TicketEvent
 from ivr.sms.outbox import record_status_callback
 from ivr.settings import load_hotline
 from ivr.sms.gateway import TwilioGateway
-from ivr.tickets import VoicemailReport, register_voicemail
+from ivr.tickets.registration import VoicemailReport, register_voicemail
 
 from conftest import ROOT, FakeClock
 

@@ -13,7 +13,7 @@ import pytest
 from ivr.cli import main
 from ivr.exports import CALL_COLUMNS, TICKET_COLUMNS, csv_cell
 from ivr.models import CallRecord, TicketSource, TicketStatus, User
-from ivr.tickets import open_ticket
+from ivr.tickets.registration import open_ticket
 from ivr.users import add_user
 
 from conftest import AUTH_TOKEN, bucharest

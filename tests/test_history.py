@@ -16,10 +16,10 @@ from sqlalchemy import select
 from ivr.alerts import run_alerts
 from ivr.console_labels import load_labels
 from ivr.sms.dispatcher import Dispatcher
-from ivr.history import TWILIO_ERRORS, render, twilio_error
+from ivr.tickets.history import TWILIO_ERRORS, render, twilio_error
 from ivr.models import SmsMessage, Ticket, TicketEvent
 from ivr.sms.gateway import TwilioGateway
-from ivr.tickets import VoicemailReport, register_voicemail
+from ivr.tickets.registration import VoicemailReport, register_voicemail
 from ivr.users import add_user
 
 from conftest import BASE_URL, BUCHAREST, ROOT, sign

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from ivr import incidents
 from ivr.calls.incidents import ActiveIncidents
-from ivr.casework import sms_text
+from ivr.tickets.casework import sms_text
 from ivr.db import Database
 from ivr.incidents import Declaration, IncidentInvalid
 from ivr.models import Incident, IncidentTicket, SmsMessage, Ticket, TicketStatus, User

@@ -10,7 +10,7 @@ import re
 import pytest
 
 from ivr import incidents
-from ivr.casework import sms_text
+from ivr.tickets.casework import sms_text
 from ivr.users import add_user
 
 from conftest import CALL_SID

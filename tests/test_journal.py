@@ -17,7 +17,7 @@ from ivr.db import Database
 from ivr.models import SmsMessage, Ticket
 from ivr.recovery.journal import Journal, JournalEntry
 from ivr.recovery.replay import replay_journal
-from ivr.tickets import VoicemailReport
+from ivr.tickets.registration import VoicemailReport
 
 from conftest import BASE_URL, CALL_SID, bucharest, sign
 

@@ -139,7 +139,7 @@ def milestones_of(app) -> dict[str, tuple[str, object]]:
 
 
 def test_a_ticket_keeps_every_milestone_and_operators_meet_them(vendor_app, clock):
-    from ivr import casework
+    from ivr.tickets import casework
     from ivr.models import Ticket
     from ivr.users import add_user
 

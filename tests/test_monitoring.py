@@ -113,6 +113,6 @@ def test_every_event_of_a_ticket_is_a_log_line_with_its_number(app, place_call, 
     finally:
         configure_logging("plain")
     lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
-    registered = [line for line in lines if line["logger"] == "ivr.tickets" and line["message"] == "registered (caller)"]
+    registered = [line for line in lines if line["logger"] == "ivr.tickets.registration" and line["message"] == "registered (caller)"]
     assert [line["ticket"] for line in registered] == ["RC-2026-000001", "RC-2026-000002"]
     assert registered[0]["call_sid"].startswith("CA") and registered[0]["call_sid"] != registered[1]["call_sid"]

@@ -17,7 +17,7 @@ from ivr.recordings import RecordingStore
 from ivr.recovery.reconcile import reconcile
 from ivr.recovery.twilio_recordings import TwilioRecordings
 from ivr.settings import HotlineConfig, load_hotline
-from ivr.tickets import VoicemailReport, register_voicemail
+from ivr.tickets.registration import VoicemailReport, register_voicemail
 
 from conftest import FakeClock, bucharest
 from twilio_standin import TwilioStandin

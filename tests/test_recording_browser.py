@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from ivr.tickets import VoicemailReport, register_voicemail
+from ivr.tickets.registration import VoicemailReport, register_voicemail
 from ivr.users import add_user
 
 from test_console_browser import OPERATOR, PASSWORD, TIMEOUT_MS, browser, live_app, page, twilio  # noqa: F401  (fixtures)

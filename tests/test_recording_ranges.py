@@ -8,7 +8,7 @@ import pytest
 
 from ivr.calls.log import conversation_recorded
 from ivr.recordings import CHUNK_BYTES
-from ivr.tickets import VoicemailReport, register_voicemail
+from ivr.tickets.registration import VoicemailReport, register_voicemail
 from ivr.users import add_user
 
 from test_console import PASSWORD, sign_in

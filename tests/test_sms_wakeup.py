@@ -22,7 +22,7 @@ from ivr.sms.dispatcher import Dispatcher
 from ivr.models import SmsMessage, TicketEvent
 from ivr.settings import load_hotline
 from ivr.sms.gateway import TwilioGateway
-from ivr.tickets import VoicemailReport, register_voicemail
+from ivr.tickets.registration import VoicemailReport, register_voicemail
 
 from conftest import ROOT, FakeClock
 

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from ivr.db import Database
 from ivr.models import SmsMessage, Ticket, TicketSequence
 from ivr.settings import load_hotline
-from ivr.tickets import VoicemailReport, register_voicemail
+from ivr.tickets.registration import VoicemailReport, register_voicemail
 
 from conftest import ROOT
 

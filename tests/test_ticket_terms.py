@@ -10,10 +10,10 @@ from datetime import date, timedelta
 import pytest
 import yaml
 
-from ivr import casework, ticket_terms
+from ivr.tickets import casework, terms as ticket_terms
 from ivr.errors import TicketRefused
 from ivr.settings import load_hotline
-from ivr.tickets import VoicemailReport, register_voicemail
+from ivr.tickets.registration import VoicemailReport, register_voicemail
 from ivr.users import add_user
 
 from conftest import bucharest

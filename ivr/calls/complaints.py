@@ -1,5 +1,5 @@
 """Complaints taken live: an operator registers what the caller said, or notes that the call
-was not a complaint. Same numbering, deadlines and SMS as a voicemail (``ivr.tickets``)."""
+was not a complaint. Same numbering, deadlines and SMS as a voicemail (``ivr.tickets.registration``)."""
 
 from __future__ import annotations
 
@@ -9,12 +9,12 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from .. import history
+from ..tickets import history
 from ..errors import TicketRefused
 from ..inputs import clean_text
 from ..models import CallRecord, Ticket, TicketSource, TicketStatus, User
 from ..settings import HotlineConfig
-from ..tickets import final_due, find_by_call, open_ticket
+from ..tickets.registration import final_due, find_by_call, open_ticket
 
 MAX_SUMMARY = 1000
 

@@ -18,7 +18,7 @@ from ..exports import (
 from ..phone import caller_from
 from ..recovery.reconcile import reconcile as reconcile_with_twilio
 from ..recovery.twilio_recordings import TwilioRecordings
-from ..ticket_queries import TicketFilter, all_tickets
+from ..tickets.queries import TicketFilter, all_tickets
 from ..transcripts import transcript_texts
 
 

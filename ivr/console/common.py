@@ -24,7 +24,7 @@ from ..inputs import ascii_int
 from ..deadlines import Deadline, ticket_deadline
 from ..models import Ticket, TicketStatus, User
 from ..recordings import RecordingStream
-from ..ticket_queries import SORTS, TicketFilter
+from ..tickets.queries import SORTS, TicketFilter
 
 log = logging.getLogger(__name__)
 LIST_STATUSES = ("open", *TicketStatus.OPEN, TicketStatus.RESOLVED, TicketStatus.REJECTED)

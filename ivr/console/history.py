@@ -1,11 +1,12 @@
 """A ticket's history and its SMS errors on the console's pages, in the reader's language
-(the words come from ``ivr.history``; this module only hands it the reader)."""
+(the words come from ``ivr.tickets.history``; this module only hands it the reader)."""
 
 from __future__ import annotations
 
 from flask import Blueprint, g
 
-from .. import appctx, history
+from .. import appctx
+from ..tickets import history
 from ..models import Ticket
 
 bp = Blueprint("console_history", __name__)

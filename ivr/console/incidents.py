@@ -15,7 +15,8 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, request
 from sqlalchemy.orm import object_session
 from werkzeug.datastructures import MultiDict
 
-from .. import appctx, casework, incidents
+from .. import appctx, incidents
+from ..tickets import casework
 from .common import load_user, page_context, supervisor_only
 from .words import label
 from ..errors import TicketError

@@ -1,4 +1,4 @@
-"""The geometry of the supervisor's overview charts, from its figures (``ivr.ticket_queries.Overview``).
+"""The geometry of the supervisor's overview charts, from its figures (``ivr.tickets.queries.Overview``).
 
 Pure: drawn by the template as SVG in a 0..100 box stretched to its cell, like the call
 statistics (``ivr.calls.figures``), every word and number staying HTML text around it.

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 
-from .. import casework, ticket_terms
+from ..tickets import casework, terms as ticket_terms
 from ..compensation import formula_in_words, parse_money
 from ..errors import TicketError
 from ..models import Ticket

@@ -21,7 +21,7 @@ from .common import load_user, page_context, supervisor_only, ticket_filter
 from ..exports import CALL_COLUMNS, TICKET_COLUMNS, CallFilter, call_rows, ticket_rows, write_csv
 from ..inputs import matches
 from ..models import CallOutcome
-from ..ticket_queries import all_tickets
+from ..tickets.queries import all_tickets
 from ..transcripts import transcript_texts
 
 bp = Blueprint("console_stats", __name__, url_prefix="/console")

@@ -7,7 +7,8 @@ from flask import g, render_template
 from sqlalchemy import select
 from sqlalchemy.orm import Session, object_session
 
-from .. import appctx, casework, ticket_terms
+from .. import appctx
+from ..tickets import casework, terms as ticket_terms
 from ..calls.queries import get_call
 from .previews import RESENDS
 from .words import refusal_words

@@ -1,7 +1,7 @@
 """The console's blueprint ``console``: signing in, the work list, a ticket's page and its
 actions, recordings, and the supervisor's overview.
 
-Server-rendered pages; every change goes through ``ivr.casework`` (the ticket service) and
+Server-rendered pages; every change goes through ``ivr.tickets.casework`` (the ticket service) and
 every form carries a CSRF token (Flask-WTF).
 """
 
@@ -14,7 +14,8 @@ from urllib.parse import urlsplit
 from flask import Blueprint, Response, abort, current_app, flash, g, jsonify, redirect, render_template, request, session, url_for
 from sqlalchemy.orm import Session
 
-from .. import appctx, casework
+from .. import appctx
+from ..tickets import casework
 from . import words
 from .common import (
     CookieSessions, load_user, page_context, recording_response, supervisor_only, ticket_filter,
@@ -29,7 +30,7 @@ from ..inputs import ascii_int, safe_redirect_target
 from ..saved_replies import REPLY_ACTIONS
 from ..models import Ticket, TicketEvent, User
 from .overview_charts import overview_charts
-from ..ticket_queries import counts, get_ticket, list_tickets, list_version, overview
+from ..tickets.queries import counts, get_ticket, list_tickets, list_version, overview
 from ..users import end_sessions, sign_in
 
 bp = Blueprint("console", __name__, url_prefix="/console")

@@ -3,7 +3,7 @@ call and the number of the ticket it is about, with phone numbers masked.
 
 The CallSid comes from the webhook being answered (or ``about_call`` in a thread working for
 one); a ticket's number from ``about_ticket``, or from the record itself (every committed event
-of a ticket is a line, see ``ivr.history``). Phone numbers in a message lose their
+of a ticket is a line, see ``ivr.tickets.history``). Phone numbers in a message lose their
 middle digits (+40722***456): logs are read by more people than the console is.
 """
 

@@ -18,7 +18,7 @@ from ..db import Database, once_more_if_dead
 from ..deadlines import Deadline, milestones_for_department
 from ..monitoring.context import about_call
 from ..settings import HotlineConfig
-from ..tickets import Registration, VoicemailReport, voicemail_registration
+from ..tickets.registration import Registration, VoicemailReport, voicemail_registration
 from .journal import Journal, JournalEntry
 from .replay import BackgroundReplay
 

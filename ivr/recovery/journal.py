@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from ..tickets import VoicemailReport
+from ..tickets.registration import VoicemailReport
 
 log = logging.getLogger(__name__)
 

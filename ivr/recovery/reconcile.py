@@ -19,7 +19,7 @@ from ..db import Database
 from ..inputs import matches
 from ..phone import caller_from, sms_recipient
 from ..settings import HotlineConfig
-from ..tickets import VoicemailReport, find_by_call, register_voicemail
+from ..tickets.registration import VoicemailReport, find_by_call, register_voicemail
 from .twilio_recordings import RecordingSource, TwilioCall, TwilioRecording
 
 SOURCE = "reconcile"

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ..db import Database
 from ..settings import HotlineConfig
-from ..tickets import VoicemailReport, voicemail_registration
+from ..tickets.registration import VoicemailReport, voicemail_registration
 from .journal import Journal, JournalEntry
 
 log = logging.getLogger(__name__)

@@ -25,7 +25,7 @@ from typing import Any
 
 from sqlalchemy import Row, and_, or_, select, update
 
-from .. import history
+from ..tickets import history
 from ..db import Database
 from ..errors import SmsPermanentError, SmsTemporaryError
 from ..models import SmsMessage, SmsStatus, Ticket

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .. import history
+from ..tickets import history
 from ..models import SmsMessage, SmsStatus, Ticket
 from ..settings import HotlineConfig
 from .text import to_gsm7
@@ -38,7 +38,7 @@ def queue_sms(
 
 def queued_sms_values(hotline: HotlineConfig, to: str, purpose: str, now: datetime) -> dict[str, Any]:
     """An outbox row waiting for its first attempt, without its ticket and its body. A new
-    voicemail's registration SMS is written with these by a statement of its own (``ivr.tickets``)."""
+    voicemail's registration SMS is written with these by a statement of its own (``ivr.tickets.registration``)."""
     hotline_section = hotline.routing.hotline
     return {
         "purpose": purpose, "to": to,

@@ -19,10 +19,10 @@ from sqlalchemy.orm import Session
 from twilio.twiml.voice_response import Gather, VoiceResponse
 
 from .. import appctx
-from ..caller_tickets import MessageReport, TicketState, attach_message, callers_tickets, keyed_ticket
+from ..tickets.callers import MessageReport, TicketState, attach_message, callers_tickets, keyed_ticket
 from ..inputs import ascii_int, has_control_characters, matches
 from ..models import TicketStatus
-from ..tickets import RECORDING_STATUSES
+from ..tickets.registration import RECORDING_STATUSES
 from ..twiml import speak, twiml_response
 from .arrival import Arrival
 from .blueprint import bp

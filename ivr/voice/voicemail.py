@@ -14,7 +14,7 @@ from ..inputs import ascii_int, has_control_characters, matches
 from ..phone import keyed_mobile
 from ..prompts import PromptSet
 from ..recovery.intake import Journaled, NotKept, Registered
-from ..tickets import RECORDING_STATUSES, VoicemailReport
+from ..tickets.registration import RECORDING_STATUSES, VoicemailReport
 from ..twiml import speak, twiml_response
 from .blueprint import bp
 from .call_state import (

@@ -12,11 +12,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from . import history
-from .deadlines import Deadline, ticket_deadline
-from .inputs import ascii_int
-from .models import CallerMessage, Ticket, TicketStatus
-from .sms.outbox import queue_sms
-from .settings import HotlineConfig
+from ..deadlines import Deadline, ticket_deadline
+from ..inputs import ascii_int
+from ..models import CallerMessage, Ticket, TicketStatus
+from ..sms.outbox import queue_sms
+from ..settings import HotlineConfig
 
 # A complaint resolved or rejected this recently is still told to its caller.
 RECENTLY_CLOSED = timedelta(days=30)

@@ -15,16 +15,16 @@ from decimal import Decimal
 
 from sqlalchemy.orm import Session
 
-from .compensation import Compensation, compensation_for, formula_in_words
-from . import history, ticket_terms
-from .errors import TicketClosed, TicketRefused, TicketTaken
-from .models import SmsMessage, SmsStatus, Ticket, TicketStatus, User
-from .sms.outbox import queue_sms
-from .phone import caller_from, sms_recipient
-from .ticket_terms import TermsChange
-from .tickets import meet_milestones, unmeet_milestones
-from .settings import HotlineConfig
-from .sms.text import segments, to_gsm7
+from ..compensation import Compensation, compensation_for, formula_in_words
+from . import history, terms as ticket_terms
+from ..errors import TicketClosed, TicketRefused, TicketTaken
+from ..models import SmsMessage, SmsStatus, Ticket, TicketStatus, User
+from ..sms.outbox import queue_sms
+from ..phone import caller_from, sms_recipient
+from .terms import TermsChange
+from .registration import meet_milestones, unmeet_milestones
+from ..settings import HotlineConfig
+from ..sms.text import segments, to_gsm7
 
 MAX_TEXT = 1000
 
@@ -198,7 +198,7 @@ def reject(session: Session, hotline: HotlineConfig, ticket: Ticket, user: User,
 
 def extend(session: Session, hotline: HotlineConfig, ticket: Ticket, user: User, reason: str, now: datetime) -> TermsChange:
     """Extend the milestones the department's extension rule names, with a reason the customer
-    is sent along with the new date; see ``ivr.ticket_terms.plan_extension`` for the refusals."""
+    is sent along with the new date; see ``ivr.tickets.terms.plan_extension`` for the refusals."""
     _check(user, ticket)
     text = _text(reason, "reason")
     change = ticket_terms.extend(session, hotline, ticket, user, text, now)

@@ -13,10 +13,10 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from . import history
-from .deadlines import Deadline, MilestoneDue, extend_deadline, milestones_for_department
-from .errors import TicketRefused
-from .models import Ticket, TicketMilestone, TicketStatus, User
-from .settings import HotlineConfig
+from ..deadlines import Deadline, MilestoneDue, extend_deadline, milestones_for_department
+from ..errors import TicketRefused
+from ..models import Ticket, TicketMilestone, TicketStatus, User
+from ..settings import HotlineConfig
 
 
 @dataclass(frozen=True)

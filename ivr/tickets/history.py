@@ -24,10 +24,10 @@ from sqlalchemy import inspect
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
-from .compensation import Compensation, format_money, formula_in_words
-from .console_labels import Label, label_text
-from .deadlines import Deadline
-from .models import Ticket, TicketEvent, User
+from ..compensation import Compensation, format_money, formula_in_words
+from ..console_labels import Label, label_text
+from ..deadlines import Deadline
+from ..models import Ticket, TicketEvent, User
 
 # Kinds whose ``detail`` is what an operator wrote, and what that text was for.
 DETAIL_ROLES = {
@@ -57,14 +57,14 @@ def record(session: Session, ticket: Ticket, actor: str, kind: str, now: datetim
 
 def event_values(actor: str, kind: str, now: datetime, detail: str = "", **data: Any) -> dict[str, Any]:
     """An event's row without its ticket, as ``record`` writes it (a new voicemail's ticket
-    writes its first events with a statement of its own: ``ivr.tickets``)."""
+    writes its first events with a statement of its own: ``ivr.tickets.registration``)."""
     return {"at": now, "actor": actor, "kind": kind, "detail": detail, "data": data or None}
 
 
 # Each event of a ticket is also one log line carrying the ticket's number, written once the
 # event is committed: a rolled-back event (a lost race, a failed action) never happened.
-log = logging.getLogger("ivr.tickets")
-_TO_LOG = "ivr.history.to_log"
+log = logging.getLogger("ivr.tickets.registration")
+_TO_LOG = "ivr.tickets.history.to_log"
 
 
 def log_written(session: Session, number: str, events: list[dict[str, Any]]) -> None:

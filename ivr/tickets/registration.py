@@ -17,13 +17,13 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from . import history
-from .deadlines import Deadline, milestones_for_department, ticket_deadline
-from .models import Ticket, TicketMilestone, TicketSequence, TicketSource, TicketStatus
-from .sms.outbox import queue_sms, queued_sms_values
-from .settings import HotlineConfig
-from .ticket_statements import Shape, postgresql_statement, sqlite_statements, statement_values
-from .sms.text import sms_due
-from .sms.wakeup import announce_sms
+from ..deadlines import Deadline, milestones_for_department, ticket_deadline
+from ..models import Ticket, TicketMilestone, TicketSequence, TicketSource, TicketStatus
+from ..sms.outbox import queue_sms, queued_sms_values
+from ..settings import HotlineConfig
+from .statements import Shape, postgresql_statement, sqlite_statements, statement_values
+from ..sms.text import sms_due
+from ..sms.wakeup import announce_sms
 
 RECORDING_STATUSES = {"completed", "absent", "failed"}
 # Stands for the ticket's number in the registration SMS, worked out before the number exists.
@@ -46,7 +46,7 @@ class VoicemailReport:
     source: str            # "record action" | "recording callback" | "reconcile"
     # What the report could not know, for the operators: written as a "recovered" event when
     # this report creates the ticket (a reconcile from Twilio's recordings guesses the department).
-    # Its data (``ivr.history``): recording, at, department, language, sms. Defaulted, so that
+    # Its data (``ivr.tickets.history``): recording, at, department, language, sms. Defaulted, so that
     # journal lines written before it existed still read back.
     recovered: dict[str, Any] | None = None
     # The same as a sentence, as journal lines written before ``recovered`` carry it.
@@ -225,7 +225,7 @@ def open_ticket(
 
 
 def final_due(ticket: Ticket) -> str:
-    """The ticket's legal term as history data (``ivr.history.due``)."""
+    """The ticket's legal term as history data (``ivr.tickets.history.due``)."""
     return history.due(next(m for m in ticket.milestones if m.final).deadline)
 
 

@@ -1,6 +1,6 @@
 """The statements that write a new ticket with the year's next number, and its milestones,
 history and SMS: one statement on PostgreSQL (the other rows as CTEs on the ticket's), one
-after the other on SQLite (see ``ivr.tickets._write``).
+after the other on SQLite (see ``ivr.tickets.registration._write``).
 
 They are built once for each shape of ticket (how many milestones, events and pieces of SMS
 text) and take the ticket's values as parameters, named as ``statement_values`` names them.
@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import String, bindparam, case, cast, exists, func, insert, literal_column, select, union_all, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from .models import SmsMessage, Ticket, TicketEvent, TicketMilestone, TicketSequence
-from .sms.text import to_gsm7
+from ..models import SmsMessage, Ticket, TicketEvent, TicketMilestone, TicketSequence
+from ..sms.text import to_gsm7
 
 if TYPE_CHECKING:
-    from .tickets import NewTicket
+    from .registration import NewTicket
 
 
 @dataclass(frozen=True)

@@ -10,9 +10,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ColumnElement, and_, case, exists, func, or_, select
 from sqlalchemy.orm import Session, aliased, selectinload
 
-from .calls.stats import days_between, local_range
-from .models import SmsMessage, SmsStatus, Ticket, TicketEvent, TicketMilestone, TicketStatus, User
-from .transcripts import transcript_matches
+from ..calls.stats import days_between, local_range
+from ..models import SmsMessage, SmsStatus, Ticket, TicketEvent, TicketMilestone, TicketStatus, User
+from ..transcripts import transcript_matches
 
 PER_PAGE = 25
 # The columns the work list sorts on (``TicketFilter.sort``); "" is its default order.
