@@ -125,10 +125,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     trust_proxies(app)  # X-Forwarded-* count only with IVR_TRUSTED_PROXIES
 
-    from . import call_status, callback_calls, console, db, voice
+    from . import console, db, voice
     from .sms import status_callback
     from .monitoring import health, metrics
-    from .voice import transcription
 
     database = db.init_app(app)
     app.extensions["ivr.call_events"] = CallEvents(database)
@@ -143,19 +142,12 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.extensions["ivr.recordings"] = app.config.get("RECORDING_STORE") or make_recording_store(app.config)
     app.extensions["ivr.call_dialer"] = app.config.get("CALL_DIALER") or make_dialer(app.config)
     csrf = CSRFProtect(app)
-    csrf.exempt(voice.bp)  # Twilio's webhooks are authenticated by their signature instead
-    csrf.exempt(status_callback.bp)
-    csrf.exempt(call_status.bp)
-    csrf.exempt(transcription.bp)
-    app.register_blueprint(voice.bp)
+    voice.init_app(app, csrf)
+    csrf.exempt(status_callback.bp)  # Twilio's webhooks are authenticated by their signature instead
     app.register_blueprint(status_callback.bp)
-    app.register_blueprint(call_status.bp)
-    app.register_blueprint(transcription.bp)
     console.init_app(app)
     app.register_blueprint(health.bp)
     metrics.init_app(app)
-    csrf.exempt(callback_calls.bp)
-    app.register_blueprint(callback_calls.bp)
 
     @app.get("/")
     def home():

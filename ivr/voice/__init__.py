@@ -8,11 +8,16 @@ query strings of those URLs, so any server process can answer any step.
 The steps live in ``menu`` (greeting and menu), ``operators`` (dialling a department) and
 ``voicemail`` (taking the complaint); ``call_state`` reads a webhook's request and the call's
 state. The error handler below makes sure no caller ever hears an error.
+
+Three more blueprints take Twilio's reports on a call: ``call_status`` (the call as a whole,
+and operator conversations' recordings), ``transcription`` (the voicemail's transcript) and
+``callback_call`` (the call that rings an operator, then the customer, for a callback).
 """
 
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 from flask import request, url_for
 from twilio.twiml.voice_response import VoiceResponse
@@ -26,9 +31,23 @@ from .blueprint import bp
 from .call_state import call_lang, caller_textable, log_call, prompts_in
 from .voicemail import append_record
 
+if TYPE_CHECKING:
+    from flask import Flask
+    from flask_wtf.csrf import CSRFProtect
+
 log = logging.getLogger(__name__)
 
-__all__ = ["bp"]
+__all__ = ["bp", "init_app"]
+
+
+def init_app(app: Flask, csrf: CSRFProtect) -> None:
+    """Register the blueprints of Twilio's voice webhooks, exempt from CSRF: Twilio's signature
+    authenticates them instead."""
+    from . import call_status, callback_call, transcription
+
+    for blueprint in (bp, call_status.bp, transcription.bp, callback_call.bp):
+        csrf.exempt(blueprint)
+        app.register_blueprint(blueprint)
 
 
 @bp.errorhandler(Exception)

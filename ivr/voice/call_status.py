@@ -10,12 +10,12 @@ import re
 from flask import Blueprint, request
 from werkzeug.exceptions import HTTPException
 
-from . import appctx
-from .calls import log as call_log
-from .calls.outcome import CALL_STATUSES
-from .inputs import ascii_int, has_control_characters, matches
-from .phone import caller_from
-from .twilio_auth import require_call_sid, require_twilio_signature
+from .. import appctx
+from ..calls import log as call_log
+from ..calls.outcome import CALL_STATUSES
+from ..inputs import ascii_int, has_control_characters, matches
+from ..phone import caller_from
+from ..twilio_auth import require_call_sid, require_twilio_signature
 
 log = logging.getLogger(__name__)
 bp = Blueprint("call_status", __name__, url_prefix="/voice")

@@ -15,14 +15,14 @@ from flask import Blueprint, request, url_for
 from twilio.twiml.voice_response import Dial, Gather, VoiceResponse
 from werkzeug.exceptions import HTTPException
 
-from . import appctx
-from .callbacks import customer_dialled, customer_leg_status, operator_leg_status
-from .calls.outcome import CALL_STATUSES
-from .inputs import ascii_int
-from .models import CallbackCall
-from .prompts import PromptSet
-from .twiml import speak, twiml_response
-from .twilio_auth import require_call_sid, require_twilio_signature
+from .. import appctx
+from ..callbacks import customer_dialled, customer_leg_status, operator_leg_status
+from ..calls.outcome import CALL_STATUSES
+from ..inputs import ascii_int
+from ..models import CallbackCall
+from ..prompts import PromptSet
+from ..twiml import speak, twiml_response
+from ..twilio_auth import require_call_sid, require_twilio_signature
 
 log = logging.getLogger(__name__)
 bp = Blueprint("callback_calls", __name__, url_prefix="/voice/callbacks")
