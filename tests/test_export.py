@@ -134,7 +134,7 @@ def test_export_tickets(records, cli_env, runner):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--from", "2026-13-01"], "a date such as 2026-11-01"),
+    (["--from", "2026-13-01"], "a date such as 2026-12-04"),
     (["--from", "2026-11-20", "--to", "2026-11-16"], "is before --from"),
 ])
 def test_export_refuses_bad_dates_in_a_line(cli_env, runner, args, message):

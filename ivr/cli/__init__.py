@@ -19,7 +19,9 @@ import os
 import signal
 import sys
 import threading
-from typing import TYPE_CHECKING
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 
@@ -33,6 +35,7 @@ if TYPE_CHECKING:
     from ..alerts import AlertPass
     from ..sms.dispatcher import Dispatcher
     from ..recovery.replay import ReplayResult
+    from ..settings import HotlineConfig
 
 # The commands that live in modules of their own, with the summary `ivr --help` lists for each:
 # the listing must not import them (the list is the command's short help once it is loaded).
@@ -46,9 +49,29 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
-def _fail(error: ConfigError) -> None:
+def _fail(error: ConfigError) -> NoReturn:
     click.echo(str(error), err=True)
     sys.exit(1)
+
+
+def iso_day(text: str, option: str) -> date:
+    """A day given on the command line as 2026-12-04; a usage error naming ``option`` otherwise."""
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise click.BadParameter("a date such as 2026-12-04", param_hint=option) from None
+
+
+def configured_hotline() -> tuple[Path, HotlineConfig]:
+    """routing.yaml's path and the hotline it configures, for the commands that need no app;
+    a bad configuration ends the command with its problems, each naming its file and key."""
+    from ..settings import config_paths, load_hotline
+
+    routing_file, prompts_dir = config_paths()
+    try:
+        return routing_file, load_hotline(routing_file, prompts_dir)
+    except ConfigError as exc:
+        _fail(exc)
 
 
 def _app(*, upgraded: bool = True) -> Flask:
@@ -236,13 +259,7 @@ def main() -> None:
 @main.command()
 def check() -> None:
     """Validate routing.yaml and every prompts file."""
-    from ..settings import config_paths, load_hotline
-
-    routing_file, prompts_dir = config_paths()
-    try:
-        hotline = load_hotline(routing_file, prompts_dir)
-    except ConfigError as exc:
-        _fail(exc)
+    routing_file, hotline = configured_hotline()
     routing = hotline.routing
     click.echo(f"{routing_file}: OK, {routing.hotline.company}, languages {', '.join(routing.hotline.languages)}")
     prompts = hotline.prompt_set(routing.default_language)

@@ -3,21 +3,10 @@ administrator can check a rule of routing.yaml against the company's procedure. 
 
 from __future__ import annotations
 
-from datetime import date
-
 import click
 
-from . import _fail, main
+from . import configured_hotline, iso_day, main
 from ..compensation import compensation_for, formula_in_words, parse_money
-from ..errors import ConfigError
-from ..settings import config_paths, load_hotline
-
-
-def _day(text: str, option: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise click.BadParameter("a date such as 2026-12-04", param_hint=option) from None
 
 
 @main.command()  # its line in `ivr --help`: ivr.cli.LAZY_COMMANDS
@@ -28,11 +17,7 @@ def _day(text: str, option: str) -> date:
 @click.option("--lang", default=None, help="language of the formula in words; default the hotline's first")
 def compensation(department: str, due: str, resolved: str, monthly: str, lang: str | None) -> None:
     """Print the compensation owed (first line, in lei) and its formula in words."""
-    routing_file, prompts_dir = config_paths()
-    try:
-        hotline = load_hotline(routing_file, prompts_dir)
-    except ConfigError as exc:
-        _fail(exc)
+    routing_file, hotline = configured_hotline()
     routing = hotline.routing
     if department not in routing.departments:
         raise click.BadParameter(f"not a department of {routing_file}: {', '.join(routing.departments)}", param_hint="--department")
@@ -45,7 +30,7 @@ def compensation(department: str, due: str, resolved: str, monthly: str, lang: s
     lang = lang or routing.default_language
     if lang not in hotline.console_labels:
         raise click.BadParameter(f"one of {', '.join(routing.hotline.languages)}", param_hint="--lang")
-    owed = compensation_for(rule, value, _day(due, "--due"), _day(resolved, "--resolved"))
+    owed = compensation_for(rule, value, iso_day(due, "--due"), iso_day(resolved, "--resolved"))
     click.echo(f"{owed.amount:.2f}")
     click.echo(formula_in_words(owed, hotline.console_labels[lang]))
     click.echo(f"rule {routing.departments[department].compensation} ({rule.kind}), {owed.days_late} days late")

@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 
 import click
 
-from . import main
+from . import configured_hotline, main
 
 
 @main.command()  # its line in `ivr --help`: ivr.cli.LAZY_COMMANDS
@@ -21,10 +21,9 @@ def deadline(department: str | None, rule: str | None, registered: str | None) -
     The first line is machine-readable: 2026-12-04 for a rule in days, 2026-11-27T12:00 (the
     hotline's timezone) for a rule in hours."""
     from ..deadlines import compute_deadline
-    from ..settings import config_paths, load_hotline
 
-    routing_file, prompts_dir = config_paths()
-    routing = load_hotline(routing_file, prompts_dir).routing
+    routing_file, hotline = configured_hotline()
+    routing = hotline.routing
     if department is None and rule is None:
         raise click.UsageError("give --department or --rule (see: ivr deadline --help)")
     if department is not None and department not in routing.departments:

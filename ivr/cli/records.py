@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import os
 import sys
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 
 import click
 
 from ..calls.stats import local_range
-from . import _app, _replay, main
+from . import _app, _replay, iso_day, main
 from ..errors import TwilioApiError
 from ..exports import (
     CALL_COLUMNS, TICKET_COLUMNS, CallFilter, call_rows, incident_columns, incident_rows, ticket_rows, write_csv,
@@ -61,13 +61,6 @@ def reconcile(since: str, called: tuple[str, ...], min_age: int) -> None:
                f"{result.not_voicemail} not hotline voicemails, {result.too_recent} left to the webhooks (under {min_age} min old)")
 
 
-def _local_day(text: str, option: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise click.BadParameter("a date such as 2026-11-01", param_hint=option) from None
-
-
 @main.command()  # its line in `ivr --help`: ivr.cli.LAZY_COMMANDS
 @click.argument("what", type=click.Choice(["calls", "tickets", "incidents"]))
 @click.option("--from", "first", required=True, help="first day, e.g. 2026-11-01 (hotline's timezone)")
@@ -75,8 +68,8 @@ def _local_day(text: str, option: str) -> date:
 def export(what: str, first: str, last: str | None) -> None:
     """Write the calls, tickets or incidents of a date range to stdout as CSV (calls and incidents by
     start, tickets by registration)."""
-    start_day = _local_day(first, "--from")
-    end_day = _local_day(last, "--to") if last else None
+    start_day = iso_day(first, "--from")
+    end_day = iso_day(last, "--to") if last else None
     if end_day is not None and end_day < start_day:
         raise click.BadParameter(f"{end_day} is before --from {start_day}", param_hint="--to")
     app = _app()
