@@ -1,12 +1,5 @@
-"""A phone that calls the hotline the way Twilio does.
-
-It posts signed webhooks, parses the TwiML it gets back and follows it:
-<Say>/<Play> are heard, <Gather> asks for keys, <Record> and <Dial> ask what
-happens, <Redirect> and actions are followed, <Hangup> ends the call.
-<Start><Transcription> makes it post Twilio's transcription events: what the caller says
-while recording, as final segments, and the end at <Stop><Transcription> or at hang-up.
-``ivr call`` uses it with a terminal; the end-to-end tests with a script.
-"""
+"""One call to the hotline, played as Twilio plays it: signed webhooks posted, TwiML followed
+verb by verb, and what happened on the line kept in a ``CallLog``."""
 
 from __future__ import annotations
 
@@ -14,109 +7,16 @@ import json
 import re
 import secrets
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Protocol
 from urllib.parse import urljoin
 
 from twilio.request_validator import RequestValidator
 
-from .errors import HotlineUnreachable
-from .inputs import ascii_int
+from .callers import CallerUi
+from .transports import Transport
 
-DIAL_OUTCOMES = ("answered", "busy", "no-answer", "failed", "canceled")
 _ANSWERED = {"answered", "completed"}  # "completed" is what Twilio reports for an answered dial
 LOCAL_ACCOUNT_SID = "AC" + "0" * 32
-
-
-class Transport(Protocol):
-    """Sends one signed form post and returns (status code, body)."""
-
-    def post(self, url: str, data: dict[str, str], headers: dict[str, str]) -> tuple[int, str]: ...
-
-
-class HttpTransport:
-    """Real HTTP, for a hotline running in another process."""
-
-    def __init__(self, timeout: float = 15.0) -> None:
-        import requests
-
-        self._session, self._timeout = requests.Session(), timeout
-
-    def post(self, url: str, data: dict[str, str], headers: dict[str, str]) -> tuple[int, str]:
-        import requests
-
-        try:
-            reply = self._session.post(url, data=data, headers=headers, timeout=self._timeout)
-        except requests.Timeout:
-            raise HotlineUnreachable(f"{url} did not answer within {self._timeout:g} s") from None
-        except requests.ConnectionError:
-            raise HotlineUnreachable(f"nothing answers at {url}: is `ivr serve` running there? (--url says where)") from None
-        return reply.status_code, reply.text
-
-
-class WsgiTransport:
-    """Straight into a WSGI app (the whole Flask stack, no socket)."""
-
-    def __init__(self, app) -> None:
-        from werkzeug.test import Client
-
-        self._client = Client(app)
-
-    def post(self, url: str, data: dict[str, str], headers: dict[str, str]) -> tuple[int, str]:
-        reply = self._client.post(url, data=data, headers=headers)
-        return reply.status_code, reply.get_data(as_text=True)
-
-
-class CallerUi(Protocol):
-    """The person holding the phone."""
-
-    def hear(self, text: str, who: str = "caller") -> None: ...
-    def keys(self, num_digits: int | None, finish_on_key: str) -> str | None: ...
-    def dial_outcome(self, targets: list[str]) -> str: ...
-    def record_seconds(self, max_length: int) -> int: ...
-    def speech(self) -> str:
-        """What the caller says in the recording, for a transcription that listens ("" = nothing)."""
-    def conversation(self) -> None:
-        """The caller talks with the operator; returns when they hang up."""
-
-
-@dataclass
-class ScriptedCaller:
-    """A caller who follows a script: one entry of ``keys`` per <Gather> (None = silence;
-    text starting with "say:" is speech), one of ``dials`` per <Dial>, one of ``records``
-    per <Record> (seconds, 0 = silence), and one of ``said`` per recording a transcription
-    listens to (its words). A script that runs out answers with silence, an unanswered dial
-    and an empty recording."""
-
-    keys_script: list[str | None] = field(default_factory=list)
-    dials: list[str] = field(default_factory=list)
-    records: list[int] = field(default_factory=list)
-    heard: list[str] = field(default_factory=list)
-    operator_heard: list[str] = field(default_factory=list)
-    said: list[str] = field(default_factory=list)
-
-    def hear(self, text: str, who: str = "caller") -> None:
-        (self.heard if who == "caller" else self.operator_heard).append(text)
-
-    def keys(self, num_digits: int | None, finish_on_key: str) -> str | None:
-        return self.keys_script.pop(0) if self.keys_script else None
-
-    def dial_outcome(self, targets: list[str]) -> str:
-        return self.dials.pop(0) if self.dials else "no-answer"
-
-    def record_seconds(self, max_length: int) -> int:
-        return self.records.pop(0) if self.records else 0
-
-    def speech(self) -> str:
-        return self.said.pop(0) if self.said else ""
-
-    def conversation(self) -> None:
-        return None
-
-    @property
-    def transcript(self) -> str:
-        return "\n".join(self.heard)
 
 
 @dataclass
@@ -362,51 +262,3 @@ def _dialled(noun: ET.Element) -> str:
     """What Twilio puts in the operator leg's To: the number, client:NAME or the SIP URI."""
     text = (noun.text or "").strip()
     return f"client:{text}" if noun.tag == "Client" else text
-
-
-class TerminalCaller:
-    """A person at the keyboard; scripted answers are used first when given."""
-
-    def __init__(self, keys: Iterable[str] = (), dial: str | None = None, record: int | None = None) -> None:
-        self._keys, self._dial, self._record = list(keys), dial, record
-
-    def hear(self, text: str, who: str = "caller") -> None:
-        print(f"  {'🔊' if who == 'caller' else '🎧 operator hears:'} {text}")
-
-    def keys(self, num_digits: int | None, finish_on_key: str) -> str | None:
-        if self._keys:
-            pressed = self._keys.pop(0)
-            print(f"  ☎ keys: {pressed or '(nothing)'}")
-            return pressed or None
-        hint = f"up to {num_digits} key(s)" if num_digits else "keys"
-        answer = self._ask(f"  ☎ press {hint} (Enter = silence, 'say: words' = speech): ")
-        return answer or None
-
-    def dial_outcome(self, targets: list[str]) -> str:
-        print(f"  📞 dialling {', '.join(targets)}")
-        if self._dial:
-            return self._dial
-        answer = self._ask(f"  how does the dial end? {'/'.join(DIAL_OUTCOMES)} [no-answer]: ")
-        return answer if answer in DIAL_OUTCOMES else "no-answer"
-
-    def conversation(self) -> None:
-        print("  🗣 talking with the operator: the console shows them this call.")
-        self._ask("  press Enter to hang up: ")
-
-    def record_seconds(self, max_length: int) -> int:
-        print(f"  ⏺ beep: recording (at most {max_length} s)")
-        if self._record is not None:
-            return self._record
-        answer = self._ask("  how many seconds do you speak? (0 = silence) [20]: ")
-        seconds = ascii_int(answer, max_digits=4)
-        return 20 if seconds is None else seconds
-
-    def speech(self) -> str:
-        return self._ask("  ✎ what do you say? (the transcription hears it) ")
-
-    @staticmethod
-    def _ask(question: str) -> str:
-        try:
-            return input(question).strip()
-        except EOFError:
-            return ""
