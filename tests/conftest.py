@@ -21,6 +21,7 @@ from ivr import create_app
 from ivr.softphone import Call, ScriptedCaller, WsgiTransport
 
 import built_once
+from console_client import PASSWORD, sign_in
 from databases import NO_POSTGRES, POSTGRES_URL, SCHEMA_TEMPLATE, database_url_for, remove_template
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,6 +34,8 @@ CALL_SID = "CA" + "1" * 32
 # PostgreSQL runs only with IVR_TEST_DATABASE_URL, but its tests are always collected, so that
 # without it they show as skipped with the reason rather than vanish.
 DATABASES = ["sqlite", "postgresql"]
+# Chromium and the hotline served over HTTP for it: the browser tests' fixtures.
+pytest_plugins = ["in_browser"]
 
 
 def _expected_seconds(item: pytest.Item) -> float:
@@ -220,6 +223,40 @@ def app(app_config: dict):
     # The call log's writer may still be in a transaction: let it finish before the schema goes.
     app.extensions["ivr.call_events"].stop(5)
     app.extensions["ivr.db"].engine.dispose()
+
+
+@pytest.fixture
+def db(app):
+    """The app's database (``ivr.db.Database``), for setting up and reading what requests wrote."""
+    return app.extensions["ivr.db"]
+
+
+@pytest.fixture
+def hotline(app):
+    """The app's configuration (``ivr.settings.HotlineConfig``)."""
+    return app.extensions["ivr.hotline"]
+
+
+@pytest.fixture
+def users(db, clock):
+    """Console users: operators ana and ion, supervisor maria (password ``console_client.PASSWORD``)."""
+    from ivr.users import add_user
+
+    with db.session() as session, session.begin():
+        for name, role in (("ana", "operator"), ("ion", "operator"), ("maria", "supervisor")):
+            add_user(session, name, PASSWORD, role, clock())
+
+
+@pytest.fixture
+def as_user(app, users):
+    """``as_user(name)``: a test client signed in as one of ``users``."""
+
+    def signed_in(name: str):
+        client = app.test_client()
+        assert sign_in(client, name).status_code == 302
+        return client
+
+    return signed_in
 
 
 @pytest.fixture

@@ -66,18 +66,6 @@ def database_url(any_database_url):
 
 
 @pytest.fixture
-def db(app):
-    """The app's database."""
-    return app.extensions["ivr.db"]
-
-
-@pytest.fixture
-def hotline(app):
-    """The app's configuration (with the alerts)."""
-    return app.extensions["ivr.hotline"]
-
-
-@pytest.fixture
 def people(db, clock):
     """Supervisor maria (phone +40722000111) and operator ion (no phone)."""
     with db.session() as session, session.begin():

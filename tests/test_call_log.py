@@ -28,12 +28,6 @@ def database_url(any_database_url):
 
 
 @pytest.fixture
-def db(app):
-    """The app's database, for looking at what the webhooks wrote."""
-    return app.extensions["ivr.db"]
-
-
-@pytest.fixture
 def ana(db, clock) -> int:
     """An operator, ana, who answers the hotline at technical's phone; her user id."""
     with db.session() as session, session.begin():

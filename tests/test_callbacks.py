@@ -62,12 +62,6 @@ def app_config(app_config, twilio):
 
 
 @pytest.fixture
-def db(app):
-    """The app's database."""
-    return app.extensions["ivr.db"]
-
-
-@pytest.fixture
 def users(db, clock):
     """Operator ana (phone +40744000111), operator ion (no phone), supervisor maria (+40722000111)."""
     with db.session() as session, session.begin():

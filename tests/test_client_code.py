@@ -50,12 +50,6 @@ def app_config(app_config, config_dir):
     return app_config
 
 
-@pytest.fixture
-def db(app):
-    """The app's database."""
-    return app.extensions["ivr.db"]
-
-
 def tickets(db) -> list[Ticket]:
     with db.session() as session:
         return list(session.scalars(select(Ticket).order_by(Ticket.id)))

@@ -3,85 +3,20 @@ and who may see and do what."""
 
 from __future__ import annotations
 
-import itertools
 import re
 import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import select
 
 from ivr.cli import main
-from ivr.models import Ticket
 from ivr.tickets.registration import VoicemailReport, register_voicemail
 from ivr.users import add_user
 
 from conftest import AUTH_TOKEN, bucharest, transaction_left_open
+from console_client import CALLS, PASSWORD, act, csrf, row, sign_in, ticket, voicemail
 from test_alerts import with_alerts
 from twilio_standin import TwilioStandin
-
-PASSWORD = "correct horse battery"
-CALLS = itertools.count(1)
-
-
-@pytest.fixture
-def db(app):
-    """The app's database."""
-    return app.extensions["ivr.db"]
-
-
-@pytest.fixture
-def users(db, clock):
-    """Operators ana and ion, supervisor maria."""
-    with db.session() as session, session.begin():
-        for name, role in (("ana", "operator"), ("ion", "operator"), ("maria", "supervisor")):
-            add_user(session, name, PASSWORD, role, clock())
-
-
-def voicemail(app, db, clock, n: int = 1, department: str = "technical", caller: str | None = "+40722123456", at=None) -> list[str]:
-    """Register ``n`` voicemails; returns their ticket numbers."""
-    numbers = []
-    for i in range(n):
-        report = VoicemailReport(f"CA{next(CALLS):032d}", department, "ro",
-                                 caller, caller, "RE" + "7" * 32, f"https://api.twilio.com/2010-04-01/Accounts/AC{'0' * 32}/Recordings/RE{'7' * 32}",
-                                 25, "completed", "record action")
-        with db.session() as session, session.begin():
-            numbers.append(register_voicemail(session, app.extensions["ivr.hotline"], report, at or clock()).number)
-    return numbers
-
-
-def csrf(page) -> str:
-    return re.search(r'name="csrf_token" value="([^"]+)"', page.get_data(as_text=True)).group(1)
-
-
-def sign_in(client, name: str, password: str = PASSWORD):
-    token = csrf(client.get("/console/login"))
-    return client.post("/console/login", data={"csrf_token": token, "name": name, "password": password})
-
-
-@pytest.fixture
-def as_user(app, users):
-    """A test client signed in as the given user."""
-
-    def signed_in(name: str):
-        client = app.test_client()
-        assert sign_in(client, name).status_code == 302
-        return client
-
-    return signed_in
-
-
-def act(client, number: str, action: str, **form):
-    token = csrf(client.get(f"/console/tickets/{number}"))
-    return client.post(f"/console/tickets/{number}/{action}", data={"csrf_token": token, **form})
-
-
-def ticket(db, number: str) -> Ticket:
-    with db.session() as session:
-        found = session.scalar(select(Ticket).where(Ticket.number == number))
-        found.events, found.messages, found.assignee
-        return found
-
 
 def test_pages_open_while_a_complaint_is_being_written(app, db, clock, as_user):
     """Reading the list, a ticket or the statistics waits for no transaction that writes (on
@@ -211,13 +146,6 @@ def alerting(config_dir):
     """routing.yaml with technical's two-hour promise inside the legal 30 days (alerted 1 hour
     before) and customer relations alerted 40 days before; payments keeps no alert (1 day)."""
     with_alerts(config_dir)
-
-
-def row(page: str, number: str) -> str:
-    """The ticket list's row of ``number``, its whitespace squeezed."""
-    found = re.search(rf"<tr[^>]*>(?:(?!</tr>).)*>{number}</a>.*?</tr>", page, re.S)
-    assert found, number
-    return re.sub(r"\s+", " ", found.group(0))
 
 
 @pytest.mark.usefixtures("alerting")

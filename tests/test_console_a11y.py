@@ -20,7 +20,7 @@ from ivr.tickets.registration import VoicemailReport, register_voicemail
 from ivr.users import add_user
 
 from conftest import AUTH_TOKEN, ROOT, bucharest
-from test_console_browser import CHROMIUM_ARGS, TIMEOUT_MS, browser, live_app, screenshot, twilio  # noqa: F401
+from in_browser import TIMEOUT_MS, screenshot
 
 # Runs whole programs for seconds: started first (conftest), left out by -m "not slow".
 pytestmark = pytest.mark.slow(seconds=10)

@@ -6,110 +6,29 @@ the SMS queued for the customer. In operator hours, a call the operator answers 
 live card without a reload, and the operator registers the complaint from it. Screenshots (also
 at a phone's width) are saved in ``test-output/screenshots/`` for a person to look at.
 
-Needs ``pip install playwright`` (the ``test`` extra) and Debian's ``chromium`` package at
-/usr/bin/chromium (``.ci/run`` installs it); never ``playwright install``, whose browser
-download does not work here. Without them the test is skipped, saying why.
+Chromium, its tabs and the hotline served for it are the fixtures of ``in_browser``.
 """
 
 from __future__ import annotations
 
-import threading
-from pathlib import Path
-
 import pytest
 from sqlalchemy import select
-from werkzeug.serving import make_server
 
-from ivr import create_app
 from ivr.tickets.casework import sms_text
 from ivr.models import SmsMessage, Ticket
 from ivr.sms.text import gsm7_length
 from ivr.softphone import Call, HttpTransport, ScriptedCaller
 from ivr.users import add_user
 
-from conftest import AUTH_TOKEN, ROOT, bucharest, sign
-from twilio_standin import TwilioStandin
+from conftest import AUTH_TOKEN, bucharest, sign
+from console_client import PASSWORD
+from in_browser import TIMEOUT_MS, screenshot
 
 # Runs whole programs for seconds: started first (conftest), left out by -m "not slow".
 pytestmark = pytest.mark.slow(seconds=7)
 
-CHROMIUM = Path("/usr/bin/chromium")
-SCREENSHOTS = ROOT / "test-output" / "screenshots"
-# Without the background-networking flags Chromium keeps trying to reach Google's services,
-# which on a closed network is a stream of refused connections.
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
-OPERATOR, PASSWORD = "ana", "correct horse battery"
+OPERATOR = "ana"
 CALLER = "+40733555111"
-TIMEOUT_MS = 15_000
-
-
-@pytest.fixture
-def twilio():
-    """Twilio's Messages API and recordings, stood in for on a local port."""
-    with TwilioStandin(auth_token=AUTH_TOKEN) as standin:
-        yield standin
-
-
-@pytest.fixture
-def live_app(app_config, twilio, clock):
-    """The hotline served over real HTTP on 127.0.0.1 (a threaded werkzeug server on a free
-    port), its Twilio account being the stand-in, so the console can play recordings.
-    Yields (app, base URL). The clock is set to 22:30 on a Tuesday: every department is closed."""
-    clock.now = bucharest(2026, 11, 17, 22, 30)
-    app = create_app({
-        **app_config,
-        "SECRET_KEY": "browser-test-secret",
-        "TWILIO_ACCOUNT_SID": twilio.account_sid,
-        "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
-        "TWILIO_API_BASE_URL": twilio.base_url,
-        "LOCAL_TRIAL_TOKEN": False,
-    })
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield app, f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
-
-
-@pytest.fixture
-def browser():
-    """Debian's Chromium, headless, through Playwright; skipped (saying why) without either."""
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed: pip install -e '.[test]'")
-    if not CHROMIUM.exists():
-        pytest.skip(f"browser test needs Debian's Chromium at {CHROMIUM}: apt-get install chromium (.ci/run does)")
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
-
-
-@pytest.fixture
-def page(browser):
-    """A fresh browser tab (its own cookies) with a 15-second limit on every wait."""
-    context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="ro-RO")
-    context.set_default_timeout(TIMEOUT_MS)
-    tab = context.new_page()
-    try:
-        yield tab
-    finally:
-        context.close()
-
-
-def screenshot(page, name: str) -> Path:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    path = SCREENSHOTS / name
-    page.screenshot(path=str(path), full_page=True)
-    print(f"screenshot: {path}")
-    return path
 
 
 def test_operator_finds_plays_and_resolves_a_voicemail_ticket(page, live_app, twilio, clock):

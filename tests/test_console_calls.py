@@ -27,12 +27,6 @@ def database_url(any_database_url):
 
 
 @pytest.fixture
-def db(app):
-    """The app's database."""
-    return app.extensions["ivr.db"]
-
-
-@pytest.fixture
 def users(db, clock):
     """Operators ana (answers on +40215894141, the shipped routing's operator number) and ion
     (+40215894142), supervisor maria."""

@@ -9,7 +9,7 @@ import re
 import pytest
 
 from conftest import BASE_URL, sign
-from test_console import act, as_user, db, ticket, users, voicemail  # noqa: F401  (fixtures and helpers)
+from console_client import act, ticket, voicemail
 
 CONSOLE_PAGE = re.compile(r"<main[^>]*>.*<h1>(?P<title>[^<]+)</h1>.*href=\"/console/\"", re.S)
 

@@ -19,8 +19,8 @@ from ivr.tickets.registration import VoicemailReport, register_voicemail
 from ivr.users import add_user
 
 from conftest import bucharest
-from test_console import PASSWORD, act, as_user, csrf, row, ticket, users, voicemail  # noqa: F401  (fixtures: as_user, users)
-from test_console_browser import browser  # noqa: F401  (a fixture: Chromium, or a skip saying why)
+from console_client import PASSWORD, act, csrf, row, ticket, voicemail
+
 
 CALLER = "+40722123456"
 
@@ -29,12 +29,6 @@ CALLER = "+40722123456"
 def database_url(any_database_url):
     """The list's SQL (sorting, subqueries, LIKE) runs on SQLite and on PostgreSQL."""
     return any_database_url
-
-
-@pytest.fixture
-def db(app):
-    """The app's database."""
-    return app.extensions["ivr.db"]
 
 
 def numbers_on(page: str) -> list[str]:

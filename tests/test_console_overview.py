@@ -12,7 +12,7 @@ from sqlalchemy import select, update
 from ivr.models import SmsMessage
 
 from conftest import bucharest
-from test_console import act, as_user, db, users, voicemail  # noqa: F401  (fixtures and helpers)
+from console_client import act, voicemail
 
 WORDS = {"ro": {"title": "Situația reclamațiilor", "overdue": "Depășite acum", "failed": "SMS-uri care nu au ajuns",
                 "scale": "scară: 2 reclamații", "in_time": "în termen"},

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from ivr.models import SmsMessage, Ticket, TicketEvent
 
 from conftest import bucharest
-from test_console import as_user, csrf, db, users, voicemail  # noqa: F401  (fixtures and helpers)
+from console_client import csrf, voicemail
 from test_milestones import EXTRA_RULES
 
 

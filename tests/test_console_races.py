@@ -18,7 +18,7 @@ from ivr.tickets import casework
 from ivr.models import SmsMessage, Ticket, TicketEvent, User
 from ivr.tickets.queries import get_ticket
 
-from test_console import csrf, sign_in, users, voicemail  # noqa: F401  (users is a fixture)
+from console_client import csrf, sign_in, voicemail
 
 WAIT_SECONDS = 10
 

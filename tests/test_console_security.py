@@ -13,16 +13,10 @@ from ivr.cli import main
 from ivr import inputs
 
 from conftest import AUTH_TOKEN
-from test_console import PASSWORD, csrf, sign_in, users, voicemail  # noqa: F401  (users is a fixture)
+from console_client import PASSWORD, csrf, sign_in, voicemail
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "ivr" / "templates" / "console"
 ATTACKER, OFFICE = "203.0.113.66", "198.51.100.7"
-
-
-@pytest.fixture
-def db(app):
-    """The app's database."""
-    return app.extensions["ivr.db"]
 
 
 def _session_cookie(client) -> str:

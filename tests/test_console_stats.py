@@ -18,7 +18,7 @@ from ivr.tickets.registration import open_ticket
 from ivr.users import add_user
 
 from conftest import BUCHAREST, bucharest
-from test_console_browser import TIMEOUT_MS, browser, screenshot  # noqa: F401 (browser is a fixture)
+from in_browser import TIMEOUT_MS, screenshot
 
 PASSWORD = "correct horse battery"
 DEPARTMENTS = ("technical", "payments", "customer_relations", None)

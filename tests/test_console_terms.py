@@ -11,7 +11,7 @@ from sqlalchemy import select
 from ivr.models import SmsMessage, Ticket
 
 from conftest import bucharest
-from test_console import as_user, csrf, db, users, voicemail  # noqa: F401  (fixtures and helpers)
+from console_client import csrf, voicemail
 
 WORDS = {
     "ro": {"new_terms": "Termenele după confirmare", "resolve": "soluționare", "too_late": "Termenul a trecut: nu mai poate fi prelungit.",

@@ -20,7 +20,7 @@ from ivr.saved_replies import load_saved_replies
 from ivr.sms.gateway import TwilioGateway
 
 from conftest import BASE_URL, FakeClock, sign
-from test_console import PASSWORD, act, as_user, csrf, db, sign_in, ticket, users, voicemail  # noqa: F401  (fixtures)
+from console_client import act, csrf, sign_in, ticket, voicemail
 from test_console_races import _user, race
 
 WORDS = {

@@ -1,7 +1,7 @@
 """A ticket's page and the overview on a phone (390×844) in Chromium: nothing scrolls sideways,
 a saved reply fills the text, and after "preview" the SMS preview is in view without scrolling.
 
-Skipped like tests/test_console_browser.py (whose fixtures it uses) without Playwright or
+Skipped like every browser test (the fixtures of tests/in_browser.py) without Playwright or
 Debian's Chromium. Screenshots go to test-output/screenshots/.
 """
 
@@ -14,9 +14,8 @@ from ivr.models import SmsMessage
 from ivr.users import add_user
 
 from conftest import bucharest
-from test_console import voicemail
-from test_console_browser import (PASSWORD, SCREENSHOTS, TIMEOUT_MS, browser, live_app,  # noqa: F401  (fixtures)
-                                  screenshot, twilio)
+from console_client import PASSWORD, voicemail
+from in_browser import SCREENSHOTS, TIMEOUT_MS, screenshot
 
 # Runs whole programs for seconds: started first (conftest), left out by -m "not slow".
 pytestmark = pytest.mark.slow(seconds=6)

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from ivr.models import Ticket
 
 from conftest import ROOT, bucharest
-from test_console import act, as_user, db, users  # noqa: F401  (fixtures and helpers)
+from console_client import act
 
 EXAMPLES = ROOT / "examples"
 CALLED = bucharest(2026, 11, 17, 23, 30)

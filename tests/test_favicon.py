@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ElementTree
 
-from test_console import db, sign_in, users  # noqa: F401  (db and users are fixtures)
+from console_client import sign_in
 
 ICON = "/static/favicon.svg"
 

@@ -24,7 +24,7 @@ from ivr.users import add_user
 
 from conftest import BASE_URL, BUCHAREST, ROOT, sign
 from test_alerts import with_alerts
-from test_console import PASSWORD, act, sign_in
+from console_client import PASSWORD, act, sign_in
 
 LABELS = load_labels(ROOT / "prompts", ["ro", "en"])
 DEPARTMENTS = {"technical": {"ro": "Departamentul Tehnic", "en": "Technical support"},
@@ -172,12 +172,6 @@ def config_dir(config_dir):
     a promised milestone two business hours out, alerted an hour before)."""
     with_alerts(config_dir)
     return config_dir
-
-
-@pytest.fixture
-def db(app):
-    """The app's database."""
-    return app.extensions["ivr.db"]
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from ivr.models import Incident, IncidentTicket, SmsMessage, Ticket, TicketStatu
 from ivr.users import add_user
 
 from conftest import CALL_SID, bucharest
-from test_console import PASSWORD, as_user, csrf, users  # noqa: F401  (fixtures)
+from console_client import PASSWORD, csrf
 
 EVERY = ["technical", "payments", "customer_relations"]
 CLUJ_RO = "Există o întrerupere în zona Cluj, estimăm remedierea până la ora 18:00."
@@ -33,18 +33,6 @@ OTHER_CALL = "CA" + "2" * 32
 def database_url(any_database_url):
     """These tests run on SQLite and, when IVR_TEST_DATABASE_URL is set, on PostgreSQL."""
     return any_database_url
-
-
-@pytest.fixture
-def db(app):
-    """The app's database."""
-    return app.extensions["ivr.db"]
-
-
-@pytest.fixture
-def hotline(app):
-    """The hotline's configuration (the shipped one)."""
-    return app.extensions["ivr.hotline"]
 
 
 @pytest.fixture

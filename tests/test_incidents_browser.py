@@ -14,8 +14,7 @@ from ivr.tickets.casework import sms_text
 from ivr.users import add_user
 
 from conftest import CALL_SID
-from test_console import PASSWORD
-from test_console_browser import browser, live_app, page  # noqa: F401  (fixtures)
+from console_client import PASSWORD
 from test_incidents import CLUJ_EN, CLUJ_RO, database_url, declare, join, sms_of  # noqa: F401  (database_url: a fixture)
 
 # Runs whole programs for seconds: started first (conftest), left out by -m "not slow".
@@ -26,7 +25,8 @@ def test_a_supervisor_declares_and_closes_an_outage_in_a_browser(page, live_app,
     """Chromium through Playwright (skipped, saying why, without them): maria declares an outage,
     a caller joins it with one key on a whole call over HTTP, maria closes it with one message
     after its preview. Screenshots in test-output/screenshots/."""
-    from test_console_browser import CALLER, TIMEOUT_MS, screenshot
+    from in_browser import TIMEOUT_MS, screenshot
+    from test_console_browser import CALLER
 
     (app, base_url), standin = live_app, twilio
     from playwright.sync_api import expect
@@ -105,7 +105,7 @@ def test_the_outage_pages_are_accessible_and_romanian(browser, live_app, twilio,
     with a linked ticket and the closing preview), nothing scrolls sideways, and no English shows."""
     from test_console_a11y import SIZES, SUPERVISOR, axe_violations, english_words, sideways_scroll, sign_in
 
-    from test_console_browser import TIMEOUT_MS, screenshot
+    from in_browser import TIMEOUT_MS, screenshot
 
     app, base_url = live_app
     with app.extensions["ivr.db"].session() as session, session.begin():

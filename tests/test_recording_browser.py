@@ -1,7 +1,7 @@
 """Seeking a voicemail in Chromium: an operator clicks the middle of the player's bar and
 the recording goes there (the console answers the browser's Range requests).
 
-Same browser and server as tests/test_console_browser.py (Debian's Chromium through
+The browser and server of tests/in_browser.py (Debian's Chromium through
 Playwright, skipped saying why without either); the recording is a real 4-second WAV kept
 by the Twilio stand-in.
 """
@@ -13,7 +13,9 @@ import pytest
 from ivr.tickets.registration import VoicemailReport, register_voicemail
 from ivr.users import add_user
 
-from test_console_browser import OPERATOR, PASSWORD, TIMEOUT_MS, browser, live_app, page, twilio  # noqa: F401  (fixtures)
+from in_browser import TIMEOUT_MS
+from console_client import PASSWORD
+from test_console_browser import OPERATOR
 
 # Runs whole programs for seconds: started first (conftest), left out by -m "not slow".
 pytestmark = pytest.mark.slow

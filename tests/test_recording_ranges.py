@@ -11,7 +11,7 @@ from ivr.recordings import CHUNK_BYTES
 from ivr.tickets.registration import VoicemailReport, register_voicemail
 from ivr.users import add_user
 
-from test_console import PASSWORD, sign_in
+from console_client import PASSWORD, sign_in
 from twilio_standin import TwilioStandin
 
 SID = "RE" + "ab" * 16

@@ -25,12 +25,6 @@ def database_url(any_database_url):
     return any_database_url
 
 
-@pytest.fixture
-def db(app):
-    """The app's database, for looking at what the webhooks wrote."""
-    return app.extensions["ivr.db"]
-
-
 def count(db, model) -> int:
     with db.session() as session:
         return session.scalar(select(func.count()).select_from(model))

@@ -49,12 +49,6 @@ def app_config(app_config, config_dir):
 
 
 @pytest.fixture
-def db(app):
-    """The app's database."""
-    return app.extensions["ivr.db"]
-
-
-@pytest.fixture
 def maria(app, db, clock):
     """A test client signed in as maria, a supervisor (she sees every ticket)."""
     with db.session() as session, session.begin():
