@@ -9,15 +9,14 @@ download does not work here. Without them a browser test is skipped, saying why.
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 import pytest
-from werkzeug.serving import make_server
 
 from ivr import create_app
 
 from conftest import AUTH_TOKEN, ROOT, bucharest
+from servers import werkzeug_thread
 
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = ROOT / "test-output" / "screenshots"
@@ -44,15 +43,8 @@ def live_app(app_config, twilio, clock):
         "TWILIO_API_BASE_URL": twilio.base_url,
         "LOCAL_TRIAL_TOKEN": False,
     })
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield app, f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    with werkzeug_thread(app) as base_url:
+        yield app, base_url
 
 
 @pytest.fixture

@@ -24,6 +24,23 @@ START_SECONDS = 30.0
 
 
 @contextmanager
+def werkzeug_thread(app) -> Iterator[str]:
+    """Serve ``app`` on werkzeug's threaded server in a thread (what a browser or ``ivr call``
+    opens in the tests); yields its base URL."""
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="werkzeug-test", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+@contextmanager
 def waitress_thread(app) -> Iterator[str]:
     """Serve ``app`` with waitress, configured as ``ivr serve`` does, in a thread; yields its base URL."""
     import waitress

@@ -2,24 +2,19 @@
 
 from __future__ import annotations
 
-import threading
-
 import pytest
-from werkzeug.serving import make_server
 
 from ivr.cli import main
 
 from conftest import AUTH_TOKEN, bucharest
+from servers import werkzeug_thread
 
 
 @pytest.fixture
 def live_url(app):
     """The hotline served over HTTP on a free local port; yields its base URL."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
+    with werkzeug_thread(app) as base_url:
+        yield base_url
 
 
 def test_scripted_call_in_hours_reaches_an_operator(runner, live_url, monkeypatch):

@@ -6,12 +6,10 @@ ticket's page, the skip link and the shortcuts overlay; then the same list in Ch
 from __future__ import annotations
 
 import re
-import threading
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select, update
-from werkzeug.serving import make_server
 
 from ivr import create_app
 from ivr.models import SmsMessage, Ticket, TicketEvent
@@ -19,6 +17,7 @@ from ivr.tickets.registration import VoicemailReport, register_voicemail
 from ivr.users import add_user
 
 from conftest import bucharest
+from servers import werkzeug_thread
 from console_client import PASSWORD, act, csrf, row, ticket, voicemail
 
 
@@ -320,15 +319,10 @@ def served(app_config, clock):
     clock.now = bucharest(2026, 11, 12, 10, 0)
     voicemail(app, db, clock, n=16, department="customer_relations", caller="+40733555111")
     clock.now = bucharest(2026, 11, 17, 10, 0)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
     try:
-        yield app, f"http://127.0.0.1:{server.server_port}"
+        with werkzeug_thread(app) as base_url:
+            yield app, base_url
     finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
         app.extensions["ivr.call_events"].flush(5)
         app.extensions["ivr.db"].engine.dispose()
 

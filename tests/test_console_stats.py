@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import random
 import re
-import threading
 from datetime import date, timedelta
 
 import pytest
-from werkzeug.serving import make_server
 
 from ivr import create_app
 from ivr.calls.stats import call_stats
@@ -18,6 +16,7 @@ from ivr.tickets.registration import open_ticket
 from ivr.users import add_user
 
 from conftest import BUCHAREST, bucharest
+from servers import werkzeug_thread
 from in_browser import TIMEOUT_MS, screenshot
 
 PASSWORD = "correct horse battery"
@@ -125,15 +124,8 @@ def live_app(app_config, clock):
     """Two weeks of calls, served over real HTTP on 127.0.0.1; yields the base URL."""
     app = create_app({**app_config, "SECRET_KEY": "browser-test-secret"})
     fill_fortnight(app, clock)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    with werkzeug_thread(app) as base_url:
+        yield base_url
 
 
 @pytest.mark.slow
