@@ -190,6 +190,31 @@ def upgraded_database(any_database_url):
 
 
 @pytest.fixture
+def cli_env(monkeypatch, app_config, database_url, tmp_path):
+    """The environment an ``ivr`` command reads, pointing at the test's database and
+    configuration, with the tests' Twilio token and an instance folder of the test's own."""
+    monkeypatch.setenv("IVR_DATABASE_URL", database_url)
+    monkeypatch.setenv("IVR_ROUTING_FILE", app_config["ROUTING_FILE"])
+    monkeypatch.setenv("IVR_PROMPTS_DIR", app_config["PROMPTS_DIR"])
+    monkeypatch.setenv("TWILIO_AUTH_TOKEN", AUTH_TOKEN)
+    monkeypatch.setenv("IVR_INSTANCE_DIR", str(tmp_path / "instance"))
+    monkeypatch.setenv("IVR_SECRET_KEY", "cli-test-secret")
+
+
+@pytest.fixture
+def live_env(monkeypatch, twilio, app_config, database_url):
+    """The environment of a production hotline (``ivr worker``, ``ivr alerts``) whose Twilio
+    API is the stand-in, at a public HTTPS address."""
+    monkeypatch.setenv("TWILIO_ACCOUNT_SID", twilio.account_sid)
+    monkeypatch.setenv("TWILIO_AUTH_TOKEN", AUTH_TOKEN)
+    monkeypatch.setenv("TWILIO_API_BASE_URL", twilio.base_url)
+    monkeypatch.setenv("IVR_DATABASE_URL", database_url)
+    monkeypatch.setenv("IVR_ROUTING_FILE", app_config["ROUTING_FILE"])
+    monkeypatch.setenv("IVR_PROMPTS_DIR", app_config["PROMPTS_DIR"])
+    monkeypatch.setenv("IVR_PUBLIC_URL", "https://ivr.example.ro")
+
+
+@pytest.fixture
 def twilio():
     """A running local stand-in of Twilio's REST API (Messages, recordings) that accepts the
     tests' AUTH_TOKEN; stopped after the test."""

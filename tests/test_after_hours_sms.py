@@ -21,18 +21,6 @@ def database_url(any_database_url):
     return any_database_url
 
 
-@pytest.fixture
-def live_env(monkeypatch, twilio, app_config, database_url):
-    """The environment of a production hotline whose Twilio API is the stand-in."""
-    monkeypatch.setenv("TWILIO_ACCOUNT_SID", twilio.account_sid)
-    monkeypatch.setenv("TWILIO_AUTH_TOKEN", AUTH_TOKEN)
-    monkeypatch.setenv("TWILIO_API_BASE_URL", twilio.base_url)
-    monkeypatch.setenv("IVR_DATABASE_URL", database_url)
-    monkeypatch.setenv("IVR_ROUTING_FILE", app_config["ROUTING_FILE"])
-    monkeypatch.setenv("IVR_PROMPTS_DIR", app_config["PROMPTS_DIR"])
-    monkeypatch.setenv("IVR_PUBLIC_URL", "https://ivr.example.ro")
-
-
 def test_after_hours_call_ends_with_one_sms_carrying_the_same_number_and_date(live_env, twilio, runner):
     # Last night at 23:30 in Bucharest (00:30 in summer): after hours, and already due for the worker.
     clock = FakeClock(datetime.now(timezone.utc).replace(hour=21, minute=30) - timedelta(days=1))

@@ -22,7 +22,7 @@ from ivr.sms.gateway import TwilioGateway
 from ivr.tickets.registration import VoicemailReport, register_voicemail
 from ivr.users import add_user
 
-from conftest import AUTH_TOKEN, bucharest
+from conftest import bucharest
 
 PASSWORD = "correct horse battery"
 # maria has a phone, ion has none, ghost is nobody; and a number written as it is.
@@ -272,17 +272,6 @@ def test_the_loop_scans_at_once_then_once_a_minute(app, db, hotline, people, clo
     assert schedule() is None            # within the minute: not yet
     schedule._next = 0.0                 # the minute has passed
     assert schedule().sms == 2
-
-
-@pytest.fixture
-def live_env(monkeypatch, twilio, app_config, database_url):
-    """The environment of a production hotline whose Twilio API is the stand-in."""
-    monkeypatch.setenv("TWILIO_ACCOUNT_SID", twilio.account_sid)
-    monkeypatch.setenv("TWILIO_AUTH_TOKEN", AUTH_TOKEN)
-    monkeypatch.setenv("TWILIO_API_BASE_URL", twilio.base_url)
-    monkeypatch.setenv("IVR_DATABASE_URL", database_url)
-    monkeypatch.setenv("IVR_ROUTING_FILE", app_config["ROUTING_FILE"])
-    monkeypatch.setenv("IVR_PROMPTS_DIR", app_config["PROMPTS_DIR"])
 
 
 def test_ivr_alerts_queues_and_worker_once_sends(live_env, app, db, hotline, twilio, runner):

@@ -16,7 +16,7 @@ from ivr.models import CallRecord, TicketSource, TicketStatus, User
 from ivr.tickets.registration import open_ticket
 from ivr.users import add_user
 
-from conftest import AUTH_TOKEN, bucharest
+from conftest import bucharest
 
 PASSWORD = "correct horse battery"
 ANSWERED, VOICEMAIL, MENU, LATER = ("CA" + str(n) * 32 for n in range(1, 5))
@@ -67,17 +67,6 @@ def records(app, clock):
         first.status, first.closed_at, first.assignee = TicketStatus.RESOLVED, bucharest(2026, 11, 18, 12, 0), ana
         by_voicemail.assignee, by_voicemail.status = ion, TicketStatus.IN_PROGRESS
         return first.number, second.number, by_voicemail.number
-
-
-@pytest.fixture
-def cli_env(monkeypatch, app_config, database_url, tmp_path):
-    """The environment `ivr` reads, pointing at the test's database and configuration."""
-    monkeypatch.setenv("IVR_DATABASE_URL", database_url)
-    monkeypatch.setenv("IVR_ROUTING_FILE", app_config["ROUTING_FILE"])
-    monkeypatch.setenv("IVR_PROMPTS_DIR", app_config["PROMPTS_DIR"])
-    monkeypatch.setenv("TWILIO_AUTH_TOKEN", AUTH_TOKEN)
-    monkeypatch.setenv("IVR_INSTANCE_DIR", str(tmp_path / "instance"))
-    monkeypatch.setenv("IVR_SECRET_KEY", "export-test-secret")
 
 
 def parse(text: str) -> tuple[list[str], list[dict[str, str]]]:

@@ -396,19 +396,6 @@ def test_the_ticket_page_shows_its_incident(app, clock, as_user):
 
 # -- ivr export -----------------------------------------------------------------------------------
 
-@pytest.fixture
-def cli_env(monkeypatch, app_config, database_url, tmp_path):
-    """The environment `ivr` reads, pointing at the test's database and configuration."""
-    from conftest import AUTH_TOKEN
-
-    monkeypatch.setenv("IVR_DATABASE_URL", database_url)
-    monkeypatch.setenv("IVR_ROUTING_FILE", app_config["ROUTING_FILE"])
-    monkeypatch.setenv("IVR_PROMPTS_DIR", app_config["PROMPTS_DIR"])
-    monkeypatch.setenv("TWILIO_AUTH_TOKEN", AUTH_TOKEN)
-    monkeypatch.setenv("IVR_INSTANCE_DIR", str(tmp_path / "instance"))
-    monkeypatch.setenv("IVR_SECRET_KEY", "export-test-secret")
-
-
 def test_ivr_export_lists_incidents_and_the_incident_of_each_ticket(app, clock, db, hotline, maria, cli_env, runner):
     from test_export import export
 
