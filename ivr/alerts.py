@@ -26,7 +26,8 @@ from sqlalchemy.orm import Session
 from .tickets import history
 from .config import Routing
 from .db import Database
-from .models import Callback, SmsMessage, Ticket, TicketMilestone, TicketStatus, User
+from .models import Callback, SmsMessage, Ticket, TicketMilestone, User
+from .states import TicketStatus
 from .sms.outbox import queue_sms
 from .settings import HotlineConfig
 from .tickets.queries import RiskWindows, milestone_due_within

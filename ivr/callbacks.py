@@ -24,7 +24,8 @@ from .tickets import history
 from .call_dialer import CallDialer, DialError, OutgoingCall
 from .db import Database
 from .errors import TicketRefused
-from .models import Callback, CallbackCall, CallbackOutcome, Ticket, TicketSource, TicketStatus, User
+from .models import Callback, CallbackCall, Ticket, User
+from .states import CallbackOutcome, TicketSource, TicketStatus
 from .settings import HotlineConfig
 from .tickets.registration import find_by_call, open_ticket
 

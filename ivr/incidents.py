@@ -20,7 +20,8 @@ from .tickets.casework import SmsPreview
 from .errors import TicketError
 from .tickets.history import record
 from .inputs import clean_text
-from .models import Incident, IncidentTicket, Ticket, TicketStatus, User
+from .models import Incident, IncidentTicket, Ticket, User
+from .states import TicketStatus
 from .settings import HotlineConfig
 from .tickets.registration import final_due, find_by_call, open_ticket
 

@@ -1,17 +1,18 @@
-"""The tables: complaint tickets, their history, their yearly number sequence, and the SMS outbox."""
+"""The tables: complaint tickets, their history, their yearly number sequence, the SMS outbox,
+console users, the call log, transcripts, caller messages, incidents and callbacks. The states
+their rows record are the plain constants of ``ivr.states``."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 from typing import Any
-
-from datetime import timezone
 
 from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, String, Text, TypeDecorator, UniqueConstraint
 from sqlalchemy.orm import Mapped, backref, mapped_column, relationship
 
 from .db import Base
 from .deadlines import Deadline
+from .states import Role, SmsStatus, TicketSource, TicketStatus
 
 
 class UtcDateTime(TypeDecorator):
@@ -32,35 +33,6 @@ class UtcDateTime(TypeDecorator):
         if value is None:
             return None
         return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
-
-
-class TicketStatus:
-    REGISTERED = "registered"
-    IN_PROGRESS = "in_progress"
-    RESOLVED = "resolved"
-    REJECTED = "rejected"
-    OPEN = (REGISTERED, IN_PROGRESS)
-
-
-class TicketSource:
-    VOICEMAIL = "voicemail"   # left by the caller after the beep
-    OPERATOR = "operator"     # spoken to an operator, registered by them in the console
-    CALLBACK = "callback"     # the caller asked to be called back instead of leaving a voicemail
-
-
-class CallOutcome:
-    ANSWERED = "answered"
-    VOICEMAIL = "voicemail"
-    ABANDONED_MENU = "abandoned_menu"          # hung up before reaching an operator or the beep
-    ABANDONED_RINGING = "abandoned_ringing"    # hung up while the operators' phones rang
-    ERROR = "error"
-    ALL = (ANSWERED, VOICEMAIL, ABANDONED_MENU, ABANDONED_RINGING, ERROR)
-
-
-class Role:
-    OPERATOR = "operator"
-    SUPERVISOR = "supervisor"
-    ALL = (OPERATOR, SUPERVISOR)
 
 
 class User(Base):
@@ -201,16 +173,6 @@ class TicketEvent(Base):
     ticket: Mapped[Ticket] = relationship(back_populates="events")
 
 
-class SmsStatus:
-    QUEUED = "queued"        # waiting in the outbox (also between retries)
-    SENDING = "sending"      # claimed by a dispatcher; lease until locked_until
-    SENT = "sent"            # accepted by Twilio
-    DELIVERED = "delivered"
-    UNDELIVERED = "undelivered"
-    FAILED = "failed"
-    LOGGED = "logged"        # local trial: written to the log, not sent
-
-
 class SmsMessage(Base):
     """The SMS outbox: written in the same transaction as the event it tells the customer of."""
 
@@ -271,14 +233,6 @@ class CallRecord(Base):
         if self.answered_at is None or self.offered_at is None:
             return None
         return max(int((self.answered_at - self.offered_at).total_seconds()), 0)
-
-
-class TranscriptionStatus:
-    STARTED = "started"
-    STOPPED = "stopped"
-    FAILED = "failed"
-    # A later event never takes a transcription back to an earlier state (events arrive out of order).
-    RANK = {STARTED: 0, STOPPED: 1, FAILED: 2}
 
 
 class Transcription(Base):
@@ -369,18 +323,6 @@ class IncidentTicket(Base):
 
     incident: Mapped[Incident] = relationship(back_populates="links")
     ticket: Mapped[Ticket] = relationship()
-
-
-class CallbackOutcome:
-    """How one attempt to call a customer back ended."""
-
-    ANSWERED = "answered"                # the customer picked up: the callback is done
-    NO_ANSWER = "no_answer"
-    BUSY = "busy"
-    FAILED = "failed"                    # Twilio could not reach the customer (or the call was cancelled)
-    OPERATOR_MISSED = "operator_missed"  # the operator's phone did not answer, or they did not press 1
-    NOT_PLACED = "not_placed"            # Twilio's REST API refused the call
-    ALL = (ANSWERED, NO_ANSWER, BUSY, FAILED, OPERATOR_MISSED, NOT_PLACED)
 
 
 class Callback(Base):

@@ -17,7 +17,8 @@ from sqlalchemy import ColumnElement, exists, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from .models import Ticket, TranscriptSegment, Transcription, TranscriptionStatus
+from .models import Ticket, TranscriptSegment, Transcription
+from .states import TranscriptionStatus
 
 # What one segment may hold: a voicemail lasts minutes at most, a segment is a sentence or two.
 MAX_SEGMENT_CHARS = 4000

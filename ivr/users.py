@@ -21,7 +21,8 @@ from sqlalchemy.orm import Session
 
 from .errors import AccountError, SignInThrottled
 from .phone import caller_from
-from .models import Role, SignInThrottle, User
+from .models import SignInThrottle, User
+from .states import Role
 
 log = logging.getLogger(__name__)
 _hasher = PasswordHasher()

@@ -12,7 +12,8 @@ from sqlalchemy import event, select
 from ivr.calls.complaints import mark_no_complaint, next_complaint, register_live, tickets_of_call
 from ivr.calls.log import close_stale
 from ivr.errors import TicketError
-from ivr.models import CallOutcome, CallRecord, SmsMessage, Ticket, TicketSource, TicketStatus, User
+from ivr.models import CallRecord, SmsMessage, Ticket, User
+from ivr.states import CallOutcome, TicketSource, TicketStatus
 from ivr.users import add_user
 
 from conftest import CALL_SID, bucharest

@@ -10,7 +10,8 @@ import pytest
 
 from ivr.calls.figures import Segment, Tally, percentile, scale_top, stacked
 from ivr.calls.stats import MAX_DAYS, call_stats, days_between, hourly_stats
-from ivr.models import CallRecord, TicketSource
+from ivr.models import CallRecord
+from ivr.states import TicketSource
 from ivr.settings import load_hotline
 from ivr.tickets.registration import open_ticket
 

@@ -14,7 +14,8 @@ from urllib.parse import urlsplit
 import pytest
 from sqlalchemy import event, func, select, text
 
-from ivr.models import CallerMessage, SmsMessage, Ticket, TicketEvent, TicketStatus
+from ivr.models import CallerMessage, SmsMessage, Ticket, TicketEvent
+from ivr.states import TicketStatus
 
 from conftest import sign, transaction_left_open
 

@@ -11,7 +11,8 @@ import pytest
 
 from ivr import create_app
 from ivr.calls.stats import call_stats
-from ivr.models import CallRecord, TicketSource
+from ivr.models import CallRecord
+from ivr.states import TicketSource
 from ivr.tickets.registration import open_ticket
 from ivr.users import add_user
 

@@ -38,7 +38,8 @@ from sqlalchemy import select
 from ivr.db import Database
 from ivr.errors import HotlineUnreachable
 from ivr.sms.dispatcher import Dispatcher
-from ivr.models import SmsMessage, SmsStatus, Ticket, TicketSequence
+from ivr.models import SmsMessage, Ticket, TicketSequence
+from ivr.states import SmsStatus
 from ivr.prompts import PromptSet
 from ivr.settings import load_hotline
 from ivr.sms.gateway import TwilioGateway

@@ -12,7 +12,8 @@ import pytest
 
 from ivr.cli import main
 from ivr.exports import CALL_COLUMNS, TICKET_COLUMNS, csv_cell
-from ivr.models import CallRecord, TicketSource, TicketStatus, User
+from ivr.models import CallRecord, User
+from ivr.states import TicketSource, TicketStatus
 from ivr.tickets.registration import open_ticket
 from ivr.users import add_user
 

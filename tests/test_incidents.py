@@ -17,7 +17,8 @@ from ivr.calls.incidents import ActiveIncidents
 from ivr.tickets.casework import sms_text
 from ivr.db import Database
 from ivr.incidents import Declaration, IncidentInvalid
-from ivr.models import Incident, IncidentTicket, SmsMessage, Ticket, TicketStatus, User
+from ivr.models import Incident, IncidentTicket, SmsMessage, Ticket, User
+from ivr.states import TicketStatus
 from ivr.users import add_user
 
 from conftest import CALL_SID, bucharest

@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session
 from ..tickets import history
 from ..errors import TicketRefused
 from ..inputs import clean_text
-from ..models import CallRecord, Ticket, TicketSource, TicketStatus, User
+from ..models import CallRecord, Ticket, User
+from ..states import TicketSource, TicketStatus
 from ..settings import HotlineConfig
 from ..tickets.registration import final_due, find_by_call, open_ticket
 

@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from ..models import CallOutcome, TicketSource
+from ..states import CallOutcome, TicketSource
 
 # The service level: an offered call answered within this many seconds counts as answered in time.
 ANSWER_TARGET_SECONDS = 20

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..models import CallOutcome
+from ..states import CallOutcome
 
 # Twilio's CallStatus values after which nothing more happens on the call.
 FINAL_STATUSES = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})

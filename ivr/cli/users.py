@@ -10,7 +10,7 @@ from flask import Flask
 
 from . import _app, main
 from ..errors import AccountError
-from ..models import Role
+from ..states import Role
 from ..users import MIN_PASSWORD, add_user, all_users, check_password, disable_user, find_user, set_password, set_phone
 
 

@@ -13,7 +13,8 @@ from ..callbacks import CallbackUrls, calling, count_waiting, place_callback, wa
 from .common import load_user, page_context
 from .words import label
 from ..errors import TicketRefused
-from ..models import CallbackOutcome, Callback
+from ..models import Callback
+from ..states import CallbackOutcome
 from ..phone import caller_from
 
 bp = Blueprint("console_callbacks", __name__, url_prefix="/console")

@@ -21,7 +21,8 @@ from .common import load_user, page_context, recording_response, ticket_due
 from .words import label
 from ..errors import TicketError, TicketRefused
 from ..inputs import ascii_int, clean_text, matches
-from ..models import CallOutcome, CallRecord, User
+from ..models import CallRecord, User
+from ..states import CallOutcome
 from ..phone import caller_from, sms_recipient
 from ..prompts import PromptSet
 

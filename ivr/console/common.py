@@ -22,7 +22,8 @@ from ..byte_ranges import MalformedRange, parse_range
 from ..errors import RecordingUnavailable
 from ..inputs import ascii_int
 from ..deadlines import Deadline, ticket_deadline
-from ..models import Ticket, TicketStatus, User
+from ..models import Ticket, User
+from ..states import TicketStatus
 from ..recordings import RecordingStream
 from ..tickets.queries import SORTS, TicketFilter
 

@@ -20,7 +20,7 @@ from ..calls.stats import MAX_DAYS, call_stats, hourly_stats, local_range
 from .common import load_user, page_context, supervisor_only, ticket_filter
 from ..exports import CALL_COLUMNS, TICKET_COLUMNS, CallFilter, call_rows, ticket_rows, write_csv
 from ..inputs import matches
-from ..models import CallOutcome
+from ..states import CallOutcome
 from ..tickets.queries import all_tickets
 from ..transcripts import transcript_texts
 

@@ -13,7 +13,8 @@ from ..calls.queries import get_call
 from .previews import RESENDS
 from .words import refusal_words
 from ..errors import TicketRefused
-from ..models import Ticket, TicketStatus, User
+from ..models import Ticket, User
+from ..states import TicketStatus
 from ..saved_replies import REPLY_ACTIONS
 from ..transcripts import transcript_of
 

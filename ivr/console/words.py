@@ -13,7 +13,7 @@ from .. import appctx
 from .common import ticket_due
 from ..console_labels import label_text
 from ..errors import TicketClosed, TicketError, TicketRefused, TicketTaken
-from ..models import TicketStatus
+from ..states import TicketStatus
 from ..schedule import DAYS
 
 

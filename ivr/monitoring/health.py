@@ -15,7 +15,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from .. import appctx
-from ..models import SmsMessage, SmsStatus
+from ..models import SmsMessage
+from ..states import SmsStatus
 
 bp = Blueprint("health", __name__)
 

@@ -28,7 +28,8 @@ from sqlalchemy import Row, and_, or_, select, update
 from ..tickets import history
 from ..db import Database
 from ..errors import SmsPermanentError, SmsTemporaryError
-from ..models import SmsMessage, SmsStatus, Ticket
+from ..models import SmsMessage, Ticket
+from ..states import SmsStatus
 from .gateway import OutgoingSms, SentSms, SmsGateway
 from .wakeup import Wakeup, wakeup_for
 

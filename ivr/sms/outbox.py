@@ -10,7 +10,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..tickets import history
-from ..models import SmsMessage, SmsStatus, Ticket
+from ..models import SmsMessage, Ticket
+from ..states import SmsStatus
 from ..settings import HotlineConfig
 from .text import to_gsm7
 from .wakeup import announce_sms

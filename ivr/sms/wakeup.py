@@ -22,7 +22,8 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session, SessionTransaction
 
 from ..db import Database
-from ..models import SmsMessage, SmsStatus
+from ..models import SmsMessage
+from ..states import SmsStatus
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,8 @@ from sqlalchemy.orm import Session
 from . import history
 from ..deadlines import Deadline, ticket_deadline
 from ..inputs import ascii_int
-from ..models import CallerMessage, Ticket, TicketStatus
+from ..models import CallerMessage, Ticket
+from ..states import TicketStatus
 from ..sms.outbox import queue_sms
 from ..settings import HotlineConfig
 

@@ -18,7 +18,8 @@ from sqlalchemy.orm import Session
 from ..compensation import Compensation, compensation_for, formula_in_words
 from . import history, terms as ticket_terms
 from ..errors import TicketClosed, TicketRefused, TicketTaken
-from ..models import SmsMessage, SmsStatus, Ticket, TicketStatus, User
+from ..models import SmsMessage, Ticket, User
+from ..states import SmsStatus, TicketStatus
 from ..sms.outbox import queue_sms
 from ..phone import caller_from, sms_recipient
 from .terms import TermsChange

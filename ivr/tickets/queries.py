@@ -11,7 +11,8 @@ from sqlalchemy import ColumnElement, and_, case, exists, func, or_, select
 from sqlalchemy.orm import Session, aliased, selectinload
 
 from ..calls.stats import days_between, local_range
-from ..models import SmsMessage, SmsStatus, Ticket, TicketEvent, TicketMilestone, TicketStatus, User
+from ..models import SmsMessage, Ticket, TicketEvent, TicketMilestone, User
+from ..states import SmsStatus, TicketStatus
 from ..transcripts import transcript_matches
 
 PER_PAGE = 25

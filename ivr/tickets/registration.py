@@ -18,7 +18,8 @@ from sqlalchemy.orm import Session
 
 from . import history
 from ..deadlines import Deadline, milestones_for_department, ticket_deadline
-from ..models import Ticket, TicketMilestone, TicketSequence, TicketSource, TicketStatus
+from ..models import Ticket, TicketMilestone, TicketSequence
+from ..states import TicketSource, TicketStatus
 from ..sms.outbox import queue_sms, queued_sms_values
 from ..settings import HotlineConfig
 from .statements import Shape, postgresql_statement, sqlite_statements, statement_values
