@@ -23,13 +23,13 @@ from sqlalchemy import exists, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from .tickets import history
 from .config import Routing
 from .db import Database
 from .models import Callback, SmsMessage, Ticket, TicketMilestone, User
-from .states import TicketStatus
-from .sms.outbox import queue_sms
 from .settings import HotlineConfig
+from .sms.outbox import queue_sms
+from .states import TicketStatus
+from .tickets import history
 from .tickets.queries import RiskWindows, milestone_due_within
 
 log = logging.getLogger(__name__)

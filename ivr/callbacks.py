@@ -20,13 +20,13 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
-from .tickets import history
 from .call_dialer import CallDialer, DialError, OutgoingCall
 from .db import Database
 from .errors import TicketRefused
 from .models import Callback, CallbackCall, Ticket, User
-from .states import CallbackOutcome, TicketSource, TicketStatus
 from .settings import HotlineConfig
+from .states import CallbackOutcome, TicketSource, TicketStatus
+from .tickets import history
 from .tickets.registration import find_by_call, open_ticket
 
 # Twilio's CallStatus values after which nothing more happens on a leg.

@@ -31,8 +31,8 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
-from .terms import CompensationRule, PerDayLate
 from .inputs import matches
+from .terms import CompensationRule, PerDayLate
 
 BANI = Decimal("0.01")
 _MONEY = re.compile(r"[0-9]{1,7}([.,][0-9]{1,2})?")

@@ -18,7 +18,6 @@ import phonenumbers
 from pydantic import ConfigDict, Field, StrictBool, ValidationError, field_validator
 
 from .errors import ConfigError
-from .yaml_files import read_yaml
 from .inputs import matches
 from .schedule import DepartmentSchedule, WeeklyHours
 from .terms import (
@@ -26,6 +25,7 @@ from .terms import (
     milestone_problems, terms_problems, time_span,
 )
 from .workdays import WorkCalendar, supported_countries
+from .yaml_files import read_yaml
 
 _LANGUAGE = re.compile(r"^[a-z]{2,3}$")
 _ALPHANUMERIC_SENDER = re.compile(r"^(?=.*[A-Za-z])[A-Za-z0-9 ]{1,11}$")

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .yaml_files import read_yaml
 from .errors import ConfigError
 from .plurals import PLURAL_FORMS, plural_form
+from .yaml_files import read_yaml
 
 
 Label = str | dict[str, str]  # a text, or its plural forms ({one: ..., few: ..., other: ...})

@@ -26,8 +26,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from .terms import DeadlineRule
 from .schedule import parse_span
+from .terms import DeadlineRule
 from .workdays import WorkCalendar
 
 if TYPE_CHECKING:

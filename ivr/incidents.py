@@ -15,14 +15,14 @@ from sqlalchemy import case, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
-from .tickets import casework
-from .tickets.casework import SmsPreview
 from .errors import TicketError
-from .tickets.history import record
 from .inputs import clean_text
 from .models import Incident, IncidentTicket, Ticket, User
-from .states import TicketStatus
 from .settings import HotlineConfig
+from .states import TicketStatus
+from .tickets import casework
+from .tickets.casework import SmsPreview
+from .tickets.history import record
 from .tickets.registration import final_due, find_by_call, open_ticket
 
 # The ticket source of a caller who joined an incident (no recording, no operator).

@@ -14,10 +14,10 @@ from zoneinfo import ZoneInfo
 from pathlib import Path
 from typing import Any
 
-from .yaml_files import read_yaml
 from .deadlines import Deadline
 from .errors import ConfigError
 from .schedule import DAYS, WeeklyHours, format_minutes
+from .yaml_files import read_yaml
 
 # Every prompt a prompts file must define, with the placeholders it may use.
 PROMPTS: dict[str, frozenset[str]] = {

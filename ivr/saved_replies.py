@@ -17,8 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from .yaml_files import read_yaml
 from .errors import ConfigError
+from .yaml_files import read_yaml
 
 REPLY_ACTIONS = ("progress", "resolve", "reject")
 MAX_TEXT = 1000  # as ivr.tickets.casework.MAX_TEXT: a reply must fit the form it fills

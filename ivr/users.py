@@ -20,8 +20,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from .errors import AccountError, SignInThrottled
-from .phone import caller_from
 from .models import SignInThrottle, User
+from .phone import caller_from
 from .states import Role
 
 log = logging.getLogger(__name__)

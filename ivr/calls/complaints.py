@@ -9,12 +9,12 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from ..tickets import history
 from ..errors import TicketRefused
 from ..inputs import clean_text
 from ..models import CallRecord, Ticket, User
-from ..states import TicketSource, TicketStatus
 from ..settings import HotlineConfig
+from ..states import TicketSource, TicketStatus
+from ..tickets import history
 from ..tickets.registration import final_due, find_by_call, open_ticket
 
 MAX_SUMMARY = 1000

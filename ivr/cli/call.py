@@ -11,9 +11,9 @@ import time
 import click
 
 from .. import create_app, instance_folder
-from . import main
 from ..errors import ConfigError, IvrError
 from ..softphone import DIAL_OUTCOMES, Call, HttpTransport, TerminalCaller
+from . import main
 
 
 @main.command()  # its line in `ivr --help`: ivr.cli.LAZY_COMMANDS

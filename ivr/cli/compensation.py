@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import click
 
-from . import configured_hotline, iso_day, main
 from ..compensation import compensation_for, formula_in_words, parse_money
+from . import configured_hotline, iso_day, main
 
 
 @main.command()  # its line in `ivr --help`: ivr.cli.LAZY_COMMANDS

@@ -10,7 +10,6 @@ from datetime import datetime, timedelta
 import click
 
 from ..calls.stats import local_range
-from . import _app, _replay, iso_day, main
 from ..errors import TwilioApiError
 from ..exports import (
     CALL_COLUMNS, TICKET_COLUMNS, CallFilter, call_rows, incident_columns, incident_rows, ticket_rows, write_csv,
@@ -20,6 +19,7 @@ from ..recovery.reconcile import reconcile as reconcile_with_twilio
 from ..recovery.twilio_recordings import TwilioRecordings
 from ..tickets.queries import TicketFilter, all_tickets
 from ..transcripts import transcript_texts
+from . import _app, _replay, iso_day, main
 
 
 @main.command()  # its line in `ivr --help`: ivr.cli.LAZY_COMMANDS

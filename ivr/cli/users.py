@@ -8,10 +8,10 @@ from datetime import datetime, timezone
 import click
 from flask import Flask
 
-from . import _app, main
 from ..errors import AccountError
 from ..states import Role
 from ..users import MIN_PASSWORD, add_user, all_users, check_password, disable_user, find_user, set_password, set_phone
+from . import _app, main
 
 
 @main.group()  # its line in `ivr --help`: ivr.cli.LAZY_COMMANDS

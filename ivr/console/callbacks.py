@@ -10,12 +10,12 @@ from flask import Blueprint, current_app, flash, g, redirect, render_template, r
 
 from .. import appctx
 from ..callbacks import CallbackUrls, calling, count_waiting, place_callback, waiting_callbacks
-from .common import load_user, page_context
-from .words import label
 from ..errors import TicketRefused
 from ..models import Callback
-from ..states import CallbackOutcome
 from ..phone import caller_from
+from ..states import CallbackOutcome
+from .common import load_user, page_context
+from .words import label
 
 bp = Blueprint("console_callbacks", __name__, url_prefix="/console")
 # The blueprints whose pages show base.html's header.

@@ -15,16 +15,16 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, request
 from werkzeug.datastructures import MultiDict
 
 from .. import appctx
-from ..calls.queries import CallFilter, current_call, get_call, list_calls, tickets_of_caller
 from ..calls.complaints import MAX_SUMMARY, mark_no_complaint, next_complaint, register_live, tickets_of_call
-from .common import load_user, page_context, recording_response, ticket_due
-from .words import label
+from ..calls.queries import CallFilter, current_call, get_call, list_calls, tickets_of_caller
 from ..errors import TicketError, TicketRefused
 from ..inputs import ascii_int, clean_text, matches
 from ..models import CallRecord, User
-from ..states import CallOutcome
 from ..phone import caller_from, sms_recipient
 from ..prompts import PromptSet
+from ..states import CallOutcome
+from .common import load_user, page_context, recording_response, ticket_due
+from .words import label
 
 bp = Blueprint("console_calls", __name__, url_prefix="/console")
 bp.before_request(load_user)

@@ -19,12 +19,12 @@ from itsdangerous import URLSafeTimedSerializer
 from .. import appctx
 from ..alerts import risk_windows
 from ..byte_ranges import MalformedRange, parse_range
+from ..deadlines import Deadline, ticket_deadline
 from ..errors import RecordingUnavailable
 from ..inputs import ascii_int
-from ..deadlines import Deadline, ticket_deadline
 from ..models import Ticket, User
-from ..states import TicketStatus
 from ..recordings import RecordingStream
+from ..states import TicketStatus
 from ..tickets.queries import SORTS, TicketFilter
 
 log = logging.getLogger(__name__)

@@ -6,8 +6,8 @@ from __future__ import annotations
 from flask import Blueprint, g
 
 from .. import appctx
-from ..tickets import history
 from ..models import Ticket
+from ..tickets import history
 
 bp = Blueprint("console_history", __name__)
 

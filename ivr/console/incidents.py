@@ -16,14 +16,14 @@ from sqlalchemy.orm import object_session
 from werkzeug.datastructures import MultiDict
 
 from .. import appctx, incidents
-from ..tickets import casework
-from .common import load_user, page_context, supervisor_only
-from .words import label
 from ..errors import TicketError
 from ..incidents import Declaration, IncidentInvalid, Problem
 from ..inputs import matches
 from ..models import Incident, Ticket, User
 from ..sms.text import gsm7_length
+from ..tickets import casework
+from .common import load_user, page_context, supervisor_only
+from .words import label
 
 bp = Blueprint("console_incidents", __name__, url_prefix="/console")
 bp.before_request(load_user)

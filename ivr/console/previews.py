@@ -10,13 +10,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 
-from ..tickets import casework, terms as ticket_terms
 from ..compensation import formula_in_words, parse_money
 from ..errors import TicketError
+from ..inputs import ascii_int
 from ..models import Ticket
 from ..settings import HotlineConfig
-from ..inputs import ascii_int
 from ..sms.text import gsm7_length, segments
+from ..tickets import casework, terms as ticket_terms
 
 # Actions that text the customer or change the ticket's terms, with the SMS each may send.
 PREVIEWED = {"progress": "ticket_progress", "resolve": "ticket_resolved", "reject": "ticket_rejected",

@@ -17,12 +17,12 @@ from flask import Blueprint, Response, g, render_template, request
 from .. import appctx
 from ..calls.figures import ANSWER_TARGET_SECONDS, CHART_OUTCOMES, Tally, scale_top, stacked
 from ..calls.stats import MAX_DAYS, call_stats, hourly_stats, local_range
-from .common import load_user, page_context, supervisor_only, ticket_filter
 from ..exports import CALL_COLUMNS, TICKET_COLUMNS, CallFilter, call_rows, ticket_rows, write_csv
 from ..inputs import matches
 from ..states import CallOutcome
 from ..tickets.queries import all_tickets
 from ..transcripts import transcript_texts
+from .common import load_user, page_context, supervisor_only, ticket_filter
 
 bp = Blueprint("console_stats", __name__, url_prefix="/console")
 bp.before_request(load_user)

@@ -8,15 +8,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, object_session
 
 from .. import appctx
-from ..tickets import casework, terms as ticket_terms
 from ..calls.queries import get_call
-from .previews import RESENDS
-from .words import refusal_words
 from ..errors import TicketRefused
 from ..models import Ticket, User
-from ..states import TicketStatus
 from ..saved_replies import REPLY_ACTIONS
+from ..states import TicketStatus
+from ..tickets import casework, terms as ticket_terms
 from ..transcripts import transcript_of
+from .previews import RESENDS
+from .words import refusal_words
 
 
 def assignees(db: Session) -> list[User]:

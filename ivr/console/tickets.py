@@ -15,23 +15,23 @@ from flask import Blueprint, Response, abort, current_app, flash, g, jsonify, re
 from sqlalchemy.orm import Session
 
 from .. import appctx
+from ..compensation import parse_money
+from ..errors import SignInThrottled, TicketClosed, TicketError, TicketRefused, TicketTaken
+from ..inputs import ascii_int, safe_redirect_target
+from ..models import Ticket, TicketEvent, User
+from ..saved_replies import REPLY_ACTIONS
 from ..tickets import casework
+from ..tickets.queries import counts, get_ticket, list_tickets, list_version, overview
+from ..users import end_sessions, sign_in
 from . import words
 from .common import (
     CookieSessions, load_user, page_context, recording_response, supervisor_only, ticket_filter,
 )
-from ..compensation import parse_money
-from .ticket_page import assignees, render_ticket, saved_replies
-from .words import label, local_time, refusal_words
+from .overview_charts import overview_charts
 from .previews import PREVIEWED, RESENDS, PreviewProblem, preview
 from .stats import day_param
-from ..errors import SignInThrottled, TicketClosed, TicketError, TicketRefused, TicketTaken
-from ..inputs import ascii_int, safe_redirect_target
-from ..saved_replies import REPLY_ACTIONS
-from ..models import Ticket, TicketEvent, User
-from .overview_charts import overview_charts
-from ..tickets.queries import counts, get_ticket, list_tickets, list_version, overview
-from ..users import end_sessions, sign_in
+from .ticket_page import assignees, render_ticket, saved_replies
+from .words import label, local_time, refusal_words
 
 bp = Blueprint("console", __name__, url_prefix="/console")
 ACTIONS = ("take", "note", "progress", "resolve", "reject", "extend", "reclassify", "reopen", "resend", "send_to", "assign")

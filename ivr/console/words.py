@@ -10,11 +10,11 @@ from datetime import datetime
 from flask import Flask, g, request, url_for
 
 from .. import appctx
-from .common import ticket_due
 from ..console_labels import label_text
 from ..errors import TicketClosed, TicketError, TicketRefused, TicketTaken
-from ..states import TicketStatus
 from ..schedule import DAYS
+from ..states import TicketStatus
+from .common import ticket_due
 
 
 def init_app(app: Flask) -> None:

@@ -25,11 +25,11 @@ from typing import Any
 
 from sqlalchemy import Row, and_, or_, select, update
 
-from ..tickets import history
 from ..db import Database
 from ..errors import SmsPermanentError, SmsTemporaryError
 from ..models import SmsMessage, Ticket
 from ..states import SmsStatus
+from ..tickets import history
 from .gateway import OutgoingSms, SentSms, SmsGateway
 from .wakeup import Wakeup, wakeup_for
 

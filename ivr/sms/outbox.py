@@ -9,10 +9,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..tickets import history
 from ..models import SmsMessage, Ticket
-from ..states import SmsStatus
 from ..settings import HotlineConfig
+from ..states import SmsStatus
+from ..tickets import history
 from .text import to_gsm7
 from .wakeup import announce_sms
 

@@ -10,8 +10,8 @@ from werkzeug.exceptions import HTTPException
 
 from .. import appctx
 from ..inputs import ascii_int, matches
-from .outbox import record_status_callback
 from ..twilio_auth import require_twilio_signature
+from .outbox import record_status_callback
 
 log = logging.getLogger(__name__)
 bp = Blueprint("sms", __name__, url_prefix="/sms")

@@ -11,13 +11,13 @@ from sqlalchemy import Connection, and_, bindparam, case, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from . import history
 from ..deadlines import Deadline, ticket_deadline
 from ..inputs import ascii_int
 from ..models import CallerMessage, Ticket
-from ..states import TicketStatus
-from ..sms.outbox import queue_sms
 from ..settings import HotlineConfig
+from ..sms.outbox import queue_sms
+from ..states import TicketStatus
+from . import history
 
 # A complaint resolved or rejected this recently is still told to its caller.
 RECENTLY_CLOSED = timedelta(days=30)

@@ -16,16 +16,16 @@ from decimal import Decimal
 from sqlalchemy.orm import Session
 
 from ..compensation import Compensation, compensation_for, formula_in_words
-from . import history, terms as ticket_terms
 from ..errors import TicketClosed, TicketRefused, TicketTaken
 from ..models import SmsMessage, Ticket, User
-from ..states import SmsStatus, TicketStatus
-from ..sms.outbox import queue_sms
 from ..phone import caller_from, sms_recipient
-from .terms import TermsChange
-from .registration import meet_milestones, unmeet_milestones
 from ..settings import HotlineConfig
+from ..sms.outbox import queue_sms
 from ..sms.text import segments, to_gsm7
+from ..states import SmsStatus, TicketStatus
+from . import history, terms as ticket_terms
+from .registration import meet_milestones, unmeet_milestones
+from .terms import TermsChange
 
 MAX_TEXT = 1000
 

@@ -16,15 +16,15 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from . import history
 from ..deadlines import Deadline, milestones_for_department, ticket_deadline
 from ..models import Ticket, TicketMilestone, TicketSequence
-from ..states import TicketSource, TicketStatus
-from ..sms.outbox import queue_sms, queued_sms_values
 from ..settings import HotlineConfig
-from .statements import Shape, postgresql_statement, sqlite_statements, statement_values
+from ..sms.outbox import queue_sms, queued_sms_values
 from ..sms.text import sms_due
 from ..sms.wakeup import announce_sms
+from ..states import TicketSource, TicketStatus
+from . import history
+from .statements import Shape, postgresql_statement, sqlite_statements, statement_values
 
 RECORDING_STATUSES = {"completed", "absent", "failed"}
 # Stands for the ticket's number in the registration SMS, worked out before the number exists.

@@ -12,12 +12,12 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from . import history
 from ..deadlines import Deadline, MilestoneDue, extend_deadline, milestones_for_department
 from ..errors import TicketRefused
 from ..models import Ticket, TicketMilestone, User
-from ..states import TicketStatus
 from ..settings import HotlineConfig
+from ..states import TicketStatus
+from . import history
 
 
 @dataclass(frozen=True)

@@ -21,8 +21,8 @@ from ..calls.outcome import CALL_STATUSES
 from ..inputs import ascii_int
 from ..models import CallbackCall
 from ..prompts import PromptSet
-from ..twiml import speak, twiml_response
 from ..twilio_auth import require_call_sid, require_twilio_signature
+from ..twiml import speak, twiml_response
 
 log = logging.getLogger(__name__)
 bp = Blueprint("callback_calls", __name__, url_prefix="/voice/callbacks")

@@ -16,8 +16,8 @@ from ..twiml import speak, twiml_response
 from . import status
 from .arrival import Arrival, IncomingStep
 from .blueprint import bp
-from .incidents import announce_outage, route_with_notice
 from .call_state import call_caller, call_lang, department_name, int_arg, log_arrival, prompts_in
+from .incidents import announce_outage, route_with_notice
 from .prebuilt import append_prebuilt
 
 

@@ -19,9 +19,9 @@ from sqlalchemy.orm import Session
 from twilio.twiml.voice_response import Gather, VoiceResponse
 
 from .. import appctx
-from ..tickets.callers import MessageReport, TicketState, attach_message, callers_tickets, keyed_ticket
 from ..inputs import ascii_int, has_control_characters, matches
 from ..states import TicketStatus
+from ..tickets.callers import MessageReport, TicketState, attach_message, callers_tickets, keyed_ticket
 from ..tickets.registration import RECORDING_STATUSES
 from ..twiml import speak, twiml_response
 from .arrival import Arrival
