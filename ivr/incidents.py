@@ -19,14 +19,12 @@ from .errors import TicketError
 from .inputs import clean_text
 from .models import Incident, IncidentTicket, Ticket, User
 from .settings import HotlineConfig
-from .states import TicketStatus
+from .states import TicketSource, TicketStatus
 from .tickets import casework
 from .tickets.casework import SmsPreview
 from .tickets.history import record
 from .tickets.registration import final_due, find_by_call, open_ticket
 
-# The ticket source of a caller who joined an incident (no recording, no operator).
-SOURCE = "incident"
 MAX_AREA = 200
 MAX_MESSAGE = 500   # spoken to every caller: a long one costs them their minute
 MAX_RESOLUTION = casework.MAX_TEXT
@@ -127,7 +125,7 @@ def join(
         with session.begin_nested():
             ticket = open_ticket(
                 session, hotline, call_sid=call_sid, department=department, caller=caller, sms_to=sms_to,
-                language=language, source=SOURCE, now=now,
+                language=language, source=TicketSource.INCIDENT, now=now,
             )
             session.add(IncidentTicket(incident=incident, ticket=ticket))
             record(session, ticket, "caller", "registered", now, via="incident", incident=incident.id,

@@ -18,6 +18,7 @@ class TicketSource:
     VOICEMAIL = "voicemail"   # left by the caller after the beep
     OPERATOR = "operator"     # spoken to an operator, registered by them in the console
     CALLBACK = "callback"     # the caller asked to be called back instead of leaving a voicemail
+    INCIDENT = "incident"     # the caller joined an outage notice with one key
 
 
 class CallOutcome:

@@ -132,6 +132,15 @@ def test_percentile_is_the_nearest_rank():
     assert percentile([5, 30], 0.5) == 5
 
 
+def test_complaints_without_an_operator_are_every_source_but_the_operator():
+    tally = Tally()
+    for source in (TicketSource.OPERATOR, TicketSource.VOICEMAIL, TicketSource.VOICEMAIL,
+                   TicketSource.CALLBACK, TicketSource.INCIDENT, TicketSource.INCIDENT):
+        tally.add_complaint(source)
+    assert (tally.complaints_total, tally.complaints_live, tally.complaints_without_operator) == (6, 1, 5)
+    assert (tally.complaints_voicemail, tally.complaints_callback, tally.complaints_incident) == (2, 1, 2)
+
+
 def test_answered_in_time_counts_twenty_seconds_and_not_twenty_one():
     tally = Tally()
     for wait in (20, 21):

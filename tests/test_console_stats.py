@@ -93,6 +93,29 @@ def test_supervisor_reads_the_statistics_in_romanian_and_in_english(fortnight):
     assert labels["ro"]["stats_title"] not in page
 
 
+def test_every_complaint_counts_however_it_came(fortnight, clock):
+    """A callback request and an outage notice joined are complaints too: in the total, in the
+    day's complaints without an operator, and named in the total's line when there are any."""
+    db, hotline = fortnight.extensions["ivr.db"], fortnight.extensions["ivr.hotline"]
+    maria = signed_in(fortnight.test_client(), "maria")
+    before = maria.get("/console/calls/stats").get_data(as_text=True)
+    assert "cu apel înapoi cerut" not in before and "la o întrerupere anunțată" not in before
+    with db.session() as s, s.begin():
+        expected = call_stats(s, date(2026, 11, 4), date(2026, 11, 17), BUCHAREST).total
+        for n, source in enumerate((TicketSource.CALLBACK, TicketSource.INCIDENT, TicketSource.INCIDENT)):
+            open_ticket(s, hotline, call_sid=f"CA{'e' * 31}{n}", department="technical", caller="+40733555111",
+                        sms_to="+40733555111", language="ro", source=source, now=bucharest(2026, 11, 17, 9, n))
+    page = maria.get("/console/calls/stats").get_data(as_text=True)
+    assert f'id="kpi-complaints">{expected.complaints_total + 3}<' in page
+    assert "· 1 cu apel înapoi cerut · 2 la o întrerupere anunțată" in page
+    tuesday = re.findall(r"<th scope=\"row\">mar 17.11</th>(.*?)</tr>", page, re.S)[-1]  # the table, after the chart
+    cells = re.findall(r"<td>([^<]*)", tuesday)
+    with db.session() as s:
+        day = call_stats(s, date(2026, 11, 17), date(2026, 11, 17), BUCHAREST).total
+    assert day.complaints_without_operator == day.complaints_voicemail + 3
+    assert [int(cells[7]), int(cells[8])] == [day.complaints_live, day.complaints_without_operator]
+
+
 def test_statistics_are_for_supervisors(fortnight):
     ana = signed_in(fortnight.test_client(), "ana")
     assert ana.get("/console/calls/stats").status_code == 403

@@ -60,12 +60,30 @@ class Tally:
         return self.outcomes[outcome]
 
     @property
+    def complaints_total(self) -> int:
+        """Every complaint registered, however it came."""
+        return sum(self.complaints.values())
+
+    @property
     def complaints_live(self) -> int:
         return self.complaints[TicketSource.OPERATOR]
 
     @property
+    def complaints_without_operator(self) -> int:
+        """The complaints no operator took: voicemails, callback requests, outage notices joined."""
+        return self.complaints_total - self.complaints_live
+
+    @property
     def complaints_voicemail(self) -> int:
         return self.complaints[TicketSource.VOICEMAIL]
+
+    @property
+    def complaints_callback(self) -> int:
+        return self.complaints[TicketSource.CALLBACK]
+
+    @property
+    def complaints_incident(self) -> int:
+        return self.complaints[TicketSource.INCIDENT]
 
     @property
     def share_in_time(self) -> float | None:
