@@ -283,6 +283,36 @@ def test_call_back_rings_the_operator_then_the_customer_with_a_whisper(post, clo
     assert "Nimeni nu așteaptă" in ana.get("/console/callbacks").get_data(as_text=True)
 
 
+def test_a_callback_tickets_page_shows_its_request_and_calls_back_from_there(post, clock, as_user, twilio, db):
+    request_callback(post, clock, CALL_SID, bucharest(2026, 11, 17, 10, 0))
+    clock.now = bucharest(2026, 11, 17, 12, 15)
+    ana, page_url = as_user("ana"), "/console/tickets/RC-2026-000001"
+    page = ana.get(page_url)
+    html = page.get_data(as_text=True)
+    assert f'<dd class="ticket-callback">{CALLER}</dd>' in html
+    assert "17.11.2026 12:00" in html and "întârziat" in html and "niciuna încă" in html
+    assert 'action="/console/callbacks/1/call"' in html and f'name="back" value="{page_url}"' in html
+
+    reply = ana.post("/console/callbacks/1/call", data={"csrf_token": csrf(page), "back": page_url})
+    assert reply.status_code == 303 and reply.location.endswith(page_url)
+    assert [c["to"] for c in twilio.placed_calls] == [ANA_PHONE]
+    html = ana.get(page_url).get_data(as_text=True)
+    assert "Telefonul dumneavoastră +40744000111 sună" in html and "ana sună înapoi" in html
+    assert 'action="/console/callbacks/1/call"' not in html  # one call at a time
+
+    elsewhere = ana.post("/console/callbacks/1/call", data={"csrf_token": csrf(page), "back": "https://example.com/console/"})
+    assert elsewhere.location.endswith("/console/callbacks") and len(twilio.placed_calls) == 1
+
+
+def test_a_voicemail_tickets_page_has_no_callback(post, clock, as_user):
+    clock.now = bucharest(2026, 11, 17, 10, 0)
+    twiml(post("/voice/recorded/technical?lang=ro&sms=%2B40722123456", RecordingSid="RE" + "1" * 32,
+               RecordingUrl="https://api.twilio.com/2010-04-01/Accounts/AC1/Recordings/RE" + "1" * 32,
+               RecordingDuration="20"))
+    html = as_user("ana").get("/console/tickets/RC-2026-000001").get_data(as_text=True)
+    assert "RC-2026-000001" in html and "ticket-callback" not in html and "/console/callbacks/" not in html
+
+
 def test_an_operator_without_a_phone_types_one_and_a_second_operator_is_refused(post, clock, as_user, twilio, db):
     request_callback(post, clock, CALL_SID, bucharest(2026, 11, 17, 10, 0))
     ion = as_user("ion", "en")

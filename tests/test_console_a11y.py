@@ -8,15 +8,17 @@ axe-core is vendored into ``tests/vendor/axe-core/`` (from npm); the app never s
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
 from ivr.tickets import casework
-from ivr.models import CallRecord, Ticket, User
+from ivr.models import Callback, CallRecord, Ticket, User
+from ivr.states import TicketSource
 from ivr.softphone import Call, HttpTransport, ScriptedCaller
-from ivr.tickets.registration import VoicemailReport, register_voicemail
+from ivr.tickets.registration import VoicemailReport, open_ticket, register_voicemail
 from ivr.users import add_user
 
 from conftest import AUTH_TOKEN, ROOT, bucharest
@@ -52,15 +54,22 @@ def console_data(live_app, twilio, clock):
                 casework.take(session, ticket, maria, clock())
                 casework.add_note(session, ticket, maria, "Clientul revine mâine.", clock())
                 casework.resolve(session, hotline, ticket, maria, "Am corectat factura.", clock())
+        # A caller who asked to be called back two hours ago and is overdue: its page offers the call.
+        asked = clock() - timedelta(hours=2)
+        callback = open_ticket(session, hotline, call_sid="CA" + "b" * 32, department="technical", caller="+40744555666",
+                               sms_to="+40744555666", language="ro", source=TicketSource.CALLBACK, now=asked)
+        session.add(Callback(ticket=callback, number="+40744555666", hotline_number="+40215894141",
+                             requested_at=asked, due_at=asked + timedelta(hours=1)))
     with db.session() as session:
         number = session.scalars(select(Ticket.number).where(Ticket.department == "technical").order_by(Ticket.id)).first()
+        called_back = session.scalar(select(Ticket.number).where(Ticket.source == TicketSource.CALLBACK))
         call_sid = session.scalars(select(CallRecord.call_sid)).first()
         assert session.scalar(select(User).where(User.name == SUPERVISOR)) is not None
     pages = {
         "list": "/console/", "ticket": f"/console/tickets/{number}", "overview": "/console/overview",
         "calls": "/console/calls", "call": f"/console/calls/{call_sid}", "call-stats": "/console/calls/stats",
         "not-found": "/console/tickets/RC-2026-999999", "incidents": "/console/incidents",
-        "callbacks": "/console/callbacks",
+        "callbacks": "/console/callbacks", "callback-ticket": f"/console/tickets/{called_back}",
     }
     return base_url, pages
 

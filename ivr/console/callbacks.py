@@ -1,20 +1,24 @@
 """The console's callback requests: the list, oldest first, and the "call back" button, which
-has Twilio ring the operator's phone and then the customer (``ivr.callbacks``).
+has Twilio ring the operator's phone and then the customer (``ivr.callbacks``); on a callback
+ticket's own page, its request and the same button.
 
 Delivery only; every form carries a CSRF token (Flask-WTF).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, session, url_for
+from sqlalchemy.orm import object_session
 
 from .. import appctx
-from ..callbacks import CallbackUrls, calling, count_waiting, place_callback, waiting_callbacks
+from ..callbacks import CallbackUrls, callback_of, calling, count_waiting, place_callback, waiting_callbacks
 from ..errors import TicketRefused
-from ..models import Callback
+from ..models import Callback, CallbackCall, Ticket
 from ..phone import caller_from
-from ..states import CallbackOutcome
-from .common import load_user, page_context
+from ..states import CallbackOutcome, TicketSource, TicketStatus
+from .common import console_path, load_user, page_context
 from .words import label
 
 bp = Blueprint("console_callbacks", __name__, url_prefix="/console")
@@ -45,6 +49,32 @@ def callbacks():
         )
 
 
+@dataclass(frozen=True)
+class TicketCallback:
+    """A callback ticket's request as its page shows it."""
+
+    request: Callback
+    late: bool                      # not called back by the time it was due
+    calling: CallbackCall | None    # the attempt ringing or talking now
+    offered: bool                   # the page offers "call back"
+
+
+@bp.app_template_global()
+def callback_of_ticket(ticket: Ticket) -> TicketCallback | None:
+    """The callback request of a ticket, for its page; None for the others (no query for them)."""
+    session = object_session(ticket)
+    if ticket.source != TicketSource.CALLBACK or session is None:
+        return None
+    found = callback_of(session, ticket.id)
+    if found is None:
+        return None
+    now = appctx.now()
+    busy = next((a for a in found.calls if calling(a, now)), None)
+    waiting = found.done_at is None and ticket.status in TicketStatus.OPEN
+    return TicketCallback(found, waiting and now >= found.due_at, busy,
+                          waiting and busy is None and appctx.call_dialer() is not None)
+
+
 def twilio_url(endpoint: str, **values) -> str:
     """An absolute URL of ours for Twilio: IVR_PUBLIC_URL when set (as the signature check reads
     it), else the host this console was reached at."""
@@ -65,7 +95,7 @@ def _operator_phone() -> str | None:
 
 @bp.post("/callbacks/<int:callback_id>/call")
 def call_back(callback_id: int):
-    back = redirect(url_for(".callbacks"), 303)
+    back = redirect(console_path(request.form.get("back"), otherwise=".callbacks"), 303)
     dialer = appctx.call_dialer()
     if dialer is None:
         flash(label("callback_unavailable"), "error")

@@ -21,7 +21,7 @@ from ..alerts import risk_windows
 from ..byte_ranges import MalformedRange, parse_range
 from ..deadlines import Deadline, ticket_deadline
 from ..errors import RecordingUnavailable
-from ..inputs import ascii_int
+from ..inputs import ascii_int, safe_redirect_target
 from ..models import Ticket, User
 from ..recordings import RecordingStream
 from ..states import TicketStatus
@@ -84,6 +84,13 @@ def page_context() -> dict:
 def _page_url(endpoint: str, page: int) -> str:
     """The same list (its filters and order kept) at page ``page``."""
     return url_for(endpoint, **{**request.args.to_dict(), "page": page})
+
+
+def console_path(target: str | None, otherwise: str = "console.tickets") -> str:
+    """``target`` when it is a safe path inside the console (where a form came from); else the
+    page of the endpoint ``otherwise``."""
+    safe = safe_redirect_target(target)
+    return safe if safe and safe.startswith("/console") else url_for(otherwise)
 
 
 def supervisor_only(view):

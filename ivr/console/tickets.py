@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from .. import appctx
 from ..compensation import parse_money
 from ..errors import SignInThrottled, TicketClosed, TicketError, TicketRefused, TicketTaken
-from ..inputs import ascii_int, safe_redirect_target
+from ..inputs import ascii_int
 from ..models import Ticket, TicketEvent, User
 from ..saved_replies import REPLY_ACTIONS
 from ..tickets import casework
@@ -25,7 +25,7 @@ from ..tickets.queries import counts, get_ticket, list_tickets, list_version, ov
 from ..users import end_sessions, sign_in
 from . import words
 from .common import (
-    CookieSessions, load_user, page_context, recording_response, supervisor_only, ticket_filter,
+    CookieSessions, console_path, load_user, page_context, recording_response, supervisor_only, ticket_filter,
 )
 from .overview_charts import overview_charts
 from .previews import PREVIEWED, RESENDS, PreviewProblem, preview
@@ -77,7 +77,7 @@ def protect(response: Response) -> Response:
 def language(lang: str):
     if lang in appctx.hotline().routing.hotline.languages:
         session["lang"] = lang
-    return redirect(_console_path(_same_site_path(request.referrer or "")))
+    return redirect(console_path(_same_site_path(request.referrer or "")))
 
 
 def _same_site_path(url: str) -> str:
@@ -86,12 +86,6 @@ def _same_site_path(url: str) -> str:
     if parts.scheme in ("http", "https") and parts.netloc == request.host:
         return parts.path + (f"?{parts.query}" if parts.query else "")
     return url
-
-
-def _console_path(target: str | None) -> str:
-    """``target`` when it is a safe path inside the console; else the work list."""
-    safe = safe_redirect_target(target)
-    return safe if safe and safe.startswith(bp.url_prefix) else url_for("console.tickets")
 
 
 # -- signing in ---------------------------------------------------------------------
@@ -114,7 +108,7 @@ def login():
     session.clear()
     session.permanent = True
     session["user_id"], session["generation"], session["lang"] = user_id, generation, g.lang
-    return redirect(_console_path(request.args.get("next")))
+    return redirect(console_path(request.args.get("next")))
 
 
 @bp.post("/logout")
@@ -159,7 +153,7 @@ def bulk():
     """A supervisor takes, or assigns to one operator, the tickets ticked on the list: each in
     its own transaction with its row locked, so one refusal (a ticket closed meanwhile) does
     not undo the others."""
-    action, back = request.form.get("action", ""), _console_path(request.form.get("back"))
+    action, back = request.form.get("action", ""), console_path(request.form.get("back"))
     numbers = sorted(set(request.form.getlist("ticket")))[:MAX_BULK]  # one lock order for everyone
     if action not in BULK_ACTIONS or not numbers:
         flash(label("bulk_none"), "error")
