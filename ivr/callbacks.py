@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from .call_dialer import CallDialer, DialError, OutgoingCall
@@ -27,7 +26,7 @@ from .models import Callback, CallbackCall, Ticket, User
 from .settings import HotlineConfig
 from .states import CallbackOutcome, TicketSource, TicketStatus
 from .tickets import history
-from .tickets.registration import find_by_call, open_ticket
+from .tickets.registration import find_by_call, once_per_call, open_ticket
 
 # Twilio's CallStatus values after which nothing more happens on a leg.
 FINAL_STATUSES = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})
@@ -58,14 +57,7 @@ def request_callback(session: Session, hotline: HotlineConfig, request: Callback
     ticket = find_by_call(session, request.call_sid)
     if ticket is not None:
         return ticket
-    try:
-        with session.begin_nested():
-            ticket = _create(session, hotline, request, now)
-    except IntegrityError:
-        ticket = find_by_call(session, request.call_sid)
-        if ticket is None:
-            raise
-    return ticket
+    return once_per_call(session, request.call_sid, lambda: _create(session, hotline, request, now))
 
 
 def _create(session: Session, hotline: HotlineConfig, request: CallbackRequest, now: datetime) -> Ticket:

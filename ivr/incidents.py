@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import case, func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from .errors import TicketError
@@ -23,7 +22,7 @@ from .states import TicketSource, TicketStatus
 from .tickets import casework
 from .tickets.casework import SmsPreview
 from .tickets.history import record
-from .tickets.registration import final_due, find_by_call, open_ticket
+from .tickets.registration import final_due, find_by_call, once_per_call, open_ticket
 
 MAX_AREA = 200
 MAX_MESSAGE = 500   # spoken to every caller: a long one costs them their minute
@@ -121,22 +120,19 @@ def join(
         return None
     if department not in hotline.routing.departments:
         department = join_department(hotline, incident)
-    try:
-        with session.begin_nested():
-            ticket = open_ticket(
-                session, hotline, call_sid=call_sid, department=department, caller=caller, sms_to=sms_to,
-                language=language, source=TicketSource.INCIDENT, now=now,
-            )
-            session.add(IncidentTicket(incident=incident, ticket=ticket))
-            record(session, ticket, "caller", "registered", now, via="incident", incident=incident.id,
-                   deadline=final_due(ticket))
-            session.flush()
-    except IntegrityError:  # the same keypress, reported twice at once: the other one made it
-        existing = find_by_call(session, call_sid)
-        if existing is None:
-            raise
-        return existing
-    return ticket
+
+    def joined() -> Ticket:
+        ticket = open_ticket(
+            session, hotline, call_sid=call_sid, department=department, caller=caller, sms_to=sms_to,
+            language=language, source=TicketSource.INCIDENT, now=now,
+        )
+        session.add(IncidentTicket(incident=incident, ticket=ticket))
+        record(session, ticket, "caller", "registered", now, via="incident", incident=incident.id,
+               deadline=final_due(ticket))
+        session.flush()
+        return ticket
+
+    return once_per_call(session, call_sid, joined)  # the same keypress reported twice at once: one ticket
 
 
 # -- reading ----------------------------------------------------------------------------------

@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..errors import TicketRefused
@@ -15,7 +14,7 @@ from ..models import CallRecord, Ticket, User
 from ..settings import HotlineConfig
 from ..states import TicketSource, TicketStatus
 from ..tickets import history
-from ..tickets.registration import final_due, find_by_call, open_ticket
+from ..tickets.registration import final_due, find_by_call, once_per_call, open_ticket
 
 MAX_SUMMARY = 1000
 
@@ -46,25 +45,22 @@ def register_live(
     existing = find_by_call(session, call.call_sid, complaint)
     if existing is not None:
         return existing
-    try:
-        with session.begin_nested():
-            ticket = open_ticket(
-                session, hotline, call_sid=call.call_sid, department=department, caller=call.caller, sms_to=sms_to,
-                language=call.language or hotline.routing.default_language, source=TicketSource.OPERATOR,
-                now=now, complaint=complaint,
-            )
-            ticket.assignee, ticket.status = operator, TicketStatus.IN_PROGRESS
-            ticket.client_code = clean_text(client_code, 32).strip() or None
-            ticket.recording_sid, ticket.recording_url = call.recording_sid, call.recording_url
-            history.record(session, ticket, history.actor_of(operator), "registered", now, summary,
-                           via="operator", deadline=final_due(ticket))
-            session.flush()
-    except IntegrityError:  # the same form, posted twice at once: the other post made it
-        existing = find_by_call(session, call.call_sid, complaint)
-        if existing is None:
-            raise
-        return existing
-    return ticket
+
+    def registered() -> Ticket:
+        ticket = open_ticket(
+            session, hotline, call_sid=call.call_sid, department=department, caller=call.caller, sms_to=sms_to,
+            language=call.language or hotline.routing.default_language, source=TicketSource.OPERATOR,
+            now=now, complaint=complaint,
+        )
+        ticket.assignee, ticket.status = operator, TicketStatus.IN_PROGRESS
+        ticket.client_code = clean_text(client_code, 32).strip() or None
+        ticket.recording_sid, ticket.recording_url = call.recording_sid, call.recording_url
+        history.record(session, ticket, history.actor_of(operator), "registered", now, summary,
+                       via="operator", deadline=final_due(ticket))
+        session.flush()
+        return ticket
+
+    return once_per_call(session, call.call_sid, registered, complaint)  # the same form posted twice at once: one ticket
 
 
 def mark_no_complaint(session: Session, call: CallRecord, operator: User, reason: str, now: datetime) -> None:

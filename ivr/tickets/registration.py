@@ -8,12 +8,14 @@ statement to the commit right after it, never while Python works (see ``_write``
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..deadlines import Deadline, milestones_for_department, ticket_deadline
@@ -89,6 +91,20 @@ class NewTicket:
 def find_by_call(session: Session, call_sid: str, complaint: int = 1) -> Ticket | None:
     """The ticket of a call's first complaint (or of its ``complaint``-th, taken live)."""
     return session.scalar(select(Ticket).where(Ticket.call_sid == call_sid, Ticket.call_complaint == complaint))
+
+
+def once_per_call(session: Session, call_sid: str, create: Callable[[], Ticket], complaint: int = 1) -> Ticket:
+    """The ticket ``create`` makes for a call that has none yet (the caller checked), in a
+    savepoint: when a twin request made it at the same moment (the unique CallSid and complaint
+    refuse the second), the twin's ticket instead."""
+    try:
+        with session.begin_nested():
+            return create()
+    except IntegrityError:
+        existing = find_by_call(session, call_sid, complaint)
+        if existing is None:
+            raise
+        return existing
 
 
 def _ticket_id(session: Session, call_sid: str) -> int | None:
