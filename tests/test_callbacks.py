@@ -304,6 +304,16 @@ def test_a_callback_tickets_page_shows_its_request_and_calls_back_from_there(pos
     assert elsewhere.location.endswith("/console/callbacks") and len(twilio.placed_calls) == 1
 
 
+def test_a_local_trial_says_on_the_tickets_page_why_it_cannot_call_back(post, clock, app_config, users):
+    request_callback(post, clock, CALL_SID, bucharest(2026, 11, 17, 10, 0))
+    trial = create_app({**app_config, "LOCAL_TRIAL_TOKEN": True})  # the same database, no Twilio account
+    client = trial.test_client()
+    token = csrf(client.get("/console/login"))
+    client.post("/console/login", data={"csrf_token": token, "name": "ana", "password": PASSWORD})
+    html = client.get("/console/tickets/RC-2026-000001").get_data(as_text=True)
+    assert "ticket-callback" in html and "Nu se pot face apeluri" in html and "/console/callbacks/1/call" not in html
+
+
 def test_a_voicemail_tickets_page_has_no_callback(post, clock, as_user):
     clock.now = bucharest(2026, 11, 17, 10, 0)
     twiml(post("/voice/recorded/technical?lang=ro&sms=%2B40722123456", RecordingSid="RE" + "1" * 32,

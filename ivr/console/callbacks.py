@@ -56,7 +56,13 @@ class TicketCallback:
     request: Callback
     late: bool                      # not called back by the time it was due
     calling: CallbackCall | None    # the attempt ringing or talking now
-    offered: bool                   # the page offers "call back"
+    waiting: bool                   # open and not called back yet
+    can_call: bool                  # this hotline places calls (not a local trial without Twilio)
+
+    @property
+    def offered(self) -> bool:
+        """The page offers "call back"."""
+        return self.waiting and self.calling is None and self.can_call
 
 
 @bp.app_template_global()
@@ -71,8 +77,7 @@ def callback_of_ticket(ticket: Ticket) -> TicketCallback | None:
     now = appctx.now()
     busy = next((a for a in found.calls if calling(a, now)), None)
     waiting = found.done_at is None and ticket.status in TicketStatus.OPEN
-    return TicketCallback(found, waiting and now >= found.due_at, busy,
-                          waiting and busy is None and appctx.call_dialer() is not None)
+    return TicketCallback(found, waiting and now >= found.due_at, busy, waiting, appctx.call_dialer() is not None)
 
 
 def twilio_url(endpoint: str, **values) -> str:
