@@ -1,12 +1,16 @@
 """prompts/console/<lang>.yaml: the operator console's labels, one catalog per language.
 
 The default language's file sets which labels exist; every other language must give the
-same ones, so a label never shows up untranslated. A label that counts something gives its
+same ones, so a label never shows up untranslated. It must have every label the console shows
+by name, so that a catalog kept from an older version is refused at start, naming what it
+lacks, rather than failing the page that shows the new label. A label that counts something gives its
 plural forms (``{one: ..., few: ..., other: ...}``, with ``{count}``); ``label_text`` picks one.
 """
 
 from __future__ import annotations
 
+import re
+from functools import cache
 from pathlib import Path
 
 from .errors import ConfigError
@@ -15,6 +19,18 @@ from .yaml_files import read_yaml
 
 
 Label = str | dict[str, str]  # a text, or its plural forms ({one: ..., few: ..., other: ...})
+
+# Where the console names its labels: its templates, and its views (``ivr.console.words.label``).
+_PACKAGE = Path(__file__).parent
+_NAMED_LABEL = re.compile(r"""(?<![.\w])label\(\s*["']([a-z0-9_]+)["']\s*[,)]""")
+
+
+@cache
+def labels_shown() -> frozenset[str]:
+    """The labels the console shows by name, ``label("key", ...)`` in its templates and views.
+    Labels whose name is built (``"status_" + status``) are not among them."""
+    sources = [*(_PACKAGE / "templates" / "console").glob("*.html"), *(_PACKAGE / "console").glob("*.py")]
+    return frozenset(key for path in sources for key in _NAMED_LABEL.findall(path.read_text(encoding="utf-8")))
 
 
 def _label_problem(text: object) -> str:
@@ -51,6 +67,9 @@ def load_labels(prompts_dir: Path, languages: list[str]) -> dict[str, dict[str, 
         problems += [f"{path}: {key}: {problem}" for key, text in data.items() if (problem := _label_problem(text))]
         catalogs[lang] = {str(k): v if isinstance(v, dict) else str(v) for k, v in data.items()}
     default = catalogs.get(languages[0], {})
+    if default:
+        path = prompts_dir / "console" / f"{languages[0]}.yaml"
+        problems += [f"{path}: {key}: missing (the console shows it)" for key in sorted(labels_shown() - default.keys())]
     for lang, labels in catalogs.items():
         path = prompts_dir / "console" / f"{lang}.yaml"
         problems += [f"{path}: {key}: missing" for key in default if key not in labels]
