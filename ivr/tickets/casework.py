@@ -23,7 +23,7 @@ from ..settings import HotlineConfig
 from ..sms.outbox import queue_sms
 from ..sms.text import segments, to_gsm7
 from ..states import SmsStatus, TicketStatus
-from . import history, terms as ticket_terms
+from . import history, terms
 from .registration import meet_milestones, unmeet_milestones
 from .terms import TermsChange
 
@@ -202,7 +202,7 @@ def extend(session: Session, hotline: HotlineConfig, ticket: Ticket, user: User,
     is sent along with the new date; see ``ivr.tickets.terms.plan_extension`` for the refusals."""
     _check(user, ticket)
     text = _text(reason, "reason")
-    change = ticket_terms.extend(session, hotline, ticket, user, text, now)
+    change = terms.extend(session, hotline, ticket, user, text, now)
     _notify(session, hotline, ticket, "ticket_extended", now, deadline=_told(hotline, change), message=text)
     return change
 
@@ -213,7 +213,7 @@ def reclassify(session: Session, hotline: HotlineConfig, ticket: Ticket, user: U
     under that department's rules; the customer is told when the legal date changes."""
     _check(user, ticket)
     text = _text(reason, "reason")
-    change = ticket_terms.reclassify(session, hotline, ticket, user, department, text, now)
+    change = terms.reclassify(session, hotline, ticket, user, department, text, now)
     if change.legal_changed:
         _notify(session, hotline, ticket, "ticket_reclassified", now, deadline=_told(hotline, change),
                 department=department_name(hotline, ticket))
