@@ -22,15 +22,16 @@ Label = str | dict[str, str]  # a text, or its plural forms ({one: ..., few: ...
 
 # Where the console names its labels: its templates, and its views (``ivr.console.words.label``).
 _PACKAGE = Path(__file__).parent
-_NAMED_LABEL = re.compile(r"""(?<![.\w])label\(\s*["']([a-z0-9_]+)["']\s*[,)]""")
+_NAMED_LABEL = re.compile(r"""(?<![.\w])label\(\s*["']([a-z0-9_]+)["']\s*[,)]|\blabels\[["']([a-z0-9_]+)["']\]""")
 
 
 @cache
 def labels_shown() -> frozenset[str]:
-    """The labels the console shows by name, ``label("key", ...)`` in its templates and views.
-    Labels whose name is built (``"status_" + status``) are not among them."""
+    """The labels the console shows by name, ``label("key", ...)`` (or ``labels["key"]``) in its
+    templates and views. Labels whose name is built (``"status_" + status``) are not among them."""
     sources = [*(_PACKAGE / "templates" / "console").glob("*.html"), *(_PACKAGE / "console").glob("*.py")]
-    return frozenset(key for path in sources for key in _NAMED_LABEL.findall(path.read_text(encoding="utf-8")))
+    found = (match for path in sources for match in _NAMED_LABEL.findall(path.read_text(encoding="utf-8")))
+    return frozenset(called or indexed for called, indexed in found)
 
 
 def _label_problem(text: object) -> str:
