@@ -61,6 +61,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.skip(reason=NO_POSTGRES))
 
 
+def edit(path: Path, old: str, new: str) -> None:
+    """Replace the first ``old`` in a configuration file (a copy: ``config_dir``) by ``new``."""
+    text = path.read_text(encoding="utf-8")
+    assert old in text, f"{old!r} not in {path}"
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
 def bucharest(*args: int) -> datetime:
     """A wall-clock time in the hotline's timezone."""
     return datetime(*args, tzinfo=BUCHAREST)

@@ -7,8 +7,7 @@ import pytest
 from ivr import create_app
 from ivr.softphone import Call, ScriptedCaller, WsgiTransport
 
-from conftest import AUTH_TOKEN, BASE_URL, bucharest
-from test_config import edit
+from conftest import AUTH_TOKEN, BASE_URL, bucharest, edit
 
 LANDLINE = "+40215551234"
 

@@ -19,8 +19,8 @@ from ivr.softphone import Call, TerminalCaller, WsgiTransport
 from ivr.tickets.registration import VoicemailReport, register_voicemail
 from ivr.users import add_user
 
-from conftest import AUTH_TOKEN, BASE_URL, ROOT, bucharest
-from test_config import edit, problems
+from conftest import AUTH_TOKEN, BASE_URL, ROOT, bucharest, edit
+from test_config import problems
 
 CODE = "00042017"  # leading zeros: a code, not a number
 LANDLINE = "+40215551234"

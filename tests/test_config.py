@@ -13,11 +13,7 @@ from ivr.console_labels import labels_shown
 from ivr.errors import ConfigError
 from ivr.settings import load_hotline
 
-
-def edit(path: Path, old: str, new: str) -> None:
-    text = path.read_text(encoding="utf-8")
-    assert old in text, f"{old!r} not in {path}"
-    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+from conftest import edit
 
 
 def problems(config_dir: Path) -> str:

@@ -175,7 +175,7 @@ def test_undelivered_keeps_twilios_error_code(database, hotline, dispatcher, twi
 
 
 def test_messaging_service_is_used_when_configured(database, hotline, dispatcher, twilio, now_clock, tmp_path):
-    from test_config import edit
+    from conftest import edit
     import shutil
 
     shutil.copy(ROOT / "tests" / "routing.yaml", tmp_path / "routing.yaml")

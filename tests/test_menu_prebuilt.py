@@ -72,7 +72,7 @@ def test_each_mount_point_has_its_own_urls(client, clock):
 def test_a_new_configuration_is_heard_at_once(app, client, clock, config_dir):
     from ivr.settings import load_hotline
 
-    from test_config import edit
+    from conftest import edit
 
     before = answer(client, clock, IN_HOURS, "/voice/incoming", "+40215551234", None)
     edit(config_dir / "routing.yaml", 'company: "ProNET Soluții IT"', 'company: "ProNET Telecom"')

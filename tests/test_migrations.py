@@ -12,12 +12,11 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import inspect, select, text
 
-from conftest import ROOT
+from conftest import ROOT, database_url_for
 from ivr.cli import main
 from ivr.db import Database, upgrade_schema
 from ivr.models import SmsMessage, Ticket, TicketEvent, TicketMilestone
 
-from conftest import database_url_for
 
 FIRST_RELEASE = "0001"
 TICKETS = [

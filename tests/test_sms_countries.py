@@ -16,8 +16,7 @@ from ivr.errors import ConfigError
 from ivr.models import Ticket
 from ivr.softphone import Call, ScriptedCaller, WsgiTransport
 
-from conftest import AUTH_TOKEN, BASE_URL, bucharest
-from test_config import edit
+from conftest import AUTH_TOKEN, BASE_URL, bucharest, edit
 
 UK_MOBILE = "+447400123456"
 CHINA_KEYED = "008613912345678#"

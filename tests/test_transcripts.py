@@ -22,8 +22,7 @@ from ivr.settings import load_hotline
 from ivr.softphone import Call, ScriptedCaller, WsgiTransport
 from ivr.users import add_user
 
-from conftest import AUTH_TOKEN, BASE_URL, CALL_SID, ROOT, sign
-from test_config import edit
+from conftest import AUTH_TOKEN, BASE_URL, CALL_SID, ROOT, edit, sign
 
 PASSWORD = "correct horse battery"
 SAID = "Internetul nu merge de trei zile. Am sunat deja de două ori! Vă rog să trimiteți un tehnician."

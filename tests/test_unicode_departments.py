@@ -13,9 +13,8 @@ from ivr.config import load_routing
 from ivr.errors import ConfigError
 from ivr.models import Ticket
 
-from conftest import AUTH_TOKEN, CALL_SID, sign
+from conftest import AUTH_TOKEN, CALL_SID, edit, sign
 from servers import hotline_env, server_process, waitress_thread
-from test_config import edit
 
 ENCODED = "/voice/record/pl%C4%83%C8%9Bi?lang=ro&take=2"
 FORM = {"CallSid": CALL_SID, "From": "+40722123456", "To": "+40215894141"}

@@ -118,7 +118,7 @@ def test_a_prompt_may_be_a_recording_to_play(config_dir, app_config):
     from ivr import create_app
 
     from conftest import BASE_URL, CALL_SID, sign
-    from test_config import edit
+    from conftest import edit
 
     edit(config_dir / "prompts" / "ro.yaml", '"Bună ziua, ați sunat la {company}."', '"https://media.pronetit.ro/salut.mp3"')
     data = {"CallSid": CALL_SID, "From": "+40722123456"}
