@@ -62,26 +62,25 @@ single recording's metadata (``Recordings/{sid}.json``) and the extension-less r
 URL, calls' child legs, prices, number validation, opt-outs, rate limits and the RFC 9457
 error shape of newer Twilio APIs.
 
-This module holds what the stand-in keeps and answers; ``twilio_standin_http`` serves it over HTTP.
+This module holds what the stand-in keeps and answers; ``twilio_standin_http`` serves it over
+HTTP, and ``twilio_standin_resources`` writes its answers in Twilio's JSON.
 """
 
 from __future__ import annotations
 
 import base64
-import io
-import math
 import secrets
-import struct
 import threading
-import wave
 import zlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from email.utils import format_datetime
 from http.server import ThreadingHTTPServer
 from urllib.parse import urlencode
 
 from twilio_standin_http import handler_for, twilio_error
+from twilio_standin_resources import (
+    call_resource, message_matches, message_resource, placed_call_resource, recording_matches, recording_resource, wav_tone,
+)
 
 # Twilio's own code and message for the statuses a test is likely to script.
 _DEFAULT_ERRORS = {
@@ -172,7 +171,7 @@ class TwilioStandin:
     def add_recording(self, sid: str, seconds: float = 1.0) -> bytes:
         """Register a recording (a quiet tone whose pitch depends on ``sid``, ``seconds`` long)
         and return its WAV bytes."""
-        audio = _wav_tone(200 + zlib.crc32(sid.encode()) % 600, seconds)
+        audio = wav_tone(200 + zlib.crc32(sid.encode()) % 600, seconds)
         with self._lock:
             self.recordings[sid] = audio
         return audio
@@ -278,7 +277,7 @@ class TwilioStandin:
             "status": "accepted" if service else "queued",
             "date_created": datetime.now(timezone.utc),
         }
-        answer = self._resource(stored, date_sent=None)
+        answer = message_resource(self.account_sid, stored, date_sent=None)
         with self._lock:
             self.messages.append(stored)
         return 201, answer
@@ -286,11 +285,11 @@ class TwilioStandin:
     def _list(self, query: dict[str, str]) -> tuple[int, dict]:
         page_size = int(query.get("PageSize", "50"))
         with self._lock:
-            found = [m for m in reversed(self.messages) if _matches(m, query)]
+            found = [m for m in reversed(self.messages) if message_matches(m, query)]
         path = f"/2010-04-01/Accounts/{self.account_sid}/Messages.json"
         first = f"{path}?PageSize={page_size}&Page=0"
         return 200, {
-            "messages": [self._resource({**m, "status": "sent"}, m["date_created"]) for m in found[:page_size]],
+            "messages": [message_resource(self.account_sid, {**m, "status": "sent"}, m["date_created"]) for m in found[:page_size]],
             "end": max(0, min(len(found), page_size) - 1),
             "first_page_uri": first,
             "next_page_uri": None,
@@ -300,33 +299,6 @@ class TwilioStandin:
             "start": 0,
             "uri": first,
         }
-
-    def _resource(self, m: dict, date_sent: datetime | None) -> dict:
-        created = format_datetime(m["date_created"])
-        uri = f"/2010-04-01/Accounts/{self.account_sid}/Messages/{m['sid']}"
-        return {
-            "account_sid": self.account_sid,
-            "api_version": "2010-04-01",
-            "body": m["body"],
-            "date_created": created,
-            "date_sent": format_datetime(date_sent) if date_sent else None,
-            "date_updated": created,
-            "direction": "outbound-api",
-            "error_code": None,
-            "error_message": None,
-            "from": m["from"],
-            "messaging_service_sid": m["messaging_service_sid"],
-            "num_media": "0",
-            "num_segments": "1",
-            "price": None,
-            "price_unit": "USD",
-            "sid": m["sid"],
-            "status": m["status"],
-            "subresource_uris": {"media": f"{uri}/Media.json"},
-            "to": m["to"],
-            "uri": f"{uri}.json",
-        }
-
 
     def _place_call(self, form: dict[str, list[str]]) -> tuple[int, dict]:
         field = lambda name: (form.get(name) or [""])[0]  # noqa: E731
@@ -345,23 +317,13 @@ class TwilioStandin:
         }
         with self._lock:
             self.placed_calls.append(placed)
-        uri = f"/2010-04-01/Accounts/{self.account_sid}/Calls/{placed['sid']}"
-        return 201, {
-            "account_sid": self.account_sid, "api_version": "2010-04-01", "sid": placed["sid"],
-            "to": placed["to"], "to_formatted": placed["to"], "from": placed["from"], "from_formatted": placed["from"],
-            "status": "queued", "direction": "outbound-api", "parent_call_sid": None, "duration": None,
-            "start_time": None, "end_time": None, "price": None, "price_unit": "USD", "answered_by": None,
-            "caller_name": None, "forwarded_from": None, "group_sid": None, "phone_number_sid": None,
-            "queue_time": "0", "trunk_sid": None, "annotation": None,
-            "date_created": format_datetime(now), "date_updated": format_datetime(now),
-            "uri": f"{uri}.json", "subresource_uris": {"recordings": f"{uri}/Recordings.json"},
-        }
+        return 201, placed_call_resource(self.account_sid, placed, now)
 
     def _list_recordings(self, query: dict[str, str]) -> tuple[int, dict]:
         page_size, page = int(query.get("PageSize", "50")), int(query.get("Page", "0"))
         with self._lock:
             found = sorted(
-                (r for r in self.recording_list if _recording_matches(r, query)),
+                (r for r in self.recording_list if recording_matches(r, query)),
                 key=lambda r: r["date_created"], reverse=True,
             )
         path = f"/2010-04-01/Accounts/{self.account_sid}/Recordings.json"
@@ -373,7 +335,7 @@ class TwilioStandin:
         start = page * page_size
         shown = found[start : start + page_size]
         return 200, {
-            "recordings": [self._recording_resource(r) for r in shown],
+            "recordings": [recording_resource(self.account_sid, r) for r in shown],
             "end": start + max(0, len(shown) - 1),
             "first_page_uri": page_uri(0),
             "next_page_uri": page_uri(page + 1) if start + page_size < len(found) else None,
@@ -384,112 +346,9 @@ class TwilioStandin:
             "uri": page_uri(page),
         }
 
-    def _recording_resource(self, r: dict) -> dict:
-        created = format_datetime(r["date_created"])
-        base = f"/2010-04-01/Accounts/{self.account_sid}/Recordings/{r['sid']}"
-        return {
-            "account_sid": self.account_sid,
-            "api_version": "2010-04-01",
-            "call_sid": r["call_sid"],
-            "conference_sid": None,
-            "date_created": created,
-            "date_updated": created,
-            "start_time": format_datetime(r["date_created"] - timedelta(seconds=int(r["duration"]))),
-            "duration": r["duration"],
-            "sid": r["sid"],
-            "price": None,
-            "price_unit": "USD",
-            "status": r["status"],
-            "channels": 1,
-            "source": r["source"],
-            "error_code": None,
-            "uri": f"{base}.json",
-            "encryption_details": None,
-            "subresource_uris": {
-                "add_on_results": f"{base}/AddOnResults.json",
-                "transcriptions": f"{base}/Transcriptions.json",
-            },
-            "media_url": f"https://api.twilio.com{base}",
-        }
-
     def _call(self, sid: str, path: str) -> tuple[int, dict]:
         with self._lock:
             call = self.calls.get(sid)
         if call is None:
             return twilio_error(404, 20404, f"The requested resource {path} was not found")
-        start = format_datetime(call["start_time"])
-        base = f"/2010-04-01/Accounts/{self.account_sid}/Calls/{sid}"
-        return 200, {
-            "sid": sid,
-            "date_created": start,
-            "date_updated": start,
-            "parent_call_sid": None,
-            "account_sid": self.account_sid,
-            "to": call["to"],
-            "to_formatted": call["to"],
-            "from": call["from"],
-            "from_formatted": call["from"],
-            "phone_number_sid": "PN" + "0" * 32,
-            "status": "completed",
-            "start_time": start,
-            "end_time": start,
-            "duration": "60",
-            "price": None,
-            "price_unit": "USD",
-            "direction": call["direction"],
-            "answered_by": None,
-            "api_version": "2010-04-01",
-            "forwarded_from": None,
-            "group_sid": None,
-            "caller_name": None,
-            "queue_time": "0",
-            "trunk_sid": None,
-            "uri": f"{base}.json",
-            "subresource_uris": {"recordings": f"{base}/Recordings.json"},
-        }
-
-
-def _wav_tone(frequency: int, seconds: float = 1.0, rate: int = 8000, amplitude: int = 1000) -> bytes:
-    """A valid WAV file: mono, 16-bit, ``rate`` Hz, a sine at ``frequency`` Hz, quiet (3% of full scale)."""
-    frames = b"".join(
-        struct.pack("<h", round(amplitude * math.sin(2 * math.pi * frequency * i / rate)))
-        for i in range(int(seconds * rate))
-    )
-    buffer = io.BytesIO()
-    with wave.open(buffer, "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(rate)
-        out.writeframes(frames)
-    return buffer.getvalue()
-
-
-def _matches(message: dict, query: dict[str, str]) -> bool:
-    sent = message["date_created"]  # the stand-in "sends" at once
-    checks = [
-        "To" not in query or message["to"] == query["To"],
-        "From" not in query or message["from"] == query["From"],
-        "DateSent>" not in query or sent >= _moment(query["DateSent>"]),
-        "DateSent<" not in query or sent <= _moment(query["DateSent<"]),
-        "DateSent" not in query or sent.date() == _moment(query["DateSent"]).date(),
-    ]
-    return all(checks)
-
-
-def _recording_matches(recording: dict, query: dict[str, str]) -> bool:
-    created = recording["date_created"]
-    checks = [
-        "CallSid" not in query or recording["call_sid"] == query["CallSid"],
-        "DateCreated>" not in query or created >= _moment(query["DateCreated>"]),
-        "DateCreated<" not in query or created <= _moment(query["DateCreated<"]),
-        "DateCreated" not in query or created.date() == _moment(query["DateCreated"]).date(),
-    ]
-    return all(checks)
-
-
-def _moment(text: str) -> datetime:
-    """twilio-python sends ``2026-11-24T08:00:00Z``; Twilio's docs speak of ``2026-11-24``."""
-    value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
-
-
+        return 200, call_resource(self.account_sid, sid, call)
