@@ -23,8 +23,8 @@ from ivr.tickets.registration import VoicemailReport, register_voicemail
 from ivr.users import add_user
 
 from conftest import bucharest
+from console_client import PASSWORD
 
-PASSWORD = "correct horse battery"
 # maria has a phone, ion has none, ghost is nobody; and a number written as it is.
 RECIPIENTS = '["user:maria", "user:ion", "+40744000222", "user:ghost"]'
 CUSTOMER_RELATIONS_ALERT = "+40744000333"

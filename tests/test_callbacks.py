@@ -22,8 +22,8 @@ from ivr.models import Callback, SmsMessage, Ticket, TicketEvent
 from ivr.users import add_user
 
 from conftest import CALL_SID, bucharest, sign
+from console_client import PASSWORD
 
-PASSWORD = "correct horse battery"
 CALLER = "+40722123456"
 HOTLINE = "+40215894100"          # the number the caller dialled: the callback's caller ID
 ANA_PHONE = "+40744000111"

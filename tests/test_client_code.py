@@ -20,6 +20,7 @@ from ivr.tickets.registration import VoicemailReport, register_voicemail
 from ivr.users import add_user
 
 from conftest import AUTH_TOKEN, BASE_URL, ROOT, bucharest, edit
+from console_client import PASSWORD
 from test_config import problems
 
 CODE = "00042017"  # leading zeros: a code, not a number
@@ -32,7 +33,6 @@ RECORDING = {
 REQUEST = "Dacă aveți codul de client, introduceți cele 8 cifre, urmate de tasta diez. Dacă nu, așteptați."
 INVALID = "Codul de client are 8 cifre. Vă rugăm să îl introduceți din nou, urmat de tasta diez."
 SKIPPED = "Continuăm fără codul de client."
-PASSWORD = "correct horse battery"
 
 
 @pytest.fixture

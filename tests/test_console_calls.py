@@ -13,8 +13,8 @@ from ivr.models import CallRecord, Ticket, User
 from ivr.users import add_user
 
 from conftest import CALL_SID, bucharest
+from console_client import PASSWORD
 
-PASSWORD = "correct horse battery"
 ANA_PHONE, ION_PHONE = "+40215894141", "+40215894142"
 CALLER = "+40722123456"
 OTHER_CALL = "CA" + "2" * 32

@@ -17,10 +17,10 @@ from ivr.tickets.registration import open_ticket
 from ivr.users import add_user
 
 from conftest import BUCHAREST, bucharest
+from console_client import PASSWORD, sign_in
 from servers import werkzeug_thread
 from in_browser import TIMEOUT_MS, screenshot
 
-PASSWORD = "correct horse battery"
 DEPARTMENTS = ("technical", "payments", "customer_relations", None)
 OUTCOMES = ("answered",) * 12 + ("voicemail",) * 3 + ("abandoned_ringing",) * 2 + ("abandoned_menu",) * 3 + ("error",)
 
@@ -62,8 +62,7 @@ def _add_call(s, hotline, draw: random.Random, sid: str, started) -> None:
 
 
 def signed_in(client, name: str):
-    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/console/login").get_data(as_text=True)).group(1)
-    assert client.post("/console/login", data={"csrf_token": token, "name": name, "password": PASSWORD}).status_code == 302
+    assert sign_in(client, name).status_code == 302
     return client
 
 

@@ -18,8 +18,8 @@ from ivr.tickets.registration import open_ticket
 from ivr.users import add_user
 
 from conftest import bucharest
+from console_client import PASSWORD
 
-PASSWORD = "correct horse battery"
 ANSWERED, VOICEMAIL, MENU, LATER = ("CA" + str(n) * 32 for n in range(1, 5))
 FORMULA = "=cmd|' /C calc'!A0"
 

@@ -25,6 +25,7 @@ from ivr.models import SmsMessage, Ticket
 from ivr.users import add_user
 
 from conftest import BASE_URL, sign
+from console_client import PASSWORD
 
 # No shrinking: with huge values it can run for minutes, so a failure is reported as found.
 FUZZ = settings(max_examples=150, deadline=None, phases=[Phase.explicit, Phase.reuse, Phase.generate],
@@ -32,7 +33,6 @@ FUZZ = settings(max_examples=150, deadline=None, phases=[Phase.explicit, Phase.r
 CONSOLE_FUZZ = settings(FUZZ, max_examples=40)
 CALL_SID_PATTERN = re.compile(r"CA[0-9a-fA-F]{32}")
 DEPARTMENTS = ["technical", "payments", "customer_relations"]
-PASSWORD = "correct horse battery"
 
 # -- what may arrive ------------------------------------------------------------
 

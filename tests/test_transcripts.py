@@ -23,8 +23,8 @@ from ivr.softphone import Call, ScriptedCaller, WsgiTransport
 from ivr.users import add_user
 
 from conftest import AUTH_TOKEN, BASE_URL, CALL_SID, ROOT, edit, sign
+from console_client import PASSWORD
 
-PASSWORD = "correct horse battery"
 SAID = "Internetul nu merge de trei zile. Am sunat deja de două ori! Vă rog să trimiteți un tehnician."
 GT = "GT" + "a" * 32
 UNKNOWN_CALL = "CA" + "9" * 32
