@@ -105,6 +105,11 @@ def calling(attempt: CallbackCall, now: datetime) -> bool:
     return attempt.outcome is None and now - attempt.placed_at < IN_PROGRESS
 
 
+def attempt_under_way(callback: Callback, now: datetime) -> CallbackCall | None:
+    """The request's attempt that may still be ringing or talking; None when there is none."""
+    return next((attempt for attempt in callback.calls if calling(attempt, now)), None)
+
+
 # -- calling back --------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -152,7 +157,7 @@ def start_attempt(session: Session, callback_id: int, user: User, phone: str, no
         raise TicketRefused("callback_done", f"{number} was already called back", number=number)
     if callback.ticket.status not in TicketStatus.OPEN:
         raise TicketRefused("ticket_closed", f"{number} is closed", number=number)
-    busy = next((a for a in callback.calls if calling(a, now)), None)
+    busy = attempt_under_way(callback, now)
     if busy is not None:
         raise TicketRefused("callback_calling", f"{busy.user.name} is calling {number} back", number=number, name=busy.user.name)
     attempt = CallbackCall(callback=callback, user=user, operator_phone=phone, placed_at=now)

@@ -13,7 +13,7 @@ from flask import Blueprint, current_app, flash, g, redirect, render_template, r
 from sqlalchemy.orm import object_session
 
 from .. import appctx
-from ..callbacks import CallbackUrls, callback_of, calling, count_waiting, place_callback, waiting_callbacks
+from ..callbacks import CallbackUrls, attempt_under_way, callback_of, count_waiting, place_callback, waiting_callbacks
 from ..errors import TicketRefused
 from ..models import Callback, CallbackCall, Ticket
 from ..phone import caller_from
@@ -44,7 +44,7 @@ def callbacks():
         waiting = waiting_callbacks(db)
         return render_template(
             "console/callbacks.html", callbacks=waiting, now=now, outcomes=CallbackOutcome.ALL,
-            calling={c.id: next((a for a in c.calls if calling(a, now)), None) for c in waiting},
+            calling={c.id: attempt_under_way(c, now) for c in waiting},
             can_call=appctx.call_dialer() is not None,
         )
 
@@ -75,7 +75,7 @@ def callback_of_ticket(ticket: Ticket) -> TicketCallback | None:
     if found is None:
         return None
     now = appctx.now()
-    busy = next((a for a in found.calls if calling(a, now)), None)
+    busy = attempt_under_way(found, now)
     waiting = found.done_at is None and ticket.status in TicketStatus.OPEN
     return TicketCallback(found, waiting and now >= found.due_at, busy, waiting, appctx.call_dialer() is not None)
 
