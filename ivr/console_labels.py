@@ -1,15 +1,15 @@
 """prompts/console/<lang>.yaml: the operator console's labels, one catalog per language.
 
-The default language's file sets which labels exist; every other language must give the
-same ones, so a label never shows up untranslated. It must have every label the console shows
-by name, so that a catalog kept from an older version is refused at start, naming what it
-lacks, rather than failing the page that shows the new label. A label that counts something gives its
-plural forms (``{one: ..., few: ..., other: ...}``, with ``{count}``); ``label_text`` picks one.
+Which labels exist is listed in console_label_names.txt, those the console shows by name and
+those whose name it builds ("status_" + a ticket's status). Every catalog gives each of them and
+no other: a catalog kept from an older version is refused at start, naming what it lacks, rather
+than failing the page that shows the new label, and a misspelt key is named too. A label that
+counts something gives its plural forms (``{one: ..., few: ..., other: ...}``, with ``{count}``);
+``label_text`` picks one.
 """
 
 from __future__ import annotations
 
-import re
 from functools import cache
 from pathlib import Path
 
@@ -20,18 +20,14 @@ from .yaml_files import read_yaml
 
 Label = str | dict[str, str]  # a text, or its plural forms ({one: ..., few: ..., other: ...})
 
-# Where the console names its labels: its templates, and its views (``ivr.console.words.label``).
-_PACKAGE = Path(__file__).parent
-_NAMED_LABEL = re.compile(r"""(?<![.\w])label\(\s*["']([a-z0-9_]+)["']\s*[,)]|\blabels\[["']([a-z0-9_]+)["']\]""")
+_NAMES = Path(__file__).with_name("console_label_names.txt")
 
 
 @cache
-def labels_shown() -> frozenset[str]:
-    """The labels the console shows by name, ``label("key", ...)`` (or ``labels["key"]``) in its
-    templates and views. Labels whose name is built (``"status_" + status``) are not among them."""
-    sources = [*(_PACKAGE / "templates" / "console").glob("*.html"), *(_PACKAGE / "console").glob("*.py")]
-    found = (match for path in sources for match in _NAMED_LABEL.findall(path.read_text(encoding="utf-8")))
-    return frozenset(called or indexed for called, indexed in found)
+def label_names() -> frozenset[str]:
+    """The labels the console may show (console_label_names.txt)."""
+    lines = _NAMES.read_text(encoding="utf-8").splitlines()
+    return frozenset(line.strip() for line in lines if line.strip() and not line.startswith("#"))
 
 
 def _label_problem(text: object) -> str:
@@ -67,14 +63,11 @@ def load_labels(prompts_dir: Path, languages: list[str]) -> dict[str, dict[str, 
             continue
         problems += [f"{path}: {key}: {problem}" for key, text in data.items() if (problem := _label_problem(text))]
         catalogs[lang] = {str(k): v if isinstance(v, dict) else str(v) for k, v in data.items()}
-    default = catalogs.get(languages[0], {})
-    if default:
-        path = prompts_dir / "console" / f"{languages[0]}.yaml"
-        problems += [f"{path}: {key}: missing (the console shows it)" for key in sorted(labels_shown() - default.keys())]
+    names = label_names()
     for lang, labels in catalogs.items():
         path = prompts_dir / "console" / f"{lang}.yaml"
-        problems += [f"{path}: {key}: missing" for key in default if key not in labels]
-        problems += [f"{path}: {key}: unknown key (not in {languages[0]}.yaml)" for key in labels if key not in default]
+        problems += [f"{path}: {key}: missing (the console shows it)" for key in sorted(names - labels.keys())]
+        problems += [f"{path}: {key}: unknown key (the console has no such label)" for key in labels if key not in names]
     if problems:
         raise ConfigError(problems)
     return catalogs

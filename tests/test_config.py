@@ -9,7 +9,6 @@ import pytest
 
 from ivr import create_app
 from ivr.cli import main
-from ivr.console_labels import labels_shown
 from ivr.errors import ConfigError
 from ivr.settings import load_hotline
 
@@ -143,35 +142,6 @@ def test_no_auth_token_no_server(app_config):
     app_config["TWILIO_AUTH_TOKEN"] = None
     with pytest.raises(ConfigError, match="TWILIO_AUTH_TOKEN"):
         create_app(app_config)
-
-
-def test_console_label_missing_in_one_language(config_dir):
-    edit(config_dir / "prompts" / "console" / "en.yaml", 'reopen: "Re-open"\n', "")
-    assert re.search(r"prompts/console/en\.yaml: reopen: missing", problems(config_dir))
-
-
-def test_console_label_unknown_in_one_language(config_dir):
-    edit(config_dir / "prompts" / "console" / "en.yaml", 'reopen: "Re-open"\n', 'reopen: "Re-open"\nreopn: "x"\n')
-    assert re.search(r"prompts/console/en\.yaml: reopn: unknown key \(not in ro\.yaml\)", problems(config_dir))
-
-
-def test_a_catalog_from_an_older_version_is_refused_naming_the_label_it_lacks(config_dir, runner, monkeypatch):
-    """A label this console shows, missing from both languages (a catalog kept from before it
-    existed): refused at start with the file and the key, not a failed page later."""
-    for lang, line in (("ro", 'stats_complaints_without_operator: "Reclamații fără operator"\n'),
-                       ("en", 'stats_complaints_without_operator: "Complaints without an operator"\n')):
-        edit(config_dir / "prompts" / "console" / f"{lang}.yaml", line, "")
-    assert re.search(r"prompts/console/ro\.yaml: stats_complaints_without_operator: missing \(the console shows it\)",
-                     problems(config_dir))
-    monkeypatch.chdir(config_dir)
-    result = runner.invoke(main, ["check"])
-    assert result.exit_code == 1 and "stats_complaints_without_operator: missing" in result.output
-
-
-def test_the_labels_the_console_shows_by_name_are_found_in_its_templates_and_views():
-    shown = labels_shown()
-    assert {"stats_complaints_without_operator", "callback_call", "bulk_done", "throttled"} <= shown
-    assert not {key for key in shown if key.endswith("_")}  # a name built from parts is not one
 
 
 def test_a_day_range_may_be_written_once_per_span(config_dir):
