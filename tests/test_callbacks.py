@@ -7,6 +7,7 @@ in any order; a request not called back in time is alerted about. SQLite and Pos
 from __future__ import annotations
 
 import re
+import time
 import xml.etree.ElementTree as ET
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
@@ -182,6 +183,41 @@ def test_chosen_at_the_callers_own_number_is_a_ticket_with_its_sms(post, db, clo
     assert [e.kind for e in ticket.events] == ["registered", "callback_requested"]
     again = twiml(post("/voice/callback/technical?lang=ro", Digits="1"))  # the keypress repeated
     assert len(tickets(db)) == 1 and "R C, 2 0 2 6, 0 0 0 0 0 1" in said(again)
+
+
+def test_a_hung_database_gives_the_caller_a_voicemail_in_time_and_one_ticket(app_config):
+    """The request's transaction waits on a lock held elsewhere (a hung server): the caller is
+    answered within WEBHOOK_DATABASE_SECONDS, not past Twilio's 15 s, and may leave the
+    complaint for the department chosen; the late request's ticket takes the voicemail too."""
+    app = create_app({**app_config, "WEBHOOK_DATABASE_SECONDS": 1.0})
+    db, client = app.extensions["ivr.db"], app.test_client()
+
+    def posted(path: str, **fields: str):
+        data = {"CallSid": CALL_SID, "From": CALLER, "To": HOTLINE, **fields}
+        return client.post(path, data=data, headers=sign("http://localhost" + path, data))
+
+    with db.engine.connect() as blocker:
+        if blocker.dialect.name == "postgresql":
+            blocker.exec_driver_sql("LOCK TABLE tickets IN ACCESS EXCLUSIVE MODE")
+        else:
+            blocker.exec_driver_sql("SELECT 1")  # BEGIN IMMEDIATE: holds the write lock
+        started = time.monotonic()
+        root = twiml(posted("/voice/callback/technical?lang=ro", Digits="1"))
+        assert time.monotonic() - started < 5
+        blocker.rollback()
+    assert "a apărut o problemă tehnică" in said(root)
+    assert root.find("Record").get("action").startswith("/voice/recorded/technical?")
+    deadline = time.monotonic() + 10
+    while not tickets(db) and time.monotonic() < deadline:  # the late request commits
+        time.sleep(0.1)
+    recording = {"RecordingSid": "RE" + "a" * 32, "RecordingDuration": "20",
+                 "RecordingUrl": "https://api.twilio.com/2010-04-01/Accounts/AC00/Recordings/RE" + "a" * 32}
+    twiml(posted(root.find("Record").get("action"), **recording))
+    [(ticket, callback)] = tickets(db)
+    assert ticket.source == "callback" and callback is not None and ticket.recording_sid == recording["RecordingSid"]
+    assert [m.to for m in ticket.messages] == [CALLER]
+    app.extensions["ivr.call_events"].stop(5)
+    db.engine.dispose()
 
 
 def test_chosen_at_another_number_a_landline_is_called_back_and_the_sms_goes_to_the_mobile(post, db):

@@ -23,12 +23,11 @@ from flask import request, url_for
 from twilio.twiml.voice_response import VoiceResponse
 from werkzeug.exceptions import HTTPException
 
-from .. import appctx
 from ..calls import log as call_log
 from ..twiml import speak, twiml_response
 from . import callbacks, menu, operators, voicemail  # noqa: F401  (their routes join the blueprint)
 from .blueprint import bp
-from .call_state import call_lang, caller_textable, log_call, prompts_in
+from .call_state import call_lang, caller_textable, department_or_fallback, log_call, prompts_in
 from .voicemail import append_record
 
 if TYPE_CHECKING:
@@ -63,7 +62,7 @@ def apologise(error: Exception):
     response = VoiceResponse()
     try:
         log_call(call_log.webhook_failed)
-        lang, key = call_lang(), appctx.hotline().routing.hotline.fallback
+        lang, key = call_lang(), department_or_fallback((request.view_args or {}).get("department"))
         speak(response, prompts_in(lang).say("error_apology"))
         return append_record(response, key, lang, sms=caller_textable(), take=2)
     except Exception:  # the configuration itself is unusable: record without words

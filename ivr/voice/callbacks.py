@@ -4,13 +4,14 @@ press a key to be called back, at their own number or at one they key in.
 Offered only when routing.yaml sets ``hotline.callback_within`` and the hotline's own number
 (the call's ``To``) can show as the callback's caller ID. A number is called back only in
 ``sms_countries`` (a call abroad costs money, and a caller ID can name any country); a landline
-is called back too, but the SMS goes to a mobile only. Whatever goes wrong here ends in the
-voice blueprint's error handler, which takes the complaint as a voicemail instead.
+is called back too, but the SMS goes to a mobile only. Whatever goes wrong here, a database
+that fails or does not answer within WEBHOOK_DATABASE_SECONDS included, ends in the voice
+blueprint's error handler, which takes the complaint as a voicemail for the department instead.
 """
 
 from __future__ import annotations
 
-from flask import request, url_for
+from flask import current_app, request, url_for
 from twilio.twiml.voice_response import Gather, VoiceResponse
 
 from .. import appctx
@@ -81,9 +82,15 @@ def _register(response: VoiceResponse, key: str, lang: str, number: str):
         call_sid=request.form["CallSid"], department=key, language=lang, caller=caller.e164, number=number,
         sms_to=textable(number) or textable(caller.e164) or None, hotline_number=_hotline_number(),
     )
-    with appctx.database().session() as session, session.begin():
-        ticket = request_callback(session, hotline, wanted, now)
-        ticket_number = ticket.number
+    database = appctx.database()
+
+    def register() -> str:
+        with database.session() as session, session.begin():
+            return request_callback(session, hotline, wanted, now).number
+
+    # Late or failed, it raises: the error handler apologises and takes a voicemail, which a late
+    # commit's ticket then receives (one ticket per call).
+    ticket_number = appctx.bounded_work().run(register, current_app.config["WEBHOOK_DATABASE_SECONDS"])
     log_call(call_log.voicemail_left)  # the call left a complaint without an operator, as a voicemail does
     prompts = prompts_in(lang)
     speak(response, prompts.say("callback_registered", ticket=prompts.spelled(ticket_number),
