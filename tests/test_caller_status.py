@@ -140,6 +140,25 @@ def test_a_landline_keys_its_complaint_in_from_the_menu(app, place_call, db, key
     assert "Date personale" not in caller.transcript
 
 
+def test_a_landline_adds_a_message_to_its_own_complaint_keyed_in(place_call, db):
+    place_call(caller=LANDLINE, keys=["2", "0722123456#"], records=[30])
+    caller, _ = place_call(caller=LANDLINE, keys=["0", "1#", "1"], records=[15])
+    assert CHOICES in caller.heard and "Mesajul a fost adăugat la reclamația 1." in caller.heard
+    assert [m.caller for m in db.scalars(select(CallerMessage))] == [LANDLINE]
+
+
+def test_another_number_keying_a_complaint_in_hears_its_state_but_cannot_add_to_it(place_call, db):
+    """Complaints' numbers are short and consecutive: anyone may key one in. They hear its
+    state without the outcome, then the menu; adding a message (and texting its customer) is
+    for the complaint's own numbers."""
+    place_call(caller=MOBILE, keys=["2"], records=[30])
+    for stranger in ("+40215550000", "anonymous"):
+        caller, _ = place_call(caller=stranger, keys=["0", "1#", "1"], dials=["completed"])
+        assert any(line.startswith("Reclamația numărul 1 este în lucru.") for line in caller.heard)
+        assert CHOICES not in caller.heard and "Vă facem legătura cu Departamentul Tehnic." in caller.heard
+    assert db.scalars(select(CallerMessage)).all() == []
+
+
 def test_a_wrong_number_is_asked_once_more_then_the_menu(place_call, db):
     place_call(caller=MOBILE, keys=["2"], records=[30])
     caller, _ = place_call(caller=LANDLINE, keys=["0", "42#", "abc", "1"], dials=["completed"])

@@ -3,7 +3,7 @@ number or by the digits they key in, and the messages they add to one of them by
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import cache
 
@@ -35,10 +35,15 @@ class TicketState:
     status: str
     deadline: Deadline
     outcome: str | None
+    numbers: frozenset[str] = frozenset()  # the caller's and the SMS number, when read (a keyed ticket)
 
     @property
     def open(self) -> bool:
         return self.status in TicketStatus.OPEN
+
+    def belongs_to(self, number: str | None) -> bool:
+        """Whether a call from ``number`` comes from the complaint's own numbers."""
+        return number is not None and number in self.numbers
 
 
 def _state(hotline: HotlineConfig, ticket) -> TicketState:
@@ -84,7 +89,10 @@ def keyed_ticket(session: Session, hotline: HotlineConfig, digits: str | None) -
     if len(text) >= 7 and int(text[:4]) in _YEARS:
         where = [Ticket.year == int(text[:4]), Ticket.sequence == int(text[4:])]
     ticket = session.scalars(select(Ticket).where(*where).order_by(Ticket.year.desc()).limit(1)).first()
-    return None if ticket is None else _state(hotline, ticket)
+    if ticket is None:
+        return None
+    numbers = frozenset(n for n in (ticket.caller, ticket.sms_to) if n)
+    return replace(_state(hotline, ticket), numbers=numbers)
 
 
 @dataclass(frozen=True)

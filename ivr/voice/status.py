@@ -109,6 +109,10 @@ def _append_status(response: VoiceResponse, lang: str, state: TicketState, index
         outcome = "" if keyed else (state.outcome or "")[:400]
         key = "status_resolved" if state.status == TicketStatus.RESOLVED else "status_rejected"
         speak(response, prompts.say(key, ticket=ticket, outcome=outcome))
+    if keyed and not state.belongs_to(call_caller().e164):
+        # A keyed number may be anyone's: only its own numbers may add a message to it.
+        response.redirect(url_for(".menu_start", lang=lang), method="POST")
+        return
     action = url_for(".status_choice", lang=lang, ticket=state.number, index=index, keyed=1 if keyed else None)
     gather = Gather(input="dtmf", num_digits=1, timeout=5, action=action, method="POST")
     speak(gather, prompts.say("status_choices"))
