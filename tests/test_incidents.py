@@ -177,6 +177,21 @@ def test_joining_before_the_menu_files_the_ticket_under_the_first_department(app
     assert ticket.department == "technical" and ticket.number.replace("-", "") in ui.transcript.replace(" ", "").replace(",", "")
 
 
+def test_a_caller_told_their_complaint_first_hears_the_notice_before_the_menu(app, clock, db, place_call, twilio_post):
+    """A caller with a complaint hears its state right after the greeting, before the notice:
+    whatever they do next, the notice comes before the menu (they are the likeliest to call
+    about the outage), and once only: keyed in from the menu, a state is told after it."""
+    place_call(keys=["2"], records=[30])  # an earlier complaint of this mobile
+    incident = declare(app, clock)
+    ui, _ = place_call(keys=["2", "1"])  # a new complaint, then the key that joins
+    assert ui.transcript.index("Reclamația numărul 1 este în lucru") < ui.transcript.index(CLUJ_RO)
+    assert "V-am adăugat" in ui.transcript and len(linked(db, incident)) == 1
+    waited = twiml(twilio_post("/voice/menu-start?lang=ro&notice=1"))
+    assert waited.find("Gather/Say").text == CLUJ_RO
+    keyed = twiml(twilio_post("/voice/menu-start?lang=ro"))
+    assert CLUJ_RO not in said(keyed) and "Departamentul Tehnic" in said(keyed)
+
+
 def test_a_withheld_caller_joins_without_an_sms(app, clock, twilio_post, db):
     incident = declare(app, clock)
     doc = twiml(twilio_post(f"/voice/incident/{incident}?lang=ro", caller="anonymous", Digits="1"))

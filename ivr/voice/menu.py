@@ -65,9 +65,12 @@ def incoming():
 
 @bp.post("/menu-start")
 def menu_start():
-    """The menu from its start, for a step before it that ends with the caller choosing it."""
-    response = VoiceResponse()
-    append_menu_start(response, call_lang())
+    """The menu from its start, for a step before it that ends with the caller choosing it;
+    with ``notice=1``, a step before the notice of an outage on every department, given first."""
+    response, lang = VoiceResponse(), call_lang()
+    if request.args.get("notice") == "1" and announce_outage(response, lang):
+        return twiml_response(response)
+    append_menu_start(response, lang)
     return twiml_response(response)
 
 

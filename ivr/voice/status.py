@@ -119,7 +119,14 @@ def _append_status(response: VoiceResponse, lang: str, state: TicketState, index
     if more:
         speak(gather, prompts.say("status_next"))
     response.append(gather)
-    response.redirect(url_for(".menu_start", lang=lang), method="POST")  # no key: the menu
+    response.redirect(_menu_after(lang, keyed), method="POST")  # no key: the menu
+
+
+def _menu_after(lang: str, keyed: bool) -> str:
+    """The menu after a complaint's state. Told on arrival (found by the caller's number), it
+    came before the notice of an outage on every department, which the menu then gives first;
+    keyed in from the menu, it came after."""
+    return url_for(".menu_start", lang=lang, notice=None if keyed else 1)
 
 
 @bp.post("/status-choice")
@@ -135,7 +142,7 @@ def status_choice():
             _append_status(response, lang, tickets[index + 1], index + 1, more=index + 2 < len(tickets), keyed=False)
             return twiml_response(response)
     # A new complaint, or anything else: the menu, which takes one.
-    response.redirect(url_for(".menu_start", lang=lang), method="POST")
+    response.redirect(_menu_after(lang, request.args.get("keyed") == "1"), method="POST")
     return twiml_response(response)
 
 
