@@ -82,10 +82,21 @@ def test_key_chooses_department(twilio_post, digits, department):
     assert doc.find("Dial").get("action") == f"/voice/dial-status/{department}?lang=ro"
 
 
-@pytest.mark.parametrize("speech, department", [("Tehnic", "technical"), ("plăți vă rog", "payments"), ("plati", "payments"), ("relatii clienti", "customer_relations")])
+@pytest.mark.parametrize("speech, department", [
+    ("Tehnic", "technical"), ("plăți vă rog", "payments"), ("plati", "payments"), ("relatii clienti", "customer_relations"),
+    ("mi s-a oprit netul", "technical"), ("îmi cade încontinuu conexiunea", "technical"), ("vreau să plătesc", "payments"),
+    ("am o întrebare despre facturi", "payments"), ("contul meu", "customer_relations"),
+])
 def test_speech_chooses_department(twilio_post, speech, department):
     doc = twiml(twilio_post("/voice/menu?lang=ro&attempt=1", SpeechResult=speech))
     assert doc.find("Dial").get("action") == f"/voice/dial-status/{department}?lang=ro"
+
+
+def test_a_keyword_inside_another_word_chooses_nothing(twilio_post):
+    """"cont" (account) is in "încontinuu" (all the time) and "discontinuu": neither is a word
+    about the account, so the caller is asked again rather than sent to customer relations."""
+    doc = twiml(twilio_post("/voice/menu?lang=ro&attempt=1", SpeechResult="sună discontinuu, încontinuu"))
+    assert doc.find("Dial") is None and doc.find("Gather").get("action").startswith("/voice/menu?lang=ro&attempt=2")
 
 
 def test_english_speech(twilio_post):

@@ -3,6 +3,7 @@ voice, and the way to a department."""
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from typing import NamedTuple
 
@@ -161,16 +162,23 @@ def _build_menu(response: VoiceResponse, menu: _Menu) -> None:
     response.redirect(action, method="POST")  # reached only when the caller pressed nothing
 
 
-def _normalise(text: str) -> str:
+def _words(text: str) -> list[str]:
+    """The words of ``text``, in lower case and without diacritics ("Plăți" and "plati" alike)."""
     decomposed = unicodedata.normalize("NFKD", text.lower())
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
+    return re.findall(r"\w+", "".join(c for c in decomposed if not unicodedata.combining(c)))
+
+
+def _said(keyword: list[str], heard: list[str]) -> bool:
+    """Whether ``heard`` has the keyword's words in a row, each spoken word beginning with its
+    keyword's: Romanian adds endings ("cont" is in "contul meu"), but "cont" is not in "încontinuu"."""
+    n = len(keyword)
+    return n > 0 and any(all(heard[i + j].startswith(keyword[j]) for j in range(n)) for i in range(len(heard) - n + 1))
 
 
 def _spoken_department(speech: str, lang: str) -> str | None:
-    heard = _normalise(speech)
+    heard = _words(speech)
     for key, dept in appctx.hotline().routing.departments.items():
-        words = [dept.name.get(lang, ""), *dept.keywords.get(lang, [])]
-        if any(w and _normalise(w) in heard for w in words):
+        if any(_said(_words(w), heard) for w in [dept.name.get(lang, ""), *dept.keywords.get(lang, [])]):
             return key
     return None
 
