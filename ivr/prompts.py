@@ -60,6 +60,7 @@ PROMPTS: dict[str, frozenset[str]] = {
         # status of a caller's complaints ({ticket}: its last digits; {outcome}: what they were told).
         "all_closed": set(),
         "status_open": {"ticket", "deadline"},
+        "status_overdue": {"ticket", "deadline"},
         "status_resolved": {"ticket", "outcome"},
         "status_rejected": {"ticket", "outcome"},
         "status_choices": set(),
@@ -70,6 +71,7 @@ PROMPTS: dict[str, frozenset[str]] = {
         "message_instructions": {"ticket"},
         "message_added": {"ticket"},
         "message_not_added": set(),
+        "message_unconfirmed": set(),  # the database did not answer in time: the message may be saved yet
         # Outage notices (ivr/voice/incidents.py)
         "incident_join_offer": {"digit"},
         "incident_joined": set(),

@@ -72,6 +72,15 @@ def test_one_open_complaint_is_told_right_after_the_greeting(app, place_call, db
     assert len(tickets(db)) == 1
 
 
+def test_a_complaint_past_its_deadline_is_told_so_with_an_apology(app, place_call, db, clock):
+    place_call(caller=MOBILE, keys=["2"], records=[30])  # payments: 30 calendar days
+    [ticket] = tickets(db)
+    clock.now += timedelta(days=35)
+    caller, _ = place_call(caller=MOBILE, keys=[None], dials=["completed"])
+    assert caller.heard[2] == (f"Reclamația numărul 1 este în lucru. Termenul de soluționare, "
+                               f"{spoken_date(app, ticket.deadline_on)}, a fost depășit; ne cerem scuze pentru întârziere.")
+
+
 def test_several_complaints_nearest_deadline_first_then_the_next_and_a_recently_closed_one(app, place_call, db, clock):
     place_call(caller=MOBILE, keys=["2"], records=[30])              # 1: payments, 30 days
     place_call(caller=MOBILE, keys=["2", "1"], records=[30])         # 2: technical, 3 working days
@@ -192,12 +201,13 @@ def _tickets_unanswered(app) -> Iterator[None]:
         if "FROM tickets" in statement:
             release.wait(20)
 
+    # Left on the engine once released (it then waits for nothing): removing it while a
+    # statement it stalled is still being dispatched would fail that statement.
     event.listen(database.engine, "before_cursor_execute", stall)
     try:
         yield
     finally:
         release.set()
-        event.remove(database.engine, "before_cursor_execute", stall)
 
 
 def test_a_slow_database_goes_straight_to_the_menu(app, twilio_post, place_call, db):
@@ -210,6 +220,24 @@ def test_a_slow_database_goes_straight_to_the_menu(app, twilio_post, place_call,
     body = reply.get_data(as_text=True)
     assert reply.status_code == 200 and took < 2.5
     assert "Reclamația numărul" not in body and MENU_FIRST in body
+
+
+def test_a_message_the_database_is_late_with_is_not_told_lost_and_lands_once(app, twilio_post, place_call, db):
+    """The database answers past WEBHOOK_DATABASE_SECONDS: the caller is not told the message is
+    lost (the late transaction commits it, and its SMS confirms it), nor asked to trust it."""
+    place_call(caller=MOBILE, keys=["2"], records=[30])
+    app.config["WEBHOOK_DATABASE_SECONDS"] = 0.5
+    recording = {"RecordingSid": "RE" + "b" * 32, "RecordingDuration": "20",
+                 "RecordingUrl": "https://api.twilio.com/2010-04-01/Accounts/AC00/Recordings/RE" + "b" * 32}
+    with _tickets_unanswered(app):
+        reply = twilio_post("/voice/message-recorded?lang=ro&ticket=RC-2026-000001", caller=MOBILE, **recording)
+    body = reply.get_data(as_text=True)
+    assert "Nu am putut confirma încă salvarea mesajului." in body and "nu a putut fi salvat" not in body
+    deadline = time.monotonic() + 10
+    while not db.scalars(select(CallerMessage)).all() and time.monotonic() < deadline:
+        db.commit()
+        time.sleep(0.1)
+    assert len(db.scalars(select(CallerMessage)).all()) == 1
 
 
 def test_a_complaint_being_written_does_not_hold_up_the_status(app, twilio_post, place_call):

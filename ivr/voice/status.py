@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from twilio.twiml.voice_response import Gather, VoiceResponse
 
 from .. import appctx
+from ..bounded import Late
 from ..inputs import ascii_int, has_control_characters, matches
 from ..states import TicketStatus
 from ..tickets.callers import MessageReport, TicketState, attach_message, callers_tickets, keyed_ticket
@@ -102,8 +103,10 @@ def _append_status(response: VoiceResponse, lang: str, state: TicketState, index
     ticket = spoken_number(state.number)
     if state.open:
         tz = appctx.hotline().routing.timezone
-        deadline = prompts.spoken_deadline(state.deadline, tz, appctx.now().astimezone(tz).date())
-        speak(response, prompts.say("status_open", ticket=ticket, deadline=deadline))
+        now = appctx.now()
+        deadline = prompts.spoken_deadline(state.deadline, tz, now.astimezone(tz).date())
+        late = now >= state.deadline.due_at  # due_at: the instant the term has expired
+        speak(response, prompts.say("status_overdue" if late else "status_open", ticket=ticket, deadline=deadline))
     else:
         # What the customer was told, only to the number it was told to: a keyed number may be anyone's.
         outcome = "" if keyed else (state.outcome or "")[:400]
@@ -211,12 +214,16 @@ def _message_report() -> MessageReport:
     )
 
 
-def _attach(report: MessageReport) -> bool:
-    """Whether the message is on its ticket now (the database answered in time and knows the ticket)."""
+def _attach(report: MessageReport) -> bool | None:
+    """Whether the message is on its ticket now (the database answered in time and knows the
+    ticket); None when the database did not answer in time: its transaction may still commit."""
     hotline, now = appctx.hotline(), appctx.now()
     seconds = float(current_app.config["WEBHOOK_DATABASE_SECONDS"])
     try:
         return _in_time(lambda session: attach_message(session, hotline, report, now) is not None, seconds, write=True)
+    except Late:
+        log.error("message of CallSid %s not attached in time", report.call_sid, extra={"ticket": report.ticket_number})
+        return None
     except Exception:
         log.exception("message of CallSid %s not attached", report.call_sid, extra={"ticket": report.ticket_number})
         return False
@@ -227,10 +234,11 @@ def message_recorded():
     """The <Record> action of a message for a complaint: attach it and tell the caller."""
     lang, report, response = call_lang(), _message_report(), VoiceResponse()
     prompts = prompts_in(lang)
-    if _attach(report):
+    attached = _attach(report)
+    if attached:
         speak(response, prompts.say("message_added", ticket=spoken_number(report.ticket_number)))
-    else:
-        speak(response, prompts.say("message_not_added"))
+    else:  # late, it may be saved yet (its confirming SMS tells): never "not saved" then
+        speak(response, prompts.say("message_not_added" if attached is False else "message_unconfirmed"))
     speak(response, prompts.say("goodbye", company=appctx.hotline().routing.hotline.company))
     response.hangup()
     return twiml_response(response)
