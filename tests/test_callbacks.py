@@ -276,7 +276,11 @@ def test_the_list_shows_waiting_requests_oldest_first_in_romanian_and_english(po
     assert "întârziat" in html  # due at 12:00
     english = as_user("ion", "en").get("/console/callbacks").get_data(as_text=True)
     assert "Callbacks (2)" in english and "2 callers wait to be called back" in english and "Call back" in english
-    assert "Callbacks (2)" in as_user("ion", "en").get("/console/").get_data(as_text=True)  # the header count
+    ion = as_user("ion", "en")
+    for page in ("/console/", "/console/incidents", "/console/incidents/new"):  # the header count, on every page
+        assert "Callbacks (2)" in ion.get(page).get_data(as_text=True), page
+    refused = ion.get("/console/tickets/RC-2026-000001/resolve")  # an action's URL opened: the console's error page
+    assert refused.status_code == 405 and "Callbacks (2)" in refused.get_data(as_text=True)
 
 
 def test_call_back_rings_the_operator_then_the_customer_with_a_whisper(post, clock, as_user, twilio, db):

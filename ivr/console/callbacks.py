@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import Blueprint, current_app, flash, g, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
 from sqlalchemy.orm import object_session
 
 from .. import appctx
@@ -22,19 +22,18 @@ from .common import console_path, load_user, page_context
 from .words import label
 
 bp = Blueprint("console_callbacks", __name__, url_prefix="/console")
-# The blueprints whose pages show base.html's header.
-CONSOLE_BLUEPRINTS = ("console", "console_calls", "console_stats", "console_callbacks")
 bp.before_request(load_user)
 bp.context_processor(page_context)
 
 
-@bp.before_app_request
-def count_callbacks_waiting() -> None:
-    """How many callback requests wait, for the header of every console page: read in a
-    session that takes no write lock, so it never waits for the page's own."""
-    if request.method == "GET" and request.blueprint in CONSOLE_BLUEPRINTS and "user_id" in session:
+@bp.app_template_global()
+def callbacks_waiting() -> int:
+    """How many callback requests wait, for the header of every console page that shows it
+    (read once a page, in a session that takes no write lock, so it never waits for the page's own)."""
+    if "callbacks_waiting" not in g:
         with appctx.database().reading() as db:
             g.callbacks_waiting = count_waiting(db)
+    return g.callbacks_waiting
 
 
 @bp.get("/callbacks")
