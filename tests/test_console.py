@@ -57,7 +57,11 @@ def test_sign_in_and_out(app, users):
 def test_wrong_password_is_refused_then_slowed_down_and_logged(app, users, caplog):
     client = app.test_client()
     for _ in range(3):
-        assert sign_in(client, "ana", "wrong password").status_code == 401
+        refused = sign_in(client, "ana", "wrong password")
+        assert refused.status_code == 401
+    # The name stays typed, the password does not: the cursor waits in the password.
+    assert re.search(r'<input name="name"[^>]* value="ana">', refused.get_data(as_text=True))
+    assert re.search(r'<input name="password"[^>]* required autofocus>', refused.get_data(as_text=True))
     reply = sign_in(client, "ana", PASSWORD)  # even the right password must wait now
     assert reply.status_code == 429
     assert "Prea multe încercări greșite" in reply.get_data(as_text=True)

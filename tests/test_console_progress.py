@@ -51,3 +51,13 @@ def test_an_empty_progress_message_is_refused(app, db, clock, as_user):
     [number] = voicemail(app, db, clock)
     reply = post(as_user("ana"), number, "progress", text="  ")
     assert reply.status_code == 422 and "Mesajul către client este gol." in reply.get_data(as_text=True)
+
+
+def test_a_message_longer_than_the_form_allows_is_refused_before_its_preview(app, db, clock, as_user):
+    """The page's textarea stops at 1,000 characters; a script, or a page from an older version,
+    does not: the preview says so instead of pricing an SMS of many parts."""
+    [number] = voicemail(app, db, clock)
+    reply = post(as_user("ana"), number, "progress", text="Așteptăm piesa. " * 80)
+    assert reply.status_code == 422 and "Textul are mai mult de 1000 de caractere." in reply.get_data(as_text=True)
+    with db.session() as session:
+        assert session.scalars(select(SmsMessage).where(SmsMessage.purpose.like("ticket_progress%"))).all() == []

@@ -26,10 +26,10 @@ RESENDS = ("resend", "send_to")
 
 
 class PreviewProblem(Exception):
-    """The form cannot be previewed; ``label`` names the console label that says why."""
+    """The form cannot be previewed; ``label`` names the console label that says why, with ``values``."""
 
-    def __init__(self, label: str) -> None:
-        self.label = label
+    def __init__(self, label: str, **values: str) -> None:
+        self.label, self.values = label, values
         super().__init__(label)
 
 
@@ -41,6 +41,8 @@ def preview(hotline: HotlineConfig, ticket: Ticket, action: str, form: Mapping[s
     text = form.get("text", "").strip()
     if not text:
         raise PreviewProblem("terms_reason_empty" if action in ("extend", "reclassify") else "message_empty")
+    if len(text) > casework.MAX_TEXT:  # a browser enforces maxlength; a script or an old page may not
+        raise PreviewProblem("refused_too_long", max=str(casework.MAX_TEXT))
     shown = {"action": action, "text": text, "monthly": "", "compensation": "", "moves": [], "department": "",
              "sms": None, "to": ticket.sms_to, "carry": {}}
     if action == "resolve":

@@ -101,10 +101,10 @@ def login():
             user_id, generation = (user.id, user.session_generation) if user else (None, None)
     except SignInThrottled as exc:
         flash(label("throttled", count=exc.wait_seconds), "error")
-        return render_template("console/login.html"), 429
-    if user_id is None:
+        return render_template("console/login.html", name=name[:64]), 429
+    if user_id is None:  # the name stays typed: the password is what is usually wrong
         flash(label("wrong_password"), "error")
-        return render_template("console/login.html"), 401
+        return render_template("console/login.html", name=name[:64]), 401
     session.clear()
     session.permanent = True
     session["user_id"], session["generation"], session["lang"] = user_id, generation, g.lang
@@ -302,7 +302,7 @@ def _preview(ticket, action: str):
     try:
         shown = preview(appctx.hotline(), ticket, action, request.form, appctx.now(), g.labels)
     except PreviewProblem as problem:
-        refusal = {"words": label(problem.label), "at": "", "conflict": False}
+        refusal = {"words": label(problem.label, **problem.values), "at": "", "conflict": False}
         return render_ticket(ticket, status=422, draft=_draft(action), refusal=refusal)
     return render_ticket(ticket, shown)
 
