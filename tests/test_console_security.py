@@ -199,6 +199,17 @@ def test_language_switch_returns_to_the_page_it_was_asked_from(app, users):
     assert reply.location == "/console/?status=open"
 
 
+@pytest.mark.parametrize("shown_at, page", [
+    ("/console/tickets/RC-2026-000001/resolve", "/console/tickets/RC-2026-000001"),   # a preview, a refusal
+    ("/console/calls/CA" + "1" * 32 + "/complaint", "/console/calls/CA" + "1" * 32),  # a form sent back with its error
+])
+def test_language_switch_from_a_page_a_form_was_answered_with_opens_its_page(app, users, shown_at, page):
+    """The address of a page the console answered a form with takes only that form: switching
+    language there opens the page it belongs to, not the console's "action not allowed"."""
+    reply = app.test_client().get("/console/language/en", headers={"Referer": "http://localhost" + shown_at})
+    assert reply.location == page
+
+
 # -- 10: numbers in the query ---------------------------------------------------------------------
 
 @pytest.mark.parametrize("page", ["²", "①", "٣", "1" * 40, "-1", "0"])

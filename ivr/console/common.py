@@ -12,9 +12,11 @@ import functools
 import logging
 from collections.abc import Iterator, Mapping
 
-from flask import Flask, Request, Response, abort, g, redirect, request, session, url_for
+from flask import Flask, Request, Response, abort, current_app, g, redirect, request, session, url_for
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from itsdangerous import URLSafeTimedSerializer
+from werkzeug.exceptions import MethodNotAllowed, NotFound
+from werkzeug.routing import MapAdapter, RequestRedirect
 
 from .. import appctx
 from ..alerts import risk_windows
@@ -91,6 +93,31 @@ def console_path(target: str | None, otherwise: str = "console.tickets") -> str:
     page of the endpoint ``otherwise``."""
     safe = safe_redirect_target(target)
     return safe if safe and safe.startswith("/console") else url_for(otherwise)
+
+
+def page_of(path: str) -> str:
+    """The console page ``path`` shows, to open again by a link: an action's URL (a page the
+    console answered a form with, such as a preview at /tickets/<n>/resolve) answers only
+    POST, so its page is the first path above it that answers GET (the ticket's)."""
+    adapter = current_app.url_map.bind("")
+    route = path.partition("?")[0]
+    if _answers_get(adapter, route):
+        return path
+    while route.count("/") > 1:
+        route = route.rsplit("/", 1)[0]
+        if _answers_get(adapter, route):
+            break
+    return route
+
+
+def _answers_get(adapter: MapAdapter, route: str) -> bool:
+    try:
+        adapter.match(route, method="GET")
+    except (MethodNotAllowed, NotFound):
+        return False
+    except RequestRedirect:
+        pass  # the same page, with a trailing slash
+    return True
 
 
 def supervisor_only(view):

@@ -25,7 +25,7 @@ from ..tickets.queries import counts, get_ticket, list_tickets, list_version, ov
 from ..users import end_sessions, sign_in
 from . import words
 from .common import (
-    CookieSessions, console_path, load_user, page_context, recording_response, supervisor_only, ticket_filter,
+    CookieSessions, console_path, load_user, page_context, page_of, recording_response, supervisor_only, ticket_filter,
 )
 from .overview_charts import overview_charts
 from .previews import PREVIEWED, RESENDS, PreviewProblem, preview
@@ -77,7 +77,7 @@ def protect(response: Response) -> Response:
 def language(lang: str):
     if lang in appctx.hotline().routing.hotline.languages:
         session["lang"] = lang
-    return redirect(console_path(_same_site_path(request.referrer or "")))
+    return redirect(page_of(console_path(_same_site_path(request.referrer or ""))))
 
 
 def _same_site_path(url: str) -> str:
