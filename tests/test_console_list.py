@@ -302,7 +302,7 @@ def test_every_page_has_a_skip_link_and_the_shortcuts_overlay(app, db, clock, as
 # -- in Chromium: widths, live arrival, shortcuts -------------------------------------------------
 
 SCREENSHOTS = Path(__file__).resolve().parent.parent / "test-output" / "screenshots"
-DESKTOP, PHONE = {"width": 1366, "height": 768}, {"width": 390, "height": 844}
+DESKTOP, PHONE = {"width": 1280, "height": 768}, {"width": 390, "height": 844}  # a usual laptop, a phone
 
 
 @pytest.fixture
@@ -318,6 +318,8 @@ def served(app_config, clock):
     voicemail(app, db, clock, n=4, caller="+40722123456")
     clock.now = bucharest(2026, 11, 12, 10, 0)
     voicemail(app, db, clock, n=16, department="customer_relations", caller="+40733555111")
+    with db.session() as session, session.begin():  # a client code widens its caller's cell
+        session.execute(update(Ticket).where(Ticket.id == 1).values(client_code="12345678"))
     clock.now = bucharest(2026, 11, 17, 10, 0)
     try:
         with werkzeug_thread(app) as base_url:
