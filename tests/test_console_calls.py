@@ -158,7 +158,7 @@ def test_live_complaint_posted_twice_makes_one_ticket_with_its_sms(app, as_user,
     assert f"Reclamația a fost înregistrată cu numărul {ticket.number}." in shown
     # The ticket's page links back to the call it was taken on.
     ticket_page = ana.get(f"/console/tickets/{ticket.number}").get_data(as_text=True)
-    assert "spusă unui operator" in ticket_page and f'href="/console/calls/{CALL_SID}"' in ticket_page
+    assert "<dt>Reclamația</dt>\n    <dd>spusă unui operator" in ticket_page and f'href="/console/calls/{CALL_SID}"' in ticket_page
 
 
 def test_a_second_complaint_needs_the_explicit_choice(app, as_user, answer, db):

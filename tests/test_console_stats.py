@@ -107,6 +107,8 @@ def test_every_complaint_counts_however_it_came(fortnight, clock):
     page = maria.get("/console/calls/stats").get_data(as_text=True)
     assert f'id="kpi-complaints">{expected.complaints_total + 3}<' in page
     assert "· 1 cu apel înapoi cerut · 2 la o întrerupere anunțată" in page
+    # Counts come after their words: "1 preluate" does not agree in Romanian, "la operator: 1" does.
+    assert f"la operator: {expected.complaints_live} · prin mesaj vocal: {expected.complaints_voicemail}" in page
     tuesday = re.findall(r"<th scope=\"row\">mar 17.11</th>(.*?)</tr>", page, re.S)[-1]  # the table, after the chart
     cells = re.findall(r"<td>([^<]*)", tuesday)
     with db.session() as s:

@@ -185,6 +185,24 @@ def test_the_ticket_page_lists_the_milestones(vendor_app):
     assert "se îndeplinește printr-un mesaj de progres către client" in page
 
 
+def test_a_final_milestone_named_legal_is_not_called_the_legal_term_twice(config_dir, app_config, clock):
+    from ivr import create_app
+    from ivr.users import add_user
+    from console_client import PASSWORD, sign_in
+
+    routing_with(config_dir, "{promised: target, legal: complaint}")
+    app = create_app(app_config)
+    leave_voicemail(app)
+    with app.extensions["ivr.db"].session() as session, session.begin():
+        add_user(session, "ana", PASSWORD, "supervisor", clock())
+    client = app.test_client()
+    sign_in(client, "ana")
+    page = client.get("/console/tickets/RC-2026-000001").get_data(as_text=True)
+    assert "<strong>termen legal</strong>: 17.12.2026" in page and "(termenul legal)" not in page
+    app.extensions["ivr.call_events"].stop(5)
+    app.extensions["ivr.db"].engine.dispose()
+
+
 def test_tickets_from_before_milestones_get_their_deadline_as_the_final_one(upgraded_database):
     from sqlalchemy import text
 
