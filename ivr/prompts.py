@@ -33,6 +33,7 @@ PROMPTS: dict[str, frozenset[str]] = {
         "whisper": {"department", "caller"},
         "operators_unavailable": {"department"},
         "department_closed": {"department", "hours"},
+        "department_closed_holiday": {"department", "hours"},  # closed today for a public holiday
         "department_unstaffed": {"department"},
         "hours_span": {"days", "start", "end"},
         "hours_always": set(),

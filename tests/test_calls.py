@@ -56,6 +56,9 @@ def test_payments_is_closed_on_saturday_and_on_public_holidays(place_call, clock
         caller, log = place_call(caller=mobile, keys=["2"], records=[10])
         assert log.dials == [], closed_at
         assert "de luni până vineri, între orele 09:00 și 17:30" in caller.transcript
+    # On a Tuesday morning the hours alone would say it should answer: the holiday is said first.
+    assert any(line.startswith("Astăzi este zi de sărbătoare legală, iar operatorii de la Departamentul Plăți nu răspund.")
+               for line in caller.heard)
 
 
 def test_technical_stays_open_on_public_holidays(place_call, clock):

@@ -32,7 +32,8 @@ def route(response: VoiceResponse, key: str, lang: str, told_all_closed: bool = 
             speak(response, prompts.say("department_unstaffed", department=name))
         elif not told_all_closed:
             hours = prompts.describe_hours(dept.weekly_hours)
-            speak(response, prompts.say("department_closed", department=name, hours=hours))
+            holiday = routing.schedule(key).closed_for_holiday(appctx.now())
+            speak(response, prompts.say("department_closed_holiday" if holiday else "department_closed", department=name, hours=hours))
         return take_voicemail(response, key, lang)
     targets = _dial_targets(dept.operators)
     if not targets:
