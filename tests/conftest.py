@@ -15,6 +15,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import text
 from twilio.request_validator import RequestValidator
 
 from ivr import create_app
@@ -352,3 +353,18 @@ def transaction_left_open(database, write: Callable[[Any], None]) -> Iterator[No
     finally:
         release.set()
         thread.join(10)
+
+
+@contextmanager
+def tickets_locked(database) -> Iterator[None]:
+    """Within the block, no transaction can write a ticket, as when the database server hangs:
+    on PostgreSQL another transaction locks the table, on SQLite it holds the write lock."""
+
+    def lock(session) -> None:
+        if session.get_bind().dialect.name == "postgresql":
+            session.execute(text("LOCK TABLE tickets IN ACCESS EXCLUSIVE MODE"))
+        else:
+            session.execute(text("SELECT 1"))  # its BEGIN IMMEDIATE took the write lock
+
+    with transaction_left_open(database, lock):
+        yield

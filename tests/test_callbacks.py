@@ -22,7 +22,7 @@ from ivr.errors import ConfigError
 from ivr.models import Callback, SmsMessage, Ticket, TicketEvent
 from ivr.users import add_user
 
-from conftest import CALL_SID, bucharest, sign
+from conftest import CALL_SID, bucharest, sign, tickets_locked
 from console_client import PASSWORD
 
 CALLER = "+40722123456"
@@ -196,15 +196,10 @@ def test_a_hung_database_gives_the_caller_a_voicemail_in_time_and_one_ticket(app
         data = {"CallSid": CALL_SID, "From": CALLER, "To": HOTLINE, **fields}
         return client.post(path, data=data, headers=sign("http://localhost" + path, data))
 
-    with db.engine.connect() as blocker:
-        if blocker.dialect.name == "postgresql":
-            blocker.exec_driver_sql("LOCK TABLE tickets IN ACCESS EXCLUSIVE MODE")
-        else:
-            blocker.exec_driver_sql("SELECT 1")  # BEGIN IMMEDIATE: holds the write lock
+    with tickets_locked(db):
         started = time.monotonic()
         root = twiml(posted("/voice/callback/technical?lang=ro", Digits="1"))
         assert time.monotonic() - started < 5
-        blocker.rollback()
     assert "a apărut o problemă tehnică" in said(root)
     assert root.find("Record").get("action").startswith("/voice/recorded/technical?")
     deadline = time.monotonic() + 10

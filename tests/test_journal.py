@@ -19,7 +19,7 @@ from ivr.recovery.journal import Journal, JournalEntry
 from ivr.recovery.replay import replay_journal
 from ivr.tickets.registration import VoicemailReport
 
-from conftest import BASE_URL, CALL_SID, bucharest, sign
+from conftest import BASE_URL, CALL_SID, bucharest, sign, tickets_locked
 
 RECORDING = {
     "RecordingSid": "RE" + "a" * 32,
@@ -144,16 +144,11 @@ def test_a_database_that_hangs_is_given_up_on_and_a_late_commit_is_not_doubled(a
     app_config["WEBHOOK_DATABASE_SECONDS"] = 1.0
     app = create_app(app_config)
     database = app.extensions["ivr.db"]
-    with database.engine.connect() as blocker:
-        if blocker.dialect.name == "postgresql":
-            blocker.exec_driver_sql("LOCK TABLE tickets IN ACCESS EXCLUSIVE MODE")
-        else:
-            blocker.exec_driver_sql("SELECT 1")  # BEGIN IMMEDIATE: holds the write lock
+    with tickets_locked(database):
         started = time.monotonic()
         body = post(app, ACTION, Digits="#").get_data(as_text=True)
         assert time.monotonic() - started < 5
         assert "Numărul de înregistrare vă va fi trimis prin SMS." in body
-        blocker.rollback()
     # The late registration commits once the lock is free; the replay then adds nothing.
     deadline = time.monotonic() + 10
     while not tickets(database) and time.monotonic() < deadline:
