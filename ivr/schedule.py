@@ -122,7 +122,7 @@ class DepartmentSchedule:
     def closed_for_holiday(self, at: datetime) -> bool:
         """True when ``at`` falls on a public holiday the department is closed for (it may
         still be outside its hours too: the caller is told of the holiday first)."""
-        return self.closed_on_holidays and self.calendar.is_holiday(at.astimezone(self.timezone).date())
+        return not self._staffed_on(at.astimezone(self.timezone).date())
 
     def _staffed_on(self, day) -> bool:
         return not (self.closed_on_holidays and self.calendar.is_holiday(day))

@@ -4,14 +4,18 @@ string (language, department, SMS number, client code, attempt), and the call lo
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from typing import TypeVar
 
-from flask import request
+from flask import current_app, request
 
 from .. import appctx
 from ..calls import log as call_log
 from ..inputs import ascii_digits, ascii_int, matches
 from ..phone import Caller, caller_from, sms_recipient
 from ..prompts import PromptSet
+
+T = TypeVar("T")
 
 _CALL_SID = re.compile(r"CA[0-9a-fA-F]{32}")
 _CALLER = "ivr.caller"  # where a request keeps its caller, in its WSGI environ
@@ -68,6 +72,12 @@ def client_code_from(digits: str | None) -> str | None:
 def code_arg() -> str | None:
     """The client code carried in the URL, checked again: a URL is not the caller's keypad."""
     return client_code_from(request.args.get("code"))
+
+
+def in_webhook_time(work: Callable[[], T]) -> T:
+    """``work()`` (a step's writes) in a kept thread, waited for at most WEBHOOK_DATABASE_SECONDS,
+    well within Twilio's 15 s: raises ``ivr.bounded.Late`` past it, or what ``work`` raised."""
+    return appctx.bounded_work().run(work, float(current_app.config["WEBHOOK_DATABASE_SECONDS"]))
 
 
 def log_call(write, *args) -> None:

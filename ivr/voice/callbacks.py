@@ -11,7 +11,7 @@ blueprint's error handler, which takes the complaint as a voicemail for the depa
 
 from __future__ import annotations
 
-from flask import current_app, request, url_for
+from flask import request, url_for
 from twilio.twiml.voice_response import Gather, VoiceResponse
 
 from .. import appctx
@@ -20,7 +20,9 @@ from ..calls import log as call_log
 from ..phone import Caller, caller_from
 from ..twiml import speak, twiml_response
 from .blueprint import bp
-from .call_state import call_caller, call_lang, department_name, department_or_fallback, int_arg, log_call, prompts_in, textable
+from .call_state import (
+    call_caller, call_lang, department_name, department_or_fallback, in_webhook_time, int_arg, log_call, prompts_in, textable,
+)
 from .voicemail import take_voicemail
 
 AT_THIS_NUMBER, AT_ANOTHER_NUMBER = "1", "2"
@@ -90,7 +92,7 @@ def _register(response: VoiceResponse, key: str, lang: str, number: str):
 
     # Late or failed, it raises: the error handler apologises and takes a voicemail, which a late
     # commit's ticket then receives (one ticket per call).
-    ticket_number = appctx.bounded_work().run(register, current_app.config["WEBHOOK_DATABASE_SECONDS"])
+    ticket_number = in_webhook_time(register)
     log_call(call_log.voicemail_left)  # the call left a complaint without an operator, as a voicemail does
     prompts = prompts_in(lang)
     speak(response, prompts.say("callback_registered", ticket=prompts.spelled(ticket_number),

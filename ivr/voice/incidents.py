@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from flask import current_app, request, url_for
+from flask import request, url_for
 from twilio.twiml.voice_response import Gather, VoiceResponse
 
 from .. import appctx, incidents
@@ -29,7 +29,7 @@ from ..deadlines import Deadline
 from ..prompts import Utterance
 from ..twiml import speak, twiml_response
 from .blueprint import bp
-from .call_state import call_caller, call_lang, caller_textable, department_name, log_call, prompts_in
+from .call_state import call_caller, call_lang, caller_textable, department_name, in_webhook_time, log_call, prompts_in
 from .operators import route
 from .voicemail import _spoken_deadline, _spoken_milestones, take_voicemail
 
@@ -112,7 +112,7 @@ def _join(response: VoiceResponse, incident: int, key: str | None, lang: str):
             return _Joined(ticket.number, ticket.department, final, {m.name: m.deadline for m in ticket.milestones})
 
     # Late or failed, it raises: the error handler apologises and takes a voicemail.
-    joined = appctx.bounded_work().run(register, current_app.config["WEBHOOK_DATABASE_SECONDS"])
+    joined = in_webhook_time(register)
     prompts = prompts_in(lang)
     if joined is None:  # closed since the caller heard it: the usual way
         if key is not None:
