@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import date, datetime, timezone
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, String, Text, TypeDecorator, UniqueConstraint
+from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, String, Text, TypeDecorator, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, backref, mapped_column, relationship
 
 from .db import Base
@@ -216,6 +216,7 @@ class CallRecord(Base):
     answered_by: Mapped[str | None] = mapped_column(String(120))         # the number or client:/sip: that picked up
     answered_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     voicemail: Mapped[bool] = mapped_column(default=False)
+    reached_voicemail: Mapped[bool] = mapped_column(default=False, server_default=false())  # heard the beep
     errored: Mapped[bool] = mapped_column(default=False)
     ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), index=True)
     twilio_status: Mapped[str | None] = mapped_column(String(16))

@@ -26,8 +26,9 @@ class CallOutcome:
     VOICEMAIL = "voicemail"
     ABANDONED_MENU = "abandoned_menu"          # hung up before reaching an operator or the beep
     ABANDONED_RINGING = "abandoned_ringing"    # hung up while the operators' phones rang
+    ABANDONED_VOICEMAIL = "abandoned_voicemail"  # reached the voicemail's beep and left nothing
     ERROR = "error"
-    ALL = (ANSWERED, VOICEMAIL, ABANDONED_MENU, ABANDONED_RINGING, ERROR)
+    ALL = (ANSWERED, VOICEMAIL, ABANDONED_MENU, ABANDONED_RINGING, ABANDONED_VOICEMAIL, ERROR)
 
 
 class Role:

@@ -80,6 +80,26 @@ def test_hanging_up_while_the_phones_ring_is_abandoned_while_ringing(app, twilio
     assert (row.outcome, row.department) == (CallOutcome.ABANDONED_RINGING, "technical")
 
 
+@pytest.mark.parametrize("hour, dials", [(23, []), (10, ["no-answer"])], ids=["after hours", "operators did not answer"])
+def test_hanging_up_at_the_beep_is_abandoned_at_the_voicemail(app, place_call, clock, hour, dials):
+    """A caller who reached the voicemail and left nothing did not hang up in the menu, nor
+    while the phones rang (even when they rang first): the figures tell staffing from the rest."""
+    clock.now = bucharest(2026, 11, 17, hour, 0)
+    _, log = place_call(keys=["1"], dials=dials, records=[0, 0])
+    row = call_row(app, log.call_sid)
+    assert (row.outcome, row.department, row.reached_voicemail) == (CallOutcome.ABANDONED_VOICEMAIL, "technical", True)
+
+
+def test_a_message_added_to_a_complaint_is_a_voicemail(app, place_call, clock):
+    clock.now = bucharest(2026, 11, 17, 23, 0)
+    place_call(keys=["1"], records=[30])
+    caller, log = place_call(keys=["1"], records=[20])  # the complaint's state, then 1: a message for it
+    assert "Mesajul a fost adăugat la reclamația 1." in caller.heard
+    assert call_row(app, log.call_sid).outcome == CallOutcome.VOICEMAIL
+    _, log = place_call(keys=["1"], records=[0, 0])
+    assert call_row(app, log.call_sid).outcome == CallOutcome.ABANDONED_VOICEMAIL
+
+
 def test_a_failed_webhook_that_kept_the_caller_from_everything_is_an_error(app_config, clock):
     from ivr import create_app
     from ivr.softphone import Call, ScriptedCaller, WsgiTransport

@@ -72,6 +72,20 @@ def test_one_open_complaint_is_told_right_after_the_greeting(app, place_call, db
     assert len(tickets(db)) == 1
 
 
+@pytest.mark.parametrize("status", [TicketStatus.RESOLVED, TicketStatus.REJECTED])
+def test_a_closed_complaint_is_told_without_the_offer_to_add_a_message(place_call, db, clock, status):
+    """A message on a closed complaint was attached, acknowledged by SMS, and read by nobody:
+    the caller hears the outcome, then the menu, which takes a new complaint."""
+    place_call(caller=MOBILE, keys=["2"], records=[30])
+    [ticket] = tickets(db)
+    ticket.status, ticket.outcome, ticket.closed_at = status, "Factura a fost corectată.", clock.now
+    db.commit()
+    caller, log = place_call(caller=MOBILE, keys=["1"], dials=["completed"])
+    assert any("Factura a fost corectată." in line for line in caller.heard)
+    assert CHOICES not in caller.heard and "Vă facem legătura cu Departamentul Tehnic." in caller.heard
+    assert db.scalars(select(CallerMessage)).all() == [] and not any("/voice/message" in url for url, _, _ in log.requests)
+
+
 def test_a_complaint_past_its_deadline_is_told_so_with_an_apology(app, place_call, db, clock):
     place_call(caller=MOBILE, keys=["2"], records=[30])  # payments: 30 calendar days
     [ticket] = tickets(db)
@@ -125,6 +139,23 @@ def test_a_message_is_attached_with_one_sms_and_no_new_ticket_even_when_twilio_r
     acknowledgements = db.scalars(select(SmsMessage).where(SmsMessage.purpose.like("message_added%"))).all()
     assert [m.body for m in acknowledgements] == ["ProNET Solutii IT: am primit mesajul dvs. pentru reclamatia RC-2026-000001."]
     assert db.scalar(select(func.count()).select_from(TicketEvent).where(TicketEvent.kind == "caller_message")) == 1
+
+
+def test_a_message_not_heard_is_asked_for_once_more(place_call, db):
+    place_call(caller=MOBILE, keys=["2"], records=[30])
+    caller, _ = place_call(caller=MOBILE, keys=["1"], records=[0, 20])
+    assert caller.heard.count("După semnal, spuneți mesajul pentru reclamația 1, apoi apăsați diez.") == 2
+    assert caller.heard.count("Nu am auzit niciun mesaj.") == 1
+    assert "Mesajul a fost adăugat la reclamația 1." in caller.heard
+    assert len(db.scalars(select(CallerMessage)).all()) == 1
+
+
+def test_a_message_not_heard_twice_ends_with_a_goodbye(place_call, db):
+    place_call(caller=MOBILE, keys=["2"], records=[30])
+    caller, log = place_call(caller=MOBILE, keys=["1"], records=[0, 0])
+    assert caller.heard.count("Nu am auzit niciun mesaj.") == 2
+    assert caller.heard[-1] == "Vă mulțumim că ați sunat la ProNET Soluții IT. La revedere."
+    assert log.ended_by == "hangup" and db.scalars(select(CallerMessage)).all() == []
 
 
 def test_a_new_complaint_from_the_status_goes_through_the_menu(place_call, db):
@@ -222,17 +253,25 @@ def test_a_slow_database_goes_straight_to_the_menu(app, twilio_post, place_call,
     assert "Reclamația numărul" not in body and MENU_FIRST in body
 
 
-def test_a_message_the_database_is_late_with_is_not_told_lost_and_lands_once(app, twilio_post, place_call, db):
+@pytest.mark.parametrize("sms_keys, told", [
+    (["0722123456#"], "Dacă nu primiți SMS-ul de confirmare în câteva minute, vă rugăm să sunați din nou."),
+    ([None], "Ca să fiți sigur că ajunge la noi, vă rugăm să sunați din nou mai târziu și să îl lăsați încă o dată."),
+], ids=["confirmed by SMS", "no SMS number"])
+def test_a_message_the_database_is_late_with_is_not_told_lost_and_lands_once(app, twilio_post, place_call, db, sms_keys, told):
     """The database answers past WEBHOOK_DATABASE_SECONDS: the caller is not told the message is
-    lost (the late transaction commits it, and its SMS confirms it), nor asked to trust it."""
-    place_call(caller=MOBILE, keys=["2"], records=[30])
+    lost (the late transaction commits it), nor asked to trust it. An SMS is promised only to a
+    complaint that has an SMS number."""
+    place_call(caller=LANDLINE, keys=["2", *sms_keys], records=[30])
+    # Nothing said at first: the second take's URL carries what the message's action gets.
+    _, log = place_call(caller=LANDLINE, keys=["0", "1#", "1"], records=[0])
+    [second_take] = [urlsplit(url).query for url, _, _ in log.requests if "/voice/message-record?" in url]
     app.config["WEBHOOK_DATABASE_SECONDS"] = 0.5
     recording = {"RecordingSid": "RE" + "b" * 32, "RecordingDuration": "20",
                  "RecordingUrl": "https://api.twilio.com/2010-04-01/Accounts/AC00/Recordings/RE" + "b" * 32}
     with _tickets_unanswered(app):
-        reply = twilio_post("/voice/message-recorded?lang=ro&ticket=RC-2026-000001", caller=MOBILE, **recording)
+        reply = twilio_post("/voice/message-recorded?" + second_take, caller=LANDLINE, **recording)
     body = reply.get_data(as_text=True)
-    assert "Nu am putut confirma încă salvarea mesajului." in body and "nu a putut fi salvat" not in body
+    assert "Nu am putut confirma încă salvarea mesajului." in body and told in body and "nu a putut fi salvat" not in body
     deadline = time.monotonic() + 10
     while not db.scalars(select(CallerMessage)).all() and time.monotonic() < deadline:
         db.commit()

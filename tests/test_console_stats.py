@@ -114,7 +114,7 @@ def test_every_complaint_counts_however_it_came(fortnight, clock):
     with db.session() as s:
         day = call_stats(s, date(2026, 11, 17), date(2026, 11, 17), BUCHAREST).total
     assert day.complaints_without_operator == day.complaints_voicemail + 3
-    assert [int(cells[7]), int(cells[8])] == [day.complaints_live, day.complaints_without_operator]
+    assert [int(cells[8]), int(cells[9])] == [day.complaints_live, day.complaints_without_operator]
 
 
 def test_statistics_are_for_supervisors(fortnight):

@@ -19,7 +19,7 @@ ANSWER_TARGET_SECONDS = 20
 ONGOING = "ongoing"
 # Stacking order of the charts, bottom (left) first: the good news first.
 CHART_OUTCOMES = (
-    CallOutcome.ANSWERED, CallOutcome.VOICEMAIL, CallOutcome.ABANDONED_RINGING,
+    CallOutcome.ANSWERED, CallOutcome.VOICEMAIL, CallOutcome.ABANDONED_RINGING, CallOutcome.ABANDONED_VOICEMAIL,
     CallOutcome.ABANDONED_MENU, CallOutcome.ERROR, ONGOING,
 )
 

@@ -100,6 +100,11 @@ def operator_for(session: Session, target: str) -> User | None:
     return session.scalar(select(User).where(User.phone == target)) if target.startswith("+") else None
 
 
+def voicemail_reached(session: Session, call_sid: str, now: datetime) -> None:
+    """The caller was asked to speak after the beep (a voicemail, or a message to a complaint)."""
+    _flag(session, call_sid, now, reached_voicemail=True)
+
+
 def voicemail_left(session: Session, call_sid: str, now: datetime) -> None:
     _flag(session, call_sid, now, voicemail=True)
 
@@ -154,5 +159,5 @@ def _close(row: CallRecord, now: datetime) -> None:
     row.ended_at = now
     row.outcome = decide_outcome(
         answered=row.answered_at is not None, voicemail=row.voicemail, offered=row.offered_at is not None,
-        errored=row.errored, twilio_status=row.twilio_status,
+        reached_voicemail=row.reached_voicemail, errored=row.errored, twilio_status=row.twilio_status,
     )

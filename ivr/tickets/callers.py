@@ -35,6 +35,7 @@ class TicketState:
     status: str
     deadline: Deadline
     outcome: str | None
+    texted: bool = False  # it has an SMS number: what is added to it is confirmed by SMS
     numbers: frozenset[str] = frozenset()  # the caller's and the SMS number, when read (a keyed ticket)
 
     @property
@@ -50,7 +51,7 @@ def _state(hotline: HotlineConfig, ticket) -> TicketState:
     """A ticket, or a row of its columns, as its caller may hear of it."""
     deadline = ticket_deadline(hotline.routing, ticket.deadline_on, ticket.deadline_at,
                                ticket.deadline_rule, ticket.deadline_description)
-    return TicketState(ticket.number, ticket.sequence, ticket.status, deadline, ticket.outcome)
+    return TicketState(ticket.number, ticket.sequence, ticket.status, deadline, ticket.outcome, ticket.sms_to is not None)
 
 
 def callers_tickets(session: Session | Connection, hotline: HotlineConfig, number: str, now: datetime) -> list[TicketState]:
@@ -71,7 +72,7 @@ def _callers_query():
                            tickets.closed_at >= since)
     return (
         select(tickets.number, tickets.sequence, tickets.status, tickets.deadline_on, tickets.deadline_at,
-               tickets.deadline_rule, tickets.deadline_description, tickets.outcome)
+               tickets.deadline_rule, tickets.deadline_description, tickets.outcome, tickets.sms_to)
         .where(or_(tickets.caller == number, tickets.sms_to == number), or_(is_open, recently_closed))
         .order_by(case((is_open, 0), else_=1), case((is_open, tickets.deadline_at)), case((is_open, tickets.id)),
                   tickets.closed_at.desc(), tickets.id.desc())

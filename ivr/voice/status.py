@@ -20,6 +20,7 @@ from twilio.twiml.voice_response import Gather, VoiceResponse
 
 from .. import appctx
 from ..bounded import Late
+from ..calls import log as call_log
 from ..inputs import ascii_int, has_control_characters, matches
 from ..states import TicketStatus
 from ..tickets.callers import MessageReport, TicketState, attach_message, callers_tickets, keyed_ticket
@@ -27,7 +28,7 @@ from ..tickets.registration import RECORDING_STATUSES
 from ..twiml import speak, twiml_response
 from .arrival import Arrival
 from .blueprint import bp
-from .call_state import call_caller, call_lang, int_arg, prompts_in
+from .call_state import call_caller, call_lang, int_arg, log_call, prompts_in
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -116,9 +117,16 @@ def _append_status(response: VoiceResponse, lang: str, state: TicketState, index
         # A keyed number may be anyone's: only its own numbers may add a message to it.
         response.redirect(url_for(".menu_start", lang=lang), method="POST")
         return
-    action = url_for(".status_choice", lang=lang, ticket=state.number, index=index, keyed=1 if keyed else None)
+    if not state.open and not more:
+        response.redirect(_menu_after(lang, keyed), method="POST")  # nothing to add to: the menu takes a new one
+        return
+    # A message is added to an open complaint only: on a closed one nobody would read it (a
+    # customer who disagrees with the outcome makes a new complaint, from the menu).
+    action = url_for(".status_choice", lang=lang, ticket=state.number, index=index, keyed=1 if keyed else None,
+                     texted=1 if state.texted else None, open=1 if state.open else None)
     gather = Gather(input="dtmf", num_digits=1, timeout=5, action=action, method="POST")
-    speak(gather, prompts.say("status_choices"))
+    if state.open:
+        speak(gather, prompts.say("status_choices"))
     if more:
         speak(gather, prompts.say("status_next"))
     response.append(gather)
@@ -136,8 +144,8 @@ def _menu_after(lang: str, keyed: bool) -> str:
 def status_choice():
     lang, number, index = call_lang(), request.args.get("ticket", ""), int_arg("index", 0)
     digits, response = request.form.get("Digits", ""), VoiceResponse()
-    if digits == ADD_MESSAGE and matches(_TICKET_NUMBER, number):
-        return _append_message_record(response, lang, number)
+    if digits == ADD_MESSAGE and request.args.get("open") == "1" and matches(_TICKET_NUMBER, number):
+        return _append_message_record(response, lang, number, _texted(), take=1)
     caller = call_caller()
     if digits == NEXT_ONE and request.args.get("keyed") != "1" and caller.can_receive_sms:
         tickets = _callers_tickets(caller.e164 or "") or []
@@ -183,21 +191,44 @@ def status_number():
 
 # -- a message added to a complaint -----------------------------------------------------------
 
-def _append_message_record(response: VoiceResponse, lang: str, number: str):
-    prompts = prompts_in(lang)
+def _texted() -> bool:
+    """Whether the complaint in the URL has an SMS number, as its state was read: the
+    confirmation of a message is promised only then."""
+    return request.args.get("texted") == "1"
+
+
+def _append_message_record(response: VoiceResponse, lang: str, number: str, texted: bool, take: int):
+    """The caller's message for a complaint; nothing heard, a second take, as for a voicemail."""
+    prompts, hotline = prompts_in(lang), appctx.hotline().routing.hotline
+    texted_arg = 1 if texted else None
     speak(response, prompts.say("message_instructions", ticket=spoken_number(number)))
+    log_call(call_log.voicemail_reached)
     response.record(
-        action=url_for(".message_recorded", lang=lang, ticket=number), method="POST",
+        action=url_for(".message_recorded", lang=lang, ticket=number, texted=texted_arg), method="POST",
         recording_status_callback=url_for(".message_status", lang=lang, ticket=number),
         recording_status_callback_method="POST", recording_status_callback_event="completed absent failed",
-        play_beep=True, finish_on_key="#", max_length=appctx.hotline().routing.hotline.record_max_seconds,
+        play_beep=True, finish_on_key="#", max_length=hotline.record_max_seconds,
         trim="trim-silence", timeout=10,
     )
     # Twilio comes here only when nothing was recorded.
     speak(response, prompts.say("voicemail_empty"))
-    speak(response, prompts.say("goodbye", company=appctx.hotline().routing.hotline.company))
-    response.hangup()
+    if take == 1:
+        response.redirect(url_for(".message_record", lang=lang, ticket=number, texted=texted_arg), method="POST")
+    else:
+        speak(response, prompts.say("goodbye", company=hotline.company))
+        response.hangup()
     return twiml_response(response)
+
+
+@bp.post("/message-record")
+def message_record():
+    """The second take of a message, after a first one in which nothing was heard."""
+    number = request.args.get("ticket", "")
+    if not matches(_TICKET_NUMBER, number):
+        response = VoiceResponse()
+        response.redirect(url_for(".menu_start", lang=call_lang()), method="POST")
+        return twiml_response(response)
+    return _append_message_record(VoiceResponse(), call_lang(), number, _texted(), take=2)
 
 
 def _message_report() -> MessageReport:
@@ -235,10 +266,14 @@ def message_recorded():
     lang, report, response = call_lang(), _message_report(), VoiceResponse()
     prompts = prompts_in(lang)
     attached = _attach(report)
+    if attached is not False:  # a voice message left, as a voicemail is (a late one may be saved yet)
+        log_call(call_log.voicemail_left)
     if attached:
         speak(response, prompts.say("message_added", ticket=spoken_number(report.ticket_number)))
-    else:  # late, it may be saved yet (its confirming SMS tells): never "not saved" then
-        speak(response, prompts.say("message_not_added" if attached is False else "message_unconfirmed"))
+    elif attached is False:
+        speak(response, prompts.say("message_not_added"))
+    else:  # late, it may be saved yet (its confirming SMS tells, if it has an SMS number): never "not saved"
+        speak(response, prompts.say("message_unconfirmed" if _texted() else "message_unconfirmed_no_sms"))
     speak(response, prompts.say("goodbye", company=appctx.hotline().routing.hotline.company))
     response.hangup()
     return twiml_response(response)

@@ -101,6 +101,7 @@ def append_record(response: VoiceResponse, key: str, lang: str, sms: str, take: 
     routing, prompts = appctx.hotline().routing, prompts_in(lang)
     code = code or None  # left out of the URLs rather than "code="
     speak(response, prompts.say("voicemail_instructions", department=department_name(key, lang)))
+    log_call(call_log.voicemail_reached)
     tr = transcribe_voicemail(response, lang, take)  # routing.yaml's transcription: <Start> before <Record>
     response.record(
         action=url_for(".recorded", department=key, lang=lang, sms=sms, code=code, tr=tr), method="POST",
