@@ -15,6 +15,7 @@ from flask import Blueprint, Response, abort, current_app, flash, g, jsonify, re
 from sqlalchemy.orm import Session
 
 from .. import appctx
+from ..alerts import risk_windows
 from ..compensation import parse_money
 from ..errors import SignInThrottled, TicketClosed, TicketError, TicketRefused, TicketTaken
 from ..inputs import ascii_int
@@ -133,7 +134,8 @@ def tickets():
         version = list_version(db)  # before the list: a change in between only costs one more refresh
         found = list_tickets(db, g.user, wanted, now)
         return render_template("console/tickets.html", found=found, wanted=wanted, version=version,
-                               tally=counts(db, g.user, now), assignees=assignees(db),
+                               tally=counts(db, g.user, now, risk_windows(appctx.hotline().routing)),
+                               assignees=assignees(db),
                                poll_seconds=current_app.config.get("CONSOLE_LIST_POLL_SECONDS", 10),
                                departments=appctx.hotline().routing.departments)
 

@@ -41,6 +41,14 @@ def milestone_due_within(windows: RiskWindows, now: datetime) -> ColumnElement[b
     return or_(*branches)
 
 
+def at_risk(windows: RiskWindows, now: datetime) -> list[ColumnElement[bool]]:
+    """SQL on Ticket: open, with an unmet milestone due within its department's window of ``now``."""
+    unmet_due_soon = exists().where(
+        TicketMilestone.ticket_id == Ticket.id, TicketMilestone.met_at.is_(None), milestone_due_within(windows, now),
+    )
+    return [Ticket.status.in_(TicketStatus.OPEN), unmet_due_soon]
+
+
 @dataclass(frozen=True)
 class TicketFilter:
     department: str = ""
@@ -113,11 +121,7 @@ def _conditions(user: User | None, wanted: TicketFilter, now: datetime) -> list[
     if wanted.overdue:
         conditions += [Ticket.status.in_(TicketStatus.OPEN), Ticket.deadline_at <= now]
     if wanted.at_risk is not None:
-        unmet_due_soon = exists().where(
-            TicketMilestone.ticket_id == Ticket.id, TicketMilestone.met_at.is_(None),
-            milestone_due_within(wanted.at_risk, now),
-        )
-        conditions += [Ticket.status.in_(TicketStatus.OPEN), unmet_due_soon]
+        conditions += at_risk(wanted.at_risk, now)
     if wanted.mine and user is not None:
         conditions.append(Ticket.assignee_id == user.id)
     if wanted.unassigned:
@@ -209,9 +213,10 @@ class ListCounts:
     unassigned: int                   # open, taken by nobody
     mine: int                         # open, taken by the user who asks
     sms_failed: int                   # the last SMS to the customer was not delivered
+    at_risk: int                      # open, with an unmet milestone due soon (``at_risk``)
 
 
-def counts(session: Session, user: User, now: datetime) -> ListCounts:
+def counts(session: Session, user: User, now: datetime, risk: RiskWindows) -> ListCounts:
     """Open tickets per department, all tickets per status, and the list's alarms."""
     is_open = Ticket.status.in_(TicketStatus.OPEN)
     per_department = dict(session.execute(
@@ -228,6 +233,7 @@ def counts(session: Session, user: User, now: datetime) -> ListCounts:
         unassigned=count(is_open, Ticket.assignee_id.is_(None)),
         mine=count(is_open, Ticket.assignee_id == user.id),
         sms_failed=count(last_sms_not_delivered()),
+        at_risk=count(*at_risk(risk, now)),
     )
 
 
