@@ -15,6 +15,7 @@ from ivr.models import SmsMessage, TicketEvent
 from ivr.sms.outbox import record_status_callback
 from ivr.settings import load_hotline
 from ivr.sms.gateway import TwilioGateway
+from ivr.tickets.callers import MessageReport, attach_message
 from ivr.tickets.registration import VoicemailReport, register_voicemail
 
 from conftest import ROOT, FakeClock
@@ -128,6 +129,63 @@ def test_accepted_but_unanswered_is_not_sent_twice(database, hotline, dispatcher
     assert len(twilio.messages) == 1
 
 
+def ticket_of(database, sms_id: int) -> str:
+    with database.session() as session:
+        return session.get(SmsMessage, sms_id).ticket.number
+
+
+def add_message(database, hotline, now, ticket_number: str, call: str) -> int:
+    """A message a caller added to the ticket by phone; the id of its acknowledging SMS, the
+    same text for every call."""
+    report = MessageReport("CA" + call * 32, ticket_number, "+40722123456", None, None, 5, "completed")
+    with database.session() as session, session.begin():
+        attach_message(session, hotline, report, now)
+    with database.session() as session:
+        return session.scalar(select(SmsMessage.id).where(SmsMessage.purpose == f"message_added#CA{call * 32}"))
+
+
+def test_a_retried_sms_is_not_taken_for_its_twin_already_sent(database, hotline, dispatcher, twilio, now_clock):
+    """Two calls add a message to one complaint: two SMS with the same text. The second's first
+    try fails; its retry asks Twilio whether it left, and must not take the first for its own
+    (it then never left, and recording one Twilio message twice failed every later batch)."""
+    number = ticket_of(database, register(database, hotline, now_clock())[0])
+    first = add_message(database, hotline, now_clock(), number, "b")
+    dispatcher.drain()
+    now_clock.now += timedelta(seconds=20)
+    second = add_message(database, hotline, now_clock(), number, "c")
+    twilio.fail_next(status=503)
+    dispatcher.drain()
+    now_clock.now += timedelta(seconds=5)
+    dispatcher.drain()
+    rows = [message(database, sms_id) for sms_id in (first, second)]
+    assert [r.status for r in rows] == ["sent", "sent"] and rows[0].twilio_sid != rows[1].twilio_sid
+    assert len(twilio.messages) == 3 and {m["sid"] for m in twilio.messages} >= {r.twilio_sid for r in rows}
+
+
+def test_twins_found_as_one_message_in_a_batch_keep_the_batch_recorded(database, hotline, dispatcher, twilio, now_clock):
+    """Two retried SMS with the same text whose lookups find the same Twilio message: one keeps
+    it, the other is looked for again past it, and the rest of the batch is recorded."""
+    number = ticket_of(database, register(database, hotline, now_clock())[0])
+    dispatcher.drain()
+    twins = [add_message(database, hotline, now_clock(), number, call) for call in "bc"]
+    twilio.fail_next(status=503)
+    dispatcher.drain()  # the first twin meets the 503, the second leaves
+    [bystander] = register(database, hotline, now_clock(), sms_to="+40733111222")
+    with database.session() as session, session.begin():  # both twins due again, as after a lost answer
+        for sms_id in twins:
+            row = session.get(SmsMessage, sms_id)
+            row.status, row.twilio_sid, row.attempts, row.next_attempt_at = "queued", None, 1, now_clock()
+    now_clock.now += timedelta(seconds=5)
+    dispatcher.drain()
+    assert message(database, bystander).status == "sent"
+    sids = [message(database, sms_id).twilio_sid for sms_id in twins]
+    assert len([s for s in sids if s]) >= 1 and len(set(filter(None, sids))) == len([s for s in sids if s])
+    now_clock.now += timedelta(minutes=5)
+    dispatcher.drain()
+    rows = [message(database, sms_id) for sms_id in twins]
+    assert [r.status for r in rows] == ["sent", "sent"] and rows[0].twilio_sid != rows[1].twilio_sid
+
+
 def test_dispatcher_that_died_mid_send_is_taken_over_without_resending(database, hotline, dispatcher, twilio, now_clock):
     [sms_id] = register(database, hotline, now_clock())
     claims = dispatcher._claim()  # a dispatcher claims the SMS, sends it, and dies before writing it down
@@ -162,7 +220,13 @@ def test_status_callbacks_are_recorded_and_never_go_backwards(database, hotline,
         record_status_callback(session, sid, "delivered", None, now_clock())
     with database.session() as session, session.begin():
         record_status_callback(session, sid, "sent", None, now_clock())  # late, out of order
-    assert message(database, sms_id).status == "delivered"
+    for repeated in ("delivered", "undelivered"):  # again, then a contradiction after the end
+        with database.session() as session, session.begin():
+            record_status_callback(session, sid, repeated, 30003, now_clock())
+    assert message(database, sms_id).status == "delivered" and message(database, sms_id).error_code is None
+    with database.session() as session:
+        statuses = session.scalars(select(TicketEvent.data).where(TicketEvent.kind == "sms_status")).all()
+    assert [data["status"] for data in statuses] == ["delivered"]  # one history line, not one per callback
 
 
 def test_undelivered_keeps_twilios_error_code(database, hotline, dispatcher, twilio, now_clock):

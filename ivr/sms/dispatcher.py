@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Row, and_, or_, select, update
+from sqlalchemy.orm import Session
 
 from ..db import Database
 from ..errors import SmsPermanentError, SmsTemporaryError
@@ -54,6 +55,7 @@ class _Claim:
     sms: OutgoingSms
     created_at: datetime
     recovering: bool
+    taken: frozenset[str] = frozenset()  # Twilio's messages recorded for other SMS with the same text
 
 
 @dataclass
@@ -134,8 +136,9 @@ class Dispatcher:
             for message in session.scalars(query):
                 # Any earlier attempt may have reached Twilio (a lost answer looks like a network
                 # error), so a retry first asks whether the message already left.
-                claims.append(_Claim(message.id, self._outgoing(message), message.created_at,
-                                     recovering=message.attempts > 0))
+                recovering = message.attempts > 0
+                claims.append(_Claim(message.id, self._outgoing(message), message.created_at, recovering,
+                                     _sids_of_twins(session, message) if recovering else frozenset()))
                 message.status, message.locked_until = SmsStatus.SENDING, now + self.lease
                 message.attempts += 1
                 message.updated_at = now
@@ -156,7 +159,8 @@ class Dispatcher:
 
     def _attempt(self, claim: _Claim) -> SmsOutcome:
         try:
-            sent = self.gateway.find_sent(claim.sms.to, claim.sms.body, claim.created_at) if claim.recovering else None
+            sms = claim.sms
+            sent = self.gateway.find_sent(sms.to, sms.body, claim.created_at, claim.taken) if claim.recovering else None
             return sent or self.gateway.send(claim.sms)
         except (SmsTemporaryError, SmsPermanentError) as exc:
             return exc
@@ -179,6 +183,7 @@ class Dispatcher:
                 .with_for_update(of=SmsMessage)
             )
             messages = {message.id: message for message in session.execute(query)}
+            outcomes = _without_taken_sids(session, claims, outcomes)
             changes, events = [], []
             for claim, outcome in zip(claims, outcomes):
                 change, event = self._outcome(messages[claim.id], outcome, now)
@@ -209,3 +214,33 @@ class Dispatcher:
             return change, None
         data = {"purpose": message.purpose, "to": message.to, "status": status, "error": error_code}
         return change, history.Entry(message.ticket_id, message.number, "system", "sms", now, data)
+
+
+def _sids_of_twins(session: Session, message: SmsMessage) -> frozenset[str]:
+    """Twilio's messages already recorded for the outbox's other SMS with the same recipient and
+    text (the same acknowledgement for two calls): a retry looking for its own must skip them."""
+    return frozenset(session.scalars(
+        select(SmsMessage.twilio_sid).where(
+            SmsMessage.to == message.to, SmsMessage.body == message.body,
+            SmsMessage.twilio_sid.is_not(None), SmsMessage.id != message.id,
+        )
+    ))
+
+
+def _without_taken_sids(session: Session, claims: Sequence[_Claim], outcomes: Sequence[SmsOutcome]) -> list[SmsOutcome]:
+    """``outcomes``, but a message Twilio's log gave to two SMS (twins in one batch, or one
+    recorded meanwhile) is kept by one only; the other is retried, and looks again past it.
+    Recording it twice would break the batch's transaction on every pass."""
+    found = [o.sid for o in outcomes if isinstance(o, SentSms)]
+    batch = {claim.id for claim in claims}
+    recorded = set(session.scalars(
+        select(SmsMessage.twilio_sid).where(SmsMessage.twilio_sid.in_(found), SmsMessage.id.not_in(batch))
+    )) if found else set()
+    kept, seen = [], set()
+    for outcome in outcomes:
+        if isinstance(outcome, SentSms) and (outcome.sid in recorded or outcome.sid in seen):
+            outcome = SmsTemporaryError(f"Twilio's message {outcome.sid} is another SMS's: looked for again")
+        elif isinstance(outcome, SentSms):
+            seen.add(outcome.sid)
+        kept.append(outcome)
+    return kept

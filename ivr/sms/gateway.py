@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Protocol
@@ -67,8 +68,10 @@ class SmsGateway(Protocol):
         """Hand the SMS to the provider; raise ``SmsTemporaryError`` or ``SmsPermanentError``."""
         ...
 
-    def find_sent(self, to: str, body: str, since: datetime) -> SentSms | None:
-        """The SMS with exactly this ``to`` and ``body`` accepted since ``since``, if any.
+    def find_sent(self, to: str, body: str, since: datetime, taken: Collection[str] = ()) -> SentSms | None:
+        """The SMS with exactly this ``to`` and ``body`` accepted since ``since``, if any, but for
+        those in ``taken`` (other SMS of the outbox with the same text, such as the same
+        acknowledgement twice: one is not the other).
 
         Used after a crash between "sent" and "recorded as sent"."""
         ...
@@ -129,7 +132,7 @@ class TwilioGateway:
             raise _sms_error(exc) from exc
         return SentSms(sid=message.sid, status=message.status)
 
-    def find_sent(self, to: str, body: str, since: datetime) -> SentSms | None:
+    def find_sent(self, to: str, body: str, since: datetime, taken: Collection[str] = ()) -> SentSms | None:
         """Look for the SMS in Twilio's log; list errors are classified like ``send``'s.
 
         Filters by ``To`` only and compares date_created here: Twilio's DateSent filter
@@ -145,7 +148,8 @@ class TwilioGateway:
         except (TwilioException, requests.RequestException) as exc:
             raise _sms_error(exc) from exc
         for message in messages:  # newest first
-            if message.body == body and message.date_created is not None and message.date_created >= earliest:
+            if (message.body == body and message.sid not in taken
+                    and message.date_created is not None and message.date_created >= earliest):
                 return SentSms(sid=message.sid, status=message.status)
         return None
 
@@ -190,7 +194,7 @@ class LogGateway:
         log.warning("SMS not sent: no Twilio credentials. %s to %s from %s: %r", sid, sms.to, sender, sms.body)
         return SentSms(sid=sid, status="logged")
 
-    def find_sent(self, to: str, body: str, since: datetime) -> SentSms | None:
+    def find_sent(self, to: str, body: str, since: datetime, taken: Collection[str] = ()) -> SentSms | None:
         # Nothing ever reaches a phone, so re-"sending" after a crash cannot duplicate anything.
         return None
 

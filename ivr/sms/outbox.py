@@ -56,7 +56,11 @@ def record_status_callback(
     message = session.scalar(select(SmsMessage).where(SmsMessage.twilio_sid == message_sid).with_for_update())
     if message is None or status not in CALLBACK_STATUSES:
         return message
-    if _PROGRESS[status] < _PROGRESS.get(message.status, 0):
+    current = _PROGRESS.get(message.status, 0)
+    # Twilio repeats callbacks and sends them out of order: a state once reached is not written
+    # again (nor its history line), and an end (delivered, undelivered, failed) is the end, or a
+    # late "undelivered" would offer to resend an SMS that was delivered.
+    if status == message.status or _PROGRESS[status] < current or current == _PROGRESS["delivered"]:
         return message
     message.status, message.updated_at = status, now
     if error_code:
