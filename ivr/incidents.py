@@ -110,14 +110,20 @@ def join(
 ) -> Ticket | None:
     """The ticket of a caller who pressed the key to join the incident: a number, the deadline
     and the registration SMS as for a voicemail, linked to the incident. A repeated webhook
-    finds the call's ticket instead of making another. None when the incident is closed (or
+    finds the call's ticket instead of making another, and a caller who joined before (from
+    the same number, in another call) finds theirs. None when the incident is closed (or
     unknown): the caller then leaves a voicemail as usual."""
     existing = find_by_call(session, call_sid)
     if existing is not None:
         return existing
-    incident = session.get(Incident, incident_id)
+    # Shared: joins go on together, but wait for a supervisor closing it (who holds it for
+    # update), and then see it closed rather than join a ticket the closing never resolves.
+    incident = session.scalar(select(Incident).where(Incident.id == incident_id).with_for_update(read=True))
     if incident is None or incident.closed_at is not None:
         return None
+    joined_before = _open_ticket_of(session, incident.id, caller or sms_to)
+    if joined_before is not None:
+        return joined_before
     if department not in hotline.routing.departments:
         department = join_department(hotline, incident)
 
@@ -133,6 +139,18 @@ def join(
         return ticket
 
     return once_per_call(session, call_sid, joined)  # the same keypress reported twice at once: one ticket
+
+
+def _open_ticket_of(session: Session, incident_id: int, number: str | None) -> Ticket | None:
+    """The open ticket this number joined the incident with, if any (a withheld caller has none to find)."""
+    if number is None:
+        return None
+    return session.scalar(
+        select(Ticket).join(IncidentTicket, IncidentTicket.ticket_id == Ticket.id)
+        .where(IncidentTicket.incident_id == incident_id, Ticket.status.in_(TicketStatus.OPEN),
+               (Ticket.caller == number) | (Ticket.sms_to == number))
+        .limit(1)
+    )
 
 
 # -- reading ----------------------------------------------------------------------------------

@@ -13,6 +13,11 @@ from .inputs import ascii_int
 # What Twilio puts in From when the caller hid their number.
 _WITHHELD = {"", "anonymous", "restricted", "private", "unknown", "unavailable", "+266696687", "266696687"}
 _SMS_CAPABLE = {PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE}
+# Numbers called at the usual rate: fixed lines, mobiles, VoIP and location-independent ones
+# (Romania's 037x); not premium-rate, shared-cost, toll-free, pager or "personal" numbers,
+# which cost the hotline money per call, a fraud's way to earn it, or are nobody's line.
+_PERSONAL = {PhoneNumberType.FIXED_LINE, PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE,
+             PhoneNumberType.VOIP, PhoneNumberType.UAN}
 
 
 @dataclass(frozen=True)
@@ -59,6 +64,12 @@ def sms_recipient(caller: Caller, regions: Collection[str]) -> str | None:
     """The caller's number if the hotline may text it: a mobile of one of ``regions`` (an SMS
     abroad costs money, and a caller ID or a keyed-in number can name any country)."""
     return caller.e164 if caller.can_receive_sms and caller.region in regions else None
+
+
+def personal_number(caller: Caller) -> bool:
+    """Whether the caller's number is called at the usual rate: one the hotline may call back."""
+    parsed = _parse(caller.e164, None) if caller.e164 else None
+    return parsed is not None and parsed[1] in _PERSONAL
 
 
 def keyed_mobile(digits: str | None, home_region: str) -> str | None:

@@ -247,6 +247,21 @@ def test_a_wrong_number_twice_ends_in_the_voicemail(post, db):
     assert tickets(db) == []
 
 
+@pytest.mark.parametrize("digits", ["0900123456#", "0800800800#"], ids=["premium-rate", "toll-free"])
+def test_a_number_that_costs_per_call_or_is_nobodys_line_is_not_called_back(post, db, digits):
+    """A caller could key in a premium-rate number and have the hotline's operators call it."""
+    root = twiml(post("/voice/callback-number/technical?lang=ro&asked=1", From="anonymous", Digits=digits))
+    assert "Nu putem suna" in said(root) and tickets(db) == []
+    spoofed = twiml(post("/voice/dial-status/technical?lang=ro", From="+40900123456", DialCallStatus="no-answer"))
+    assert "apăsați tasta 2" not in said(spoofed)  # its own number is not offered either
+
+
+def test_a_location_independent_number_is_called_back(post, db):
+    twiml(post("/voice/callback-number/technical?lang=ro&asked=1", From="anonymous", Digits="0371123456#"))
+    [(_, callback)] = tickets(db)
+    assert callback.number == "+40371123456"
+
+
 def test_a_foreign_caller_is_not_called_back_at_their_own_number(post):
     root = twiml(post("/voice/dial-status/technical?lang=en", From="+4930123456789", DialCallStatus="no-answer"))
     assert "press 2" not in said(root) and "To be called back by an operator, press 1" in said(root)

@@ -5,6 +5,7 @@ exports; the whole thing in a browser is in test_incidents_browser.py."""
 
 from __future__ import annotations
 
+import threading
 import time
 import xml.etree.ElementTree as ET
 from datetime import timedelta
@@ -21,7 +22,7 @@ from ivr.models import Incident, IncidentTicket, SmsMessage, Ticket, User
 from ivr.states import TicketStatus
 from ivr.users import add_user
 
-from conftest import CALL_SID, bucharest
+from conftest import CALL_SID, bucharest, transaction_left_open
 from console_client import PASSWORD, csrf
 
 EVERY = ["technical", "payments", "customer_relations"]
@@ -271,6 +272,39 @@ def join(app, clock, incident: int, call_sid: str, caller: str | None = "+407221
                               sms_to=caller, language=language, now=clock()).number
 
 
+def test_a_caller_who_joined_before_finds_their_ticket_when_joining_again(app, clock, db):
+    """Called again while the outage lasts, a caller hears the notice again: a second keypress
+    must not make a second ticket, SMS and, at the close, a second resolution SMS."""
+    incident = declare(app, clock, departments=["technical"])
+    first = join(app, clock, incident, CALL_SID)
+    assert join(app, clock, incident, OTHER_CALL) == first
+    assert [t.number for t in linked(db, incident)] == [first] and len(sms_of(db, first)) == 1
+    assert join(app, clock, incident, "CA" + "3" * 32, caller=None) != join(app, clock, incident, "CA" + "4" * 32, caller=None)
+
+
+def test_a_caller_joining_while_a_supervisor_closes_is_not_left_on_the_closed_incident(app, clock, db, hotline, maria):
+    """On PostgreSQL the join read the incident open, waited for the closing's lock, then
+    committed after it: an open ticket on a closed incident, its promised SMS never sent."""
+    incident = declare(app, clock, departments=["technical"])
+    joined = {}
+
+    def close(session) -> None:
+        incidents.close(session, hotline, incident, session.get(User, maria), "Remediat.", clock())
+        session.flush()
+
+    def join_now() -> None:
+        with db.session() as session, session.begin():
+            joined["ticket"] = incidents.join(session, hotline, incident, call_sid=CALL_SID, department="technical",
+                                              caller="+40722123456", sms_to="+40722123456", language="ro", now=clock())
+
+    with transaction_left_open(db, close):
+        joiner = threading.Thread(target=join_now)
+        joiner.start()
+        time.sleep(0.5)  # the join waits on the closing supervisor's transaction
+    joiner.join(10)
+    assert joined == {"ticket": None} and linked(db, incident) == []
+
+
 def test_closing_resolves_each_linked_ticket_once_with_one_sms(app, clock, db, hotline, maria):
     incident = declare(app, clock, departments=["technical"])
     first = join(app, clock, incident, CALL_SID)
@@ -302,7 +336,7 @@ def test_closing_resolves_each_linked_ticket_once_with_one_sms(app, clock, db, h
 
 def test_closing_without_a_message_leaves_the_tickets_open(app, clock, db, hotline, maria):
     incident = declare(app, clock, departments=["technical"])
-    first, second = join(app, clock, incident, CALL_SID), join(app, clock, incident, OTHER_CALL)
+    first, second = join(app, clock, incident, CALL_SID), join(app, clock, incident, OTHER_CALL, caller="+40733555111")
     with db.session() as session, session.begin():
         closed = incidents.close(session, hotline, incident, session.get(User, maria), "  ", clock())
     assert closed.resolved == [] and not closed.already
@@ -377,7 +411,7 @@ def test_declaring_an_end_in_the_past_is_refused(as_user):
 
 def test_closing_previews_the_sms_once_then_resolves_and_a_second_click_sends_nothing(app, clock, as_user, db, hotline):
     incident = declare(app, clock, departments=["technical"])
-    first, second = join(app, clock, incident, CALL_SID), join(app, clock, incident, OTHER_CALL)
+    first, second = join(app, clock, incident, CALL_SID), join(app, clock, incident, OTHER_CALL, caller="+40733555111")
     maria = as_user("maria")
     message = "Conexiunea a fost restabilită."
     path = f"/console/incidents/{incident}"

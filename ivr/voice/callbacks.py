@@ -17,7 +17,7 @@ from twilio.twiml.voice_response import Gather, VoiceResponse
 from .. import appctx
 from ..callbacks import CallbackRequest, request_callback
 from ..calls import log as call_log
-from ..phone import Caller, caller_from
+from ..phone import Caller, caller_from, personal_number
 from ..twiml import speak, twiml_response
 from .blueprint import bp
 from .call_state import (
@@ -108,8 +108,10 @@ def _hotline_number() -> str:
 
 
 def _callable(caller: Caller) -> str:
-    """The number in E.164 if the hotline may call it back (any phone of sms_countries), else ""."""
-    return caller.e164 if caller.e164 and caller.region in appctx.hotline().routing.hotline.sms_countries else ""
+    """The number in E.164 if the hotline may call it back (a fixed line or a mobile of
+    sms_countries: never a premium-rate or toll-free number, which a caller could key in), else ""."""
+    countries = appctx.hotline().routing.hotline.sms_countries
+    return caller.e164 if caller.e164 and caller.region in countries and personal_number(caller) else ""
 
 
 def _keyed(digits: str) -> Caller:
