@@ -17,8 +17,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import phonenumbers
 from pydantic import ConfigDict, Field, StrictBool, ValidationError, field_validator
 
+from .deadlines import final_milestone_problems
 from .errors import ConfigError
-from .inputs import matches
+from .inputs import matches, spoken_words
 from .schedule import DepartmentSchedule, WeeklyHours
 from .terms import (
     COMPENSATION_KINDS, Alert, CompensationRef, CompensationRule, DeadlineRule, Extension, Milestone, Strict,
@@ -97,7 +98,8 @@ class Hotline(Strict):
     @classmethod
     def _known_country(cls, value: str) -> str:
         if value not in supported_countries():
-            raise ValueError(f'"{value}" is not a country code of the holidays package, such as RO')
+            raise ValueError(f'"{value}" is not a two-letter country code of the holidays package, such as RO '
+                             "(the hotline's country: its public holidays, and its callers' numbers)")
         return value
 
     @field_validator("languages")
@@ -312,6 +314,7 @@ def _cross_check(routing: Routing) -> list[str]:
         for lang in set(dept.name) | set(dept.keywords):
             if lang not in languages:
                 problems.append(f"departments.{key}: language {lang} is not in hotline.languages")
+    problems += _keyword_problems(routing)
     for name, extension in routing.extensions.items():
         if extension.rule not in routing.deadlines:
             problems.append(f'extensions.{name}.rule: "{extension.rule}" is not a rule under deadlines ({", ".join(routing.deadlines)})')
@@ -323,6 +326,19 @@ def _cross_check(routing: Routing) -> list[str]:
             problems.append(f"{where}: {digit} is not a key 0-9")
         elif digit in used:
             problems.append(f"{where}: key {digit} is already used by departments.{used[digit]}")
+    return problems
+
+
+def _keyword_problems(routing: Routing) -> list[str]:
+    """A keyword (or name) said for two departments: the caller would reach the first listed."""
+    problems, owner = [], {}
+    for key, dept in routing.departments.items():
+        for lang, words in dept.keywords.items():
+            for word in words:
+                spoken = (lang, tuple(spoken_words(word)))
+                first = owner.setdefault(spoken, key)
+                if first != key:
+                    problems.append(f'departments.{key}.keywords.{lang}: "{word}" is also a keyword of departments.{first}')
     return problems
 
 
@@ -371,7 +387,7 @@ def parse_routing(data: Any, source: str) -> Routing:
         routing = Routing.model_validate(data)
     except ValidationError as exc:
         raise ConfigError([f"{source}: {p}" for p in _pydantic_problems(exc)]) from None
-    problems = _cross_check(routing)
+    problems = _cross_check(routing) or final_milestone_problems(routing)  # the latter computes with valid rules
     if problems:
         raise ConfigError([f"{source}: {p}" for p in problems])
     return routing

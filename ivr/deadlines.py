@@ -205,3 +205,30 @@ def _milestone_deadline(routing: Routing, milestone, registered_at: datetime, du
 def deadline_for_department(routing: Routing, department: str, registered_at: datetime) -> Deadline:
     """The legal (final) deadline of a complaint for ``department`` under the routing.yaml rules."""
     return next(m.deadline for m in milestones_for_department(routing, department, registered_at) if m.final)
+
+
+# Registrations through one ordinary week, morning and evening: a legal term that falls due
+# before another milestone the resolution meets, at every one of them, was listed in the wrong place.
+_SAMPLE_WEEK = [datetime.combine(date(2026, 3, 9) + timedelta(days=d), time(h)) for d in range(7) for h in (10, 20)]
+
+
+def final_milestone_problems(routing: Routing) -> list[str]:
+    """Departments whose final (legal) milestone is always due before another milestone the
+    resolution meets: the last one listed is taken as final unless one says ``final: true``,
+    so swapping two lines would make a 2-hour promise the legal term."""
+    problems = []
+    for key, dept in routing.departments.items():
+        final = dept.final_milestone
+        others = [name for name, m in dept.milestones.items() if m.met_by == "resolution" and name != final]
+        for other in others:
+            if all(_due(routing, key, at, final) < _due(routing, key, at, other) for at in _SAMPLE_WEEK):
+                problems.append(
+                    f"departments.{key}.deadline.{final}: taken as the final (legal) term, it falls due before "
+                    f"{other}, which the resolution meets too: list the legal term last, or mark it final: true"
+                )
+    return problems
+
+
+def _due(routing: Routing, department: str, local: datetime, milestone: str) -> datetime:
+    registered_at = local.replace(tzinfo=routing.timezone)
+    return next(m.deadline.due_at for m in milestones_for_department(routing, department, registered_at) if m.name == milestone)

@@ -63,3 +63,10 @@ def safe_redirect_target(text: str | None) -> str | None:
         return None
     parts = urlsplit(text)
     return text if not parts.scheme and not parts.netloc else None
+
+
+def spoken_words(text: str) -> list[str]:
+    """The words of ``text``, in lower case and without diacritics ("Plăți" and "plati" alike):
+    how the menu compares what a caller said with a department's keywords."""
+    decomposed = unicodedata.normalize("NFKD", text.lower())
+    return re.findall(r"\w+", "".join(c for c in decomposed if not unicodedata.combining(c)))

@@ -73,6 +73,7 @@ PROMPTS: dict[str, frozenset[str]] = {
         "message_added": {"ticket"},
         "message_not_added": set(),
         "message_unconfirmed": set(),  # the database did not answer in time: the message may be saved yet
+        "message_unconfirmed_no_sms": set(),  # the same, for a complaint no SMS confirms anything for
         # Outage notices (ivr/voice/incidents.py)
         "incident_join_offer": {"digit"},
         "incident_joined": set(),
@@ -167,7 +168,8 @@ class PromptSet:
         return "; ".join(parts)
 
 
-def _placeholders(template: str) -> set[str]:
+def placeholders(template: str) -> set[str]:
+    """The {names} a text fills in; ValueError for a lone brace."""
     return {field for _, field, _, _ in string.Formatter().parse(template) if field is not None}
 
 
@@ -179,7 +181,7 @@ def _check_template(where: str, template: Any, allowed: frozenset[str], hint: st
     if template.startswith("https://"):
         return []
     try:
-        fields = _placeholders(template)
+        fields = placeholders(template)
     except ValueError as exc:
         return [f"{where}: {exc} (write a literal brace as {{{{ or }}}})"]
     unknown = sorted(f for f in fields if f not in allowed)

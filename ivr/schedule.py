@@ -17,7 +17,8 @@ from zoneinfo import ZoneInfo
 from .workdays import WorkCalendar
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-_SPAN = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
+# A hyphen, or the en or em dash a word processor puts there ("09:00 – 17:30").
+_SPAN = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*[-\u2013\u2014]\s*(\d{1,2}):(\d{2})\s*$")
 
 
 def parse_days(text: str) -> tuple[int, ...]:

@@ -17,13 +17,14 @@ def _public_holidays(country: str, year: int) -> frozenset[date]:
 
 @cache
 def supported_countries() -> frozenset[str]:
-    """The country codes (with aliases such as ROU) the holidays package has a calendar for.
+    """The two-letter country codes the holidays package has a calendar for (not its aliases,
+    such as ROU: the hotline also reads its callers' numbers by this code).
 
     Read from its registry, which names every country without importing it: its
     ``list_supported_countries()`` also lists subdivisions, so imports all ~250 country modules."""
     from holidays.registry import EntityLoader
 
-    return frozenset(EntityLoader.get_country_codes(include_aliases=True))
+    return frozenset(EntityLoader.get_country_codes(include_aliases=False))
 
 
 @dataclass(frozen=True)

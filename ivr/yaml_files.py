@@ -56,8 +56,10 @@ class _FastUniqueKeyLoader(_UniqueKeys, getattr(yaml, "CSafeLoader", yaml.SafeLo
 
 
 def read_yaml(path: Path) -> Any:
-    """Parse a YAML file; a missing file or bad syntax becomes a ConfigError naming it."""
+    """Parse a YAML file; a missing file, another encoding than UTF-8 or bad syntax becomes a
+    ConfigError naming it."""
     try:
+        _require_utf8(path)
         with open(path, encoding="utf-8") as fh:
             return yaml.load(fh, Loader=_FastUniqueKeyLoader)
     except FileNotFoundError:
@@ -69,3 +71,14 @@ def read_yaml(path: Path) -> Any:
             return yaml.load(fh, Loader=_UniqueKeyLoader)
     except yaml.YAMLError as exc:
         raise ConfigError([f"{path}: not valid YAML: {exc}"]) from None
+
+
+def _require_utf8(path: Path) -> None:
+    """Editors on Windows may save as UTF-16 or the local code page: say so, with the line."""
+    data = Path(path).read_bytes()
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        encoding = "UTF-16" if data[:2] in (b"\xff\xfe", b"\xfe\xff") else "another encoding"
+        line = data[:exc.start].count(b"\n") + 1
+        raise ConfigError([f"{path}: line {line}: saved in {encoding}, not UTF-8: save the file as UTF-8"]) from None

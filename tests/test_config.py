@@ -41,7 +41,10 @@ def test_shipped_configuration_is_valid():
         ("deadline: complaint\n    keywords: {ro: [plăți", "deadline: weekly\n    keywords: {ro: [plăți", r'departments\.payments\.deadline: "weekly" is not a rule under deadlines'),
         ("count: calendar}", "count: lunar}", r"deadlines\.complaint\.count: Input should be 'calendar' or 'working'"),
         ("timezone: Europe/Bucharest", "timezone: Europe/Bucuresti", r'hotline\.timezone: "Europe/Bucuresti" is not a timezone'),
-        ("holidays: RO ", "holidays: XX ", r'hotline\.holidays: "XX" is not a country code'),
+        ("holidays: RO ", "holidays: XX ", r'hotline\.holidays: "XX" is not a two-letter country code'),
+        # The holidays package knows ROU too, but callers' numbers are read by the two-letter code:
+        # with ROU, every Romanian caller was answered as a foreigner.
+        ("holidays: RO ", "holidays: ROU ", r'hotline\.holidays: "ROU" is not a two-letter country code .* such as RO'),
         ("menu_attempts: 3", "menu_atempts: 3", r"hotline\.menu_atempts: unknown key"),
         ("fallback: customer_relations", "fallback: sales", r'hotline\.fallback: "sales" is not a department'),
         ('operators: ["+40215894141"]             #', 'operators: ["0215894141"]             #', r'departments\.technical\.operators: \[0\] "0215894141" is not an E\.164 number'),
@@ -50,13 +53,27 @@ def test_shipped_configuration_is_valid():
         ('name: {ro: "Departamentul Plăți", en: "Payments"}', 'name: {ro: "Departamentul Plăți"}', r"departments\.payments\.name\.en: missing"),
         ("    digit: 3\n", "    digit: 9\n", r"hotline\.language_keys: key 9 is already used by departments\.customer_relations"),
         ("  payments:\n    digit: 2\n", "  payments:\n    digit: 2\n    digit: 4\n", r'routing\.yaml: not valid YAML: .*key "digit" is written twice'),
+        # Said by a caller, it reached the department listed first.
+        ("keywords: {ro: [plăți, plata,", "keywords: {ro: [plăți, Internet, plata,",
+         r'departments\.payments\.keywords\.ro: "Internet" is also a keyword of departments\.technical'),
     ],
-    ids=["digit-twice", "25:00", "unknown-deadline-rule", "unknown-count", "unknown-timezone", "unknown-country",
+    ids=["digit-twice", "25:00", "unknown-deadline-rule", "unknown-count", "unknown-timezone", "unknown-country", "country-alias",
          "unknown-key", "unknown-fallback", "operator-not-e164", "holidays-policy", "sms-sender",
-         "name-missing-language", "digit-clashes-with-language-key", "yaml-key-twice"],
+         "name-missing-language", "digit-clashes-with-language-key", "yaml-key-twice", "keyword-twice"],
 )
 def test_routing_faults_name_file_and_key(config_dir, old, new, expected):
     edit(config_dir / "routing.yaml", old, new)
+    assert re.search(expected, problems(config_dir)), problems(config_dir)
+
+
+@pytest.mark.parametrize("file, encoding, expected", [
+    ("prompts/ro.yaml", "utf-16", r"prompts/ro\.yaml: line 1: saved in UTF-16, not UTF-8: save the file as UTF-8"),
+    ("routing.yaml", "cp1250", r"routing\.yaml: line \d+: saved in another encoding, not UTF-8: save the file as UTF-8"),
+])
+def test_a_file_not_saved_as_utf8_is_named(config_dir, file, encoding, expected):
+    """It used to end ``ivr check`` and ``ivr serve`` in a traceback naming no file."""
+    path = config_dir / file
+    path.write_bytes(path.read_text(encoding="utf-8").encode(encoding, errors="replace"))
     assert re.search(expected, problems(config_dir)), problems(config_dir)
 
 
@@ -95,6 +112,29 @@ def test_recording_must_be_https(config_dir):
 def test_sms_template_that_cannot_fit_one_segment(config_dir):
     edit(config_dir / "prompts" / "ro.yaml", "Termen de solutionare: {deadline}.", "Termen de solutionare: {deadline}. " + "Va multumim pentru rabdare! " * 3)
     assert re.search(r"prompts/ro\.yaml: sms\.ticket_registered: \d+ characters .* more than one SMS \(160\)", problems(config_dir))
+
+
+@pytest.mark.parametrize("old, new, expected", [
+    # Without {message}, the operator's answer never reached the customer.
+    ("reclamatia {ticket} a fost solutionata. {message}", "reclamatia {ticket} a fost solutionata. Va multumim!",
+     "sms.ticket_resolved: must contain {message}"),
+    ("inregistrata cu nr. {ticket}. Termen de solutionare: {deadline}.", "inregistrata. Va multumim!",
+     "sms.ticket_registered: must contain {deadline}, {ticket}"),
+    # Sent as "?": an emoji, Cyrillic, an arrow.
+    ("{company}: am primit mesajul", "📞 {company} → am primit mesajul",
+     "sms.message_added: → 📞 cannot be sent by SMS (each would arrive as ?)"),
+], ids=["no-operator-text", "no-number-or-deadline", "unsendable-characters"])
+def test_an_sms_that_would_not_tell_the_customer_is_refused(config_dir, old, new, expected):
+    edit(config_dir / "prompts" / "ro.yaml", old, new)
+    assert f"prompts/ro.yaml: {expected}" in problems(config_dir)
+
+
+def test_romanian_quotation_marks_are_sent_as_plain_ones(config_dir):
+    from ivr.sms.text import to_gsm7
+
+    edit(config_dir / "prompts" / "ro.yaml", "{company}: am primit mesajul", "{company}: am primit «mesajul»")
+    load_hotline(config_dir / "routing.yaml", config_dir / "prompts")
+    assert to_gsm7("„Da” sau «nu»") == '"Da" sau "nu"'
 
 
 def test_all_faults_are_reported_together(config_dir):

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from ivr.cli import main
-from ivr.console_labels import label_names
+from ivr.console_labels import label_names, label_specs
 from ivr.errors import ConfigError
 from ivr.settings import load_hotline
 from ivr.states import CallbackOutcome, CallOutcome, Role, SmsStatus, TicketSource, TicketStatus
@@ -18,6 +18,8 @@ from ivr.states import CallbackOutcome, CallOutcome, Role, SmsStatus, TicketSour
 from conftest import ROOT, edit
 
 IVR = ROOT / "ivr"
+# label("key", value=...): the values the console fills in a label it names.
+LABEL_VALUES = re.compile(r"""(?<![.\w])label\(\s*["']([a-z0-9_]+)["']\s*,([^()]*(?:\([^()]*\)[^()]*)*)\)""")
 # label("key", ...) or labels["key"] in a template or a view: a label shown by its name.
 NAMED_LABEL = re.compile(r"""(?<![.\w])label\(\s*["']([a-z0-9_]+)["']\s*[,)]|\blabels\[["']([a-z0-9_]+)["']\]""")
 
@@ -60,6 +62,32 @@ def test_every_label_the_console_names_is_listed():
 ])
 def test_every_label_the_console_builds_from_a_state_is_listed(prefix, values):
     assert {prefix + value for value in values} <= label_names()
+
+
+def test_every_value_the_console_fills_in_is_listed_for_its_label():
+    """A catalog may use the values console_label_names.txt lists: those the console gives."""
+    sources = [*(IVR / "templates" / "console").glob("*.html"), *(IVR / "console").glob("*.py")]
+    given = [(key, set(re.findall(r"(\w+)\s*=(?!=)", values)))
+             for path in sources for key, values in LABEL_VALUES.findall(path.read_text("utf-8"))]
+    specs = label_specs()
+    assert ("signed_in_as", {"name", "role"}) in given
+    assert [(key, names) for key, names in given if not names <= specs[key].placeholders] == []
+
+
+@pytest.mark.parametrize("key, text, problem", [
+    ("signed_in_as", '"{nume} ({role})"', "unknown placeholder {nume} (this label's: {name}, {role})"),
+    ("title", '"Reclamații {company}"', "unknown placeholder {company} (this label's: none)"),
+    ("signed_in_as", '"{name.__class__} ({role})"', "unknown placeholder {name.__class__}"),
+    ("sign_out", '"Ieșire {"', "a { or } without its pair (write {{ or }} for the character itself)"),
+    ("title", '{one: "Reclamație", other: "Reclamații"}', "must be one text: this label counts nothing"),
+    ("bulk_done", '{one: "{count} gata", other: "{numar} gata"}', "unknown placeholder {numar} (this label's: {count})"),
+], ids=["misspelt", "not given", "attribute", "lone brace", "plural forms", "in a plural form"])
+def test_a_text_the_console_could_not_fill_in_is_refused_naming_the_file_and_the_key(config_dir, key, text, problem):
+    """Each of these passed ``ivr check`` and then failed every page that shows the label (500)."""
+    path = config_dir / "prompts" / "console" / "ro.yaml"
+    lines = [f"{key}: {text}" if line.startswith(f"{key}: ") else line for line in path.read_text("utf-8").splitlines()]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert f"prompts/console/ro.yaml: {key}: {problem}" in problems(config_dir)
 
 
 def test_a_label_missing_in_one_language_is_named(config_dir):

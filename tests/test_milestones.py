@@ -74,6 +74,8 @@ def test_the_solar_vendor_acknowledges_updates_and_resolves_in_working_days(conf
     ("{Legal: complaint}", "deadline.Legal: a milestone name is lowercase"),
     ("{a: {rule: ack7, metby: taken}, b: complaint}", "deadline.a.metby: unknown key"),
     ("{a: {rule: ack7, met_by: never}, b: complaint}", "deadline.a.met_by: Input should be 'registration_sms'"),
+    # Two lines swapped: the last one met by the resolution would be the legal term.
+    ("{legal: complaint, promised: target}", "deadline.promised: taken as the final (legal) term, it falls due before legal"),
 ])
 def test_mistakes_name_the_file_and_the_key(config_dir, deadline, message):
     with pytest.raises(ConfigError) as caught:
@@ -91,7 +93,13 @@ def test_ivr_deadline_prints_every_milestone(runner, config_dir, monkeypatch):
     assert lines[0] == "2026-12-17"
     assert any(line.strip().startswith("promised: 2026-11-17T12:00") for line in lines)
     assert any(line.strip().startswith("legal: 2026-12-17") and "(legal)" in line for line in lines)
-    assert "deadlines promised target, legal complaint" in runner.invoke(main, ["check"]).output
+    assert "deadlines promised target, legal complaint (final)" in runner.invoke(main, ["check"]).output
+
+
+def test_the_legal_term_may_be_listed_first_when_marked_final(config_dir):
+    routing = load_routing(routing_with(config_dir, "{legal: {rule: complaint, final: true}, promised: target}"))
+    assert routing.departments["technical"].final_milestone == "legal"
+    assert due_dates(routing, bucharest(2026, 11, 17, 10, 0)) == {"legal": "2026-12-17", "promised": "2026-11-17T12:00"}
 
 
 def test_a_ticket_carries_the_legal_milestone(config_dir, app_config, clock):

@@ -27,6 +27,11 @@ def test_day_ranges():
         parse_days("monday-friday")
 
 
+@pytest.mark.parametrize("text", ["09:00-17:30", "09:00 – 17:30", "09:00—17:30"])
+def test_hours_may_be_separated_by_the_dash_a_word_processor_writes(text):
+    assert parse_span(text) == (540, 1050)
+
+
 @pytest.mark.parametrize("text", ["25:00-26:00", "09:00-25:00", "9-17", "09:60-10:00", "10:00-10:00", "24:00-01:00"])
 def test_bad_spans_are_refused(text):
     with pytest.raises(ValueError):

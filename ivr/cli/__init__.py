@@ -265,7 +265,7 @@ def check() -> None:
     prompts = hotline.prompt_set(routing.default_language)
     for key, dept in sorted(routing.departments.items(), key=lambda item: item[1].digit):
         hours = prompts.describe_hours(dept.weekly_hours)
-        terms = ", ".join(f"{name} {m.rule}" for name, m in dept.milestones.items())
+        terms = ", ".join(f"{name} {m.rule}{' (final)' if m.final else ''}" for name, m in dept.milestones.items())
         click.echo(f"  {dept.digit} {key}: {hours}; {len(dept.operators)} operator(s); deadlines {terms}")
 
 

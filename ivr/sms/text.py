@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from ..compensation import TEXTS as COMPENSATION_TEXTS
+from ..prompts import placeholders
 
 if TYPE_CHECKING:
     from ..config import Routing
@@ -32,7 +33,7 @@ _REPLACEMENTS = str.maketrans(
     {
         "ș": "s", "ş": "s", "Ș": "S", "Ş": "S", "ț": "t", "ţ": "t", "Ț": "T", "Ţ": "T",
         "ă": "a", "â": "a", "Ă": "A", "Â": "A", "î": "i", "Î": "I",
-        "„": '"', "”": '"', "“": '"', "’": "'", "‘": "'", "–": "-", "—": "-", "…": "...",
+        "„": '"', "”": '"', "“": '"', "«": '"', "»": '"', "’": "'", "‘": "'", "–": "-", "—": "-", "…": "...",
         "\u00a0": " ",
     }
 )
@@ -53,6 +54,20 @@ SMS_TEMPLATES: dict[str, frozenset[str]] = {
     "message_added": frozenset({"company", "ticket"}),
     # To the same people, when a callback request was not called back within callback_within.
     "callback_alert": frozenset({"company", "ticket", "department", "requested"}),
+}
+# What each SMS must carry, however an administrator words it: the number that names the
+# complaint, the deadline the law requires the customer be told, the operator's answer.
+SMS_MUST_CARRY: dict[str, frozenset[str]] = {
+    "ticket_registered": frozenset({"ticket", "deadline"}),
+    "ticket_resolved": frozenset({"ticket", "message"}),
+    "ticket_rejected": frozenset({"ticket", "message"}),
+    "ticket_progress": frozenset({"ticket", "message"}),
+    "ticket_extended": frozenset({"ticket", "deadline", "message"}),
+    "ticket_reclassified": frozenset({"ticket", "deadline"}),
+    "due_today": frozenset({"time"}),
+    "milestone_alert": frozenset({"ticket", "due"}),
+    "message_added": frozenset({"ticket"}),
+    "callback_alert": frozenset({"ticket"}),
 }
 # Texts that carry an operator's free text: only their fixed part must fit one segment;
 # a longer message goes out in several parts, and the operator sees how many first.
@@ -107,15 +122,26 @@ def _worst_case_values(routing: Routing, prompts: PromptSet) -> dict[str, str]:
 
 
 def check_sms_templates(routing: Routing, prompts: dict[str, PromptSet]) -> list[str]:
-    """Each one-segment SMS template must fit 160 GSM-7 characters with its longest values."""
+    """Each SMS template carries what it must, in characters an SMS can carry, and a one-segment
+    one fits 160 GSM-7 characters with its longest values."""
     problems = []
     for prompt_set in prompts.values():
         values = _worst_case_values(routing, prompt_set)
-        for key, allowed in SMS_TEMPLATES.items():
-            text = to_gsm7(prompt_set.sms[key].format_map(values))
+        for key in SMS_TEMPLATES:
+            where, template = f"{prompt_set.source}: sms.{key}", prompt_set.sms[key]
+            problems += _template_problems(where, key, template)
+            text = to_gsm7(template.format_map(values))
             if gsm7_length(text) > SEGMENT:
-                problems.append(
-                    f"{prompt_set.source}: sms.{key}: {gsm7_length(text)} characters with the longest "
-                    f"values, more than one SMS ({SEGMENT})"
-                )
+                problems.append(f"{where}: {gsm7_length(text)} characters with the longest values, more than one SMS ({SEGMENT})")
+    return problems
+
+
+def _template_problems(where: str, key: str, template: str) -> list[str]:
+    problems = []
+    missing = SMS_MUST_CARRY.get(key, frozenset()) - placeholders(template)
+    if missing:
+        problems.append(f"{where}: must contain {', '.join('{' + f + '}' for f in sorted(missing))}")
+    unsendable = sorted({c for c in template if c != "?" and to_gsm7(c) == "?"})
+    if unsendable:
+        problems.append(f"{where}: {' '.join(unsendable)} cannot be sent by SMS (each would arrive as ?)")
     return problems

@@ -3,15 +3,13 @@ voice, and the way to a department."""
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from typing import NamedTuple
 
 from flask import current_app, request, url_for
 from twilio.twiml.voice_response import Gather, VoiceResponse
 
 from .. import appctx
-from ..inputs import ascii_int
+from ..inputs import ascii_int, spoken_words
 from ..phone import Caller
 from ..twiml import speak, twiml_response
 from . import status
@@ -162,12 +160,6 @@ def _build_menu(response: VoiceResponse, menu: _Menu) -> None:
     response.redirect(action, method="POST")  # reached only when the caller pressed nothing
 
 
-def _words(text: str) -> list[str]:
-    """The words of ``text``, in lower case and without diacritics ("Plăți" and "plati" alike)."""
-    decomposed = unicodedata.normalize("NFKD", text.lower())
-    return re.findall(r"\w+", "".join(c for c in decomposed if not unicodedata.combining(c)))
-
-
 def _said(keyword: list[str], heard: list[str]) -> bool:
     """Whether ``heard`` has the keyword's words in a row, each spoken word beginning with its
     keyword's: Romanian adds endings ("cont" is in "contul meu"), but "cont" is not in "încontinuu"."""
@@ -176,9 +168,9 @@ def _said(keyword: list[str], heard: list[str]) -> bool:
 
 
 def _spoken_department(speech: str, lang: str) -> str | None:
-    heard = _words(speech)
+    heard = spoken_words(speech)
     for key, dept in appctx.hotline().routing.departments.items():
-        if any(_said(_words(w), heard) for w in [dept.name.get(lang, ""), *dept.keywords.get(lang, [])]):
+        if any(_said(spoken_words(w), heard) for w in [dept.name.get(lang, ""), *dept.keywords.get(lang, [])]):
             return key
     return None
 
