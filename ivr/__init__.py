@@ -50,6 +50,8 @@ def _environment_config(instance_path: str) -> dict[str, Any]:
         # Twilio waits 15 s for a webhook: past this the report goes to the journal instead.
         "WEBHOOK_DATABASE_SECONDS": 4.0,
         "JOURNAL_REPLAY_SECONDS": 10.0,
+        # A caller waits in silence while their complaints are looked up: past this, the menu.
+        "STATUS_LOOKUP_SECONDS": 1.0,
         # How long the menu dials a "user:NAME" operator at the phone it last read (0: read every call).
         "OPERATOR_PHONES_SECONDS": 30.0,
         "METRICS_TOKEN": env.get("IVR_METRICS_TOKEN"),  # /metrics answers only with it

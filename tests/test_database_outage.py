@@ -139,11 +139,13 @@ def cluster() -> Iterator[PrivateCluster]:
 
 @pytest.fixture
 def hotline(cluster, app_config):
-    """The hotline on the private cluster, upgraded; its clock is an hour ago (so SMS are due)."""
+    """The hotline on the private cluster, upgraded, with the shipped database budgets; its
+    clock is an hour ago (so SMS are due)."""
     app_config.update(
         DATABASE_URL=cluster.url, DATABASE_AUTO_UPGRADE=True,
         CLOCK=FakeClock(datetime.now(timezone.utc) - timedelta(hours=1)),
         TWILIO_ACCOUNT_SID=None, JOURNAL_REPLAY_SECONDS=3600,  # replays are run by the test
+        STATUS_LOOKUP_SECONDS=1.0,  # as shipped: a hung database must not hold a caller's arrival
     )
     return create_app(app_config)
 

@@ -56,7 +56,7 @@ def _in_time(work: Callable[[Session], T], seconds: float, write: bool = False) 
 
 
 def _lookup_seconds() -> float:
-    return float(current_app.config.get("STATUS_LOOKUP_SECONDS", 1.0))
+    return float(current_app.config["STATUS_LOOKUP_SECONDS"])
 
 
 def status_key_free() -> bool:
