@@ -200,6 +200,20 @@ class SmsMessage(Base):
     ticket: Mapped[Ticket | None] = relationship(back_populates="messages")
 
 
+class SmsEarlyStatus(Base):
+    """A status callback that came before its dispatcher recorded the message's SID (Twilio
+    answers the send, then calls back at once, while the batch's outcomes are still being
+    written): kept until the SID is recorded, then applied (``sms.outbox.apply_early_statuses``)."""
+
+    __tablename__ = "sms_early_statuses"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_sid: Mapped[str] = mapped_column(String(34), index=True)
+    status: Mapped[str] = mapped_column(String(16))
+    error_code: Mapped[int | None]
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+
+
 class CallRecord(Base):
     """One row per call to the hotline (keyed on Twilio's CallSid), from the first ring to its end."""
 

@@ -32,6 +32,7 @@ from ..models import SmsMessage, Ticket
 from ..states import SmsStatus
 from ..tickets import history
 from .gateway import OutgoingSms, SentSms, SmsGateway
+from .outbox import apply_early_statuses, early_statuses_due
 from .wakeup import Wakeup, wakeup_for
 
 log = logging.getLogger(__name__)
@@ -80,6 +81,7 @@ class Dispatcher:
         claims = self._claim()
         if claims:
             self._record(claims, self._send_all(claims))
+        self._apply_early_statuses()
         return len(claims)
 
     def drain(self) -> int:
@@ -143,6 +145,17 @@ class Dispatcher:
                 message.attempts += 1
                 message.updated_at = now
             return claims
+
+    def _apply_early_statuses(self) -> None:
+        """Status callbacks that came before their SID was recorded (a batch's own, or one that
+        raced a batch's recording), applied in a transaction of their own: looked for by a read,
+        so a pass that finds none takes no write lock."""
+        now = self.clock()
+        with self.database.reading() as session:
+            if not early_statuses_due(session, now):
+                return
+        with self.database.session() as session, session.begin():
+            apply_early_statuses(session, now)
 
     def _outgoing(self, message: SmsMessage) -> OutgoingSms:
         return OutgoingSms(
