@@ -64,6 +64,8 @@ class Hotline(Strict):
     sms_countries: list[str] = Field(default=["RO"], min_length=1)
     record_max_seconds: int = Field(default=180, ge=10, le=3600)
     record_operator_calls: bool = False
+    # An operator presses a key to take a call, so a phone's own voicemail never takes a complaint.
+    operator_presses_key: StrictBool = True
     ask_client_code: bool = False
     client_code_length: int | None = Field(default=None, ge=CLIENT_CODE_DIGITS[0], le=CLIENT_CODE_DIGITS[1])
     extra_non_working_days: list[date] = []

@@ -31,6 +31,7 @@ PROMPTS: dict[str, frozenset[str]] = {
         "menu_fallback": {"department"},
         "connecting": {"department"},
         "whisper": {"department", "caller"},
+        "whisper_accept": set(),  # after the whisper, with operator_presses_key: any key takes the call
         "operators_unavailable": {"department"},
         "department_closed": {"department", "hours"},
         "department_closed_holiday": {"department", "hours"},  # closed today for a public holiday

@@ -3,8 +3,9 @@ and a softphone that places whole calls through the WSGI stack."""
 
 from __future__ import annotations
 
-import threading
 import os
+import threading
+import xml.etree.ElementTree as ET
 import shutil
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -310,6 +311,14 @@ def runner():
 
 def sign(url: str, data: dict[str, str], token: str = AUTH_TOKEN) -> dict[str, str]:
     return {"X-Twilio-Signature": RequestValidator(token).compute_signature(url, data)}
+
+
+def operator_answers(twilio_post, department: str, leg: str, parent: str, to: str, *caller: str) -> int:
+    """An operator's phone picks up (Twilio asks for the whisper, on the operator's leg) and the
+    operator presses the key it asks for; the status of the key's webhook."""
+    whisper = twilio_post(f"/voice/whisper/{department}", *caller, CallSid=leg, ParentCallSid=parent, To=to)
+    action = ET.fromstring(whisper.get_data(as_text=True)).find("Gather").get("action")
+    return twilio_post(action, *caller, CallSid=leg, ParentCallSid=parent, To=to, Digits="1").status_code
 
 
 @pytest.fixture

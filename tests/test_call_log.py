@@ -16,7 +16,7 @@ from ivr.models import CallRecord, SmsMessage, Ticket, User
 from ivr.states import CallOutcome, TicketSource, TicketStatus
 from ivr.users import add_user
 
-from conftest import CALL_SID, bucharest
+from conftest import CALL_SID, bucharest, operator_answers
 
 OPERATOR_PHONE = "+40215894141"  # technical's operator in the shipped routing.yaml
 LEG_SID = "CA" + "9" * 32
@@ -162,7 +162,7 @@ def test_a_call_whose_status_never_comes_is_closed_by_age(app, twilio_post, db, 
 def test_the_whisper_identifies_a_client_identity_too(app, twilio_post, db, clock):
     with db.session() as session, session.begin():
         add_user(session, "mihai", "correct horse", "operator", clock.now)
-    twilio_post("/voice/whisper/technical", CallSid=LEG_SID, ParentCallSid=CALL_SID, To="client:mihai")
+    operator_answers(twilio_post, "technical", LEG_SID, CALL_SID, "client:mihai")
     row = call_row(app)
     assert row.answered_by == "client:mihai" and row.answered_user.name == "mihai"
 
@@ -178,8 +178,8 @@ def test_the_dial_action_alone_marks_the_call_answered(app, twilio_post, clock):
 
 
 def test_the_first_operator_to_answer_keeps_the_call(app, twilio_post, ana):
-    twilio_post("/voice/whisper/technical", CallSid=LEG_SID, ParentCallSid=CALL_SID, To=OPERATOR_PHONE)
-    twilio_post("/voice/whisper/technical", CallSid="CA" + "8" * 32, ParentCallSid=CALL_SID, To="+40215894142")
+    operator_answers(twilio_post, "technical", LEG_SID, CALL_SID, OPERATOR_PHONE)
+    operator_answers(twilio_post, "technical", "CA" + "8" * 32, CALL_SID, "+40215894142")
     assert call_row(app).answered_by == OPERATOR_PHONE
 
 
@@ -237,7 +237,7 @@ def answered_call(app, twilio_post, ana) -> CallRecord:
     """A call to technical, answered by ana, still going on."""
     twilio_post("/voice/incoming")
     twilio_post("/voice/menu?lang=ro&attempt=1", Digits="1")
-    twilio_post("/voice/whisper/technical", CallSid=LEG_SID, ParentCallSid=CALL_SID, To=OPERATOR_PHONE)
+    operator_answers(twilio_post, "technical", LEG_SID, CALL_SID, OPERATOR_PHONE)
     return call_row(app)
 
 

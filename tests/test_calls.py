@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import select
 
 from ivr import create_app
+from ivr.models import CallRecord
+from ivr.states import CallOutcome
 from ivr.softphone import Call, ScriptedCaller, WsgiTransport
 
 from conftest import AUTH_TOKEN, BASE_URL, bucharest, edit
@@ -12,14 +15,40 @@ from conftest import AUTH_TOKEN, BASE_URL, bucharest, edit
 LANDLINE = "+40215551234"
 
 
+WHISPER = ["Apel pentru Departamentul Tehnic.", "Apăsați o tastă pentru a prelua apelul."] * 2
+
+
 def test_open_department_dials_operators_with_caller_id_and_whisper(place_call):
     caller, log = place_call(keys=["1"], dials=["completed"])
     assert log.dials == [["number:+40215894141"]]
-    assert caller.operator_heard == ["Apel pentru Departamentul Tehnic."]
+    assert caller.operator_heard == WHISPER
     assert "Vă facem legătura cu Departamentul Tehnic" in caller.transcript
     assert log.recordings == [] and log.ended_by == "hangup"
     dial_request = next(data for url, data, _ in log.requests if "dial-status" in url)
-    assert dial_request["DialCallStatus"] == "completed"
+    assert dial_request["DialCallStatus"] == "completed" and dial_request["DialBridged"] == "true"
+
+
+def test_an_operators_own_voicemail_does_not_take_the_complaint(app, place_call, db):
+    """The operator's phone diverts to its voicemail, which picks up but presses no key: the
+    caller is not put through to a mailbox nobody reads, but leaves the complaint as a ticket."""
+    caller, log = place_call(keys=["1"], dials=["voicemail"], records=[30])
+    assert caller.operator_heard == WHISPER  # the mailbox recorded the whisper, and nothing else
+    dial_request = next(data for url, data, _ in log.requests if "dial-status" in url)
+    assert dial_request["DialCallStatus"] == "completed" and dial_request["DialBridged"] == "false"
+    assert "Operatorii de la Departamentul Tehnic nu pot răspunde acum, dar vă înregistrăm reclamația." in caller.heard
+    assert "Reclamația a fost înregistrată cu numărul" in caller.transcript and len(log.recordings) == 1
+    assert app.extensions["ivr.call_events"].flush()
+    with db.session() as session:
+        call = session.scalar(select(CallRecord))
+        assert call.outcome == CallOutcome.VOICEMAIL and call.answered_at is None
+
+
+def test_without_the_key_the_whisper_only_tells_the_department(config_dir, app_config):
+    """operator_presses_key: false, for operators whose phones have no voicemail of their own."""
+    edit(config_dir / "routing.yaml", "  dial_timeout:", "  operator_presses_key: false\n  dial_timeout:")
+    ui = ScriptedCaller(["1"], ["completed"])
+    log = Call(BASE_URL, AUTH_TOKEN, WsgiTransport(create_app(app_config)), ui).run()
+    assert ui.operator_heard == ["Apel pentru Departamentul Tehnic."] and log.ended_by == "hangup"
 
 
 @pytest.mark.parametrize("outcome", ["busy", "no-answer", "failed", "canceled"])
@@ -140,7 +169,7 @@ def test_operators_as_client_and_sip(config_dir, app_config):
     ui = ScriptedCaller(["1"], ["completed"])
     log = Call(BASE_URL, AUTH_TOKEN, WsgiTransport(create_app(app_config)), ui).run()
     assert log.dials == [["client:ana", "sip:sip:tehnic@pbx.pronetit.ro", "number:+40215894141"]]
-    assert ui.operator_heard == ["Apel pentru Departamentul Tehnic."]
+    assert ui.operator_heard == WHISPER
 
 
 def test_open_department_without_operators_takes_a_voicemail(config_dir, app_config):

@@ -11,6 +11,8 @@ Chromium, its tabs and the hotline served for it are the fixtures of ``in_browse
 
 from __future__ import annotations
 
+import xml.etree.ElementTree as ET
+
 import pytest
 from sqlalchemy import select
 
@@ -133,7 +135,7 @@ def twilio_posts(base_url: str, account_sid: str):
 
     def post(path: str, **fields: str) -> int:
         data = {"AccountSid": account_sid, "From": CALLER, "To": "+40215894141", **fields}
-        status, _ = transport.post(base_url + path, data, sign(base_url + path, data))
+        status, post.body = transport.post(base_url + path, data, sign(base_url + path, data))
         return status
 
     return post
@@ -164,7 +166,9 @@ def test_an_answered_call_pops_up_and_its_complaint_is_registered(page, live_app
     post = twilio_posts(base_url, twilio.account_sid)
     assert post("/voice/incoming", CallSid=call_sid) == 200
     assert post("/voice/menu?lang=ro&attempt=1", CallSid=call_sid, Digits="1") == 200
-    assert post("/voice/whisper/technical", CallSid="CA" + "6" * 32, ParentCallSid=call_sid, To="+40215894141") == 200
+    leg = {"CallSid": "CA" + "6" * 32, "ParentCallSid": call_sid, "To": "+40215894141"}
+    assert post("/voice/whisper/technical", **leg) == 200
+    assert post(ET.fromstring(post.body).find("Gather").get("action"), **leg, Digits="1") == 200  # her key takes it
 
     card = page.locator("#live-card")
     expect(card).to_be_visible()

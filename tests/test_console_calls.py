@@ -12,7 +12,7 @@ from sqlalchemy import select
 from ivr.models import CallRecord, Ticket, User
 from ivr.users import add_user
 
-from conftest import CALL_SID, bucharest
+from conftest import CALL_SID, bucharest, operator_answers
 from console_client import PASSWORD
 
 ANA_PHONE, ION_PHONE = "+40215894141", "+40215894142"
@@ -64,7 +64,7 @@ def answer(app, twilio_post, clock):
         assert twilio_post("/voice/menu?lang=ro&attempt=1", caller, CallSid=call_sid, Digits="1").status_code == 200
         clock.now = start.replace(second=7)
         leg = "CA" + call_sid[2:][::-1]
-        assert twilio_post("/voice/whisper/technical", caller, CallSid=leg, ParentCallSid=call_sid, To=phone).status_code == 200
+        assert operator_answers(twilio_post, "technical", leg, call_sid, phone, caller) == 200
         clock.now = start
         assert app.extensions["ivr.call_events"].flush()
 

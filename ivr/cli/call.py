@@ -22,7 +22,8 @@ from . import main
 @click.option("--from", "caller", default="+40722123456", show_default=True, help="the caller's number, or anonymous")
 @click.option("--to", "called", default="+40215894141", show_default=True, help="the hotline's number")
 @click.option("--keys", default=None, help="scripted key presses, one per menu: 1,0722123456#,...")
-@click.option("--dial", type=click.Choice(DIAL_OUTCOMES), default=None, help="what happens when the operators' phones ring: answered (you play the operator), busy, no-answer, "
+@click.option("--dial", type=click.Choice(DIAL_OUTCOMES), default=None, help="what happens when the operators' phones ring: answered (you play the operator), voicemail "
+                   "(the phone's own voicemail picks up), busy, no-answer, "
                    "failed or canceled; without it you are asked at each dial")
 @click.option("--record", type=int, default=None, help="seconds spoken at each beep (0 = silence)")
 def call(url: str, caller: str, called: str, keys: str | None, dial: str | None, record: int | None) -> None:

@@ -159,30 +159,48 @@ class Call:
         targets = [f"{t.tag.lower()}:{(t.text or '').strip()}" for t in verb] or [(verb.text or "").strip()]
         self.log.dials.append(targets)
         outcome = self.ui.dial_outcome(targets)
-        if outcome in _ANSWERED:
-            outcome = "completed"
-            for target in verb:
-                if target.get("url"):
-                    self._whisper(urljoin(url, target.get("url")), _dialled(target))
-                    break
-            self.ui.conversation()
-            if verb.get("recordingStatusCallback"):
-                self._conversation_recorded(urljoin(url, verb.get("recordingStatusCallback")))
+        bridged = False
+        if outcome in _ANSWERED or outcome == "voicemail":  # a person, or the phone's own voicemail
+            person, outcome = outcome != "voicemail", "completed"
+            screened = next((target for target in verb if target.get("url")), None)
+            bridged = person if screened is None else self._whisper(urljoin(url, screened.get("url")), _dialled(screened), person)
+            if bridged:
+                self.ui.conversation()
+                if verb.get("recordingStatusCallback"):
+                    self._conversation_recorded(urljoin(url, verb.get("recordingStatusCallback")))
         if not verb.get("action"):
-            return "hangup" if outcome == "completed" else None
-        duration = "42" if outcome == "completed" else "0"
+            return "hangup" if bridged else None
         return urljoin(url, verb.get("action")), {
-            "DialCallStatus": outcome, "DialCallSid": "CA" + secrets.token_hex(16), "DialCallDuration": duration,
+            "DialCallStatus": outcome, "DialCallSid": "CA" + secrets.token_hex(16),
+            "DialCallDuration": "42" if bridged else "0", "DialBridged": "true" if bridged else "false",
         }
 
-    def _whisper(self, url: str, target: str) -> None:
+    def _whisper(self, url: str, target: str, person: bool) -> bool:
+        """The whisper's TwiML on the operator's leg; whether the caller is put through. A person
+        presses a key when asked; a voicemail presses none."""
         # The operator's leg is a call of its own, the caller's its parent.
-        leg = {"CallSid": "CA" + secrets.token_hex(16), "ParentCallSid": self.log.call_sid, "Direction": "outbound-dial"}
-        status, body = self.post(url, {**leg, "From": self.params["From"], "To": target, "ParentCallFrom": self.params["From"]})
-        if status == 200:
+        leg = {"CallSid": "CA" + secrets.token_hex(16), "ParentCallSid": self.log.call_sid, "Direction": "outbound-dial",
+               "From": self.params["From"], "To": target, "ParentCallFrom": self.params["From"]}
+        for _ in range(5):
+            status, body = self.post(url, leg)
+            if status != 200:
+                return False
+            next_url = None
             for verb in ET.fromstring(body):
                 if verb.tag in ("Say", "Play"):
                     (self._say if verb.tag == "Say" else self._play)(verb, url, who="operator")
+                elif verb.tag in ("Hangup", "Reject"):
+                    return False
+                elif verb.tag == "Gather":
+                    for child in verb:
+                        (self._say if child.tag == "Say" else self._play)(child, url, who="operator")
+                    if person:
+                        next_url, leg = urljoin(url, verb.get("action") or url), {**leg, "Digits": "1"}
+                        break
+            if next_url is None:
+                return True  # the document ended: Twilio puts the caller through
+            url = next_url
+        return False
 
     def _start(self, verb: ET.Element, url: str) -> None:
         for noun in verb:

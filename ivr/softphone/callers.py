@@ -8,7 +8,9 @@ from typing import Protocol
 
 from ..inputs import ascii_int
 
-DIAL_OUTCOMES = ("answered", "busy", "no-answer", "failed", "canceled")
+# How the operators' phones end: "voicemail" is a phone that diverts to its own voicemail,
+# which picks up but presses no key.
+DIAL_OUTCOMES = ("answered", "voicemail", "busy", "no-answer", "failed", "canceled")
 
 
 class CallerUi(Protocol):

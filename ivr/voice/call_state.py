@@ -91,6 +91,11 @@ def log_arrival(caller: str | None, language: str) -> None:
     appctx.call_events().record(call_log.arrival(request.form["CallSid"], caller, language, appctx.now()))
 
 
+def is_call_sid(text: str | None) -> bool:
+    """Whether ``text`` is a Twilio CallSid (one carried in a URL we built, say)."""
+    return matches(_CALL_SID, text)
+
+
 def parent_call_sid() -> str:
     """The caller's call: an operator's leg (whisper) carries its parent's CallSid."""
     parent = request.form.get("ParentCallSid", "")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from flask import request, url_for
-from twilio.twiml.voice_response import Dial, VoiceResponse
+from twilio.twiml.voice_response import Dial, Gather, VoiceResponse
 
 from .. import appctx
 from ..calls import log as call_log
@@ -13,7 +13,9 @@ from ..inputs import ascii_int
 from ..phone import caller_from
 from ..twiml import speak, twiml_response
 from .blueprint import bp
-from .call_state import call_caller, call_lang, department_name, department_or_fallback, log_call, parent_call_sid, prompts_in
+from .call_state import (
+    call_caller, call_lang, department_name, department_or_fallback, is_call_sid, log_call, parent_call_sid, prompts_in,
+)
 from .callbacks import offer_callback
 from .voicemail import take_voicemail
 
@@ -80,22 +82,52 @@ def _dial_targets(operators: list[str]) -> list[str]:
 
 @bp.post("/whisper/<department>")
 def whisper(department: str):
-    """What the operator hears before the caller is put through."""
+    """What the operator hears before the caller is put through. With ``operator_presses_key``
+    (the default) they press a key to take the call: a phone that diverts to its own voicemail
+    presses none, so the caller is not put through to a mailbox nobody reads but leaves the
+    complaint with the hotline (the <Dial> ends unbridged)."""
     hotline = appctx.hotline()
     lang, key = hotline.routing.default_language, department_or_fallback(department)
     caller = caller_from(request.form.get("ParentCallFrom") or request.form.get("From"), hotline.routing.hotline.holidays)
-    parent, target, now = parent_call_sid(), request.form.get("To", ""), appctx.now()
-    appctx.call_events().record(lambda session: call_log.answered(session, parent, target, now))
-    response = VoiceResponse()
-    speak(response, prompts_in(lang).say("whisper", department=department_name(key, lang), caller=caller.e164 or ""))
+    prompts, response = prompts_in(lang), VoiceResponse()
+    said = prompts.say("whisper", department=department_name(key, lang), caller=caller.e164 or "")
+    if not hotline.routing.hotline.operator_presses_key:
+        _operator_answered(parent_call_sid())
+        speak(response, said)
+        return twiml_response(response)
+    gather = Gather(input="dtmf", num_digits=1, timeout=5, method="POST",
+                    action=url_for(".whisper_accepted", department=key, parent=parent_call_sid()))
+    for _ in range(2):  # twice: the first words may go unheard as the phone is lifted
+        speak(gather, said)
+        speak(gather, prompts.say("whisper_accept"))
+    response.append(gather)
+    response.hangup()  # no key: not a person
     return twiml_response(response)
+
+
+@bp.post("/whisper-accepted/<department>")
+def whisper_accepted(department: str):
+    """The operator's key: an empty answer puts the caller through."""
+    parent, response = request.args.get("parent", ""), VoiceResponse()
+    if not request.form.get("Digits") or not is_call_sid(parent):
+        response.hangup()
+        return twiml_response(response)
+    _operator_answered(parent)
+    return twiml_response(response)
+
+
+def _operator_answered(parent: str) -> None:
+    target, now = request.form.get("To", ""), appctx.now()
+    appctx.call_events().record(lambda session: call_log.answered(session, parent, target, now))
 
 
 @bp.post("/dial-status/<department>")
 def dial_status(department: str):
     lang, key = call_lang(), department_or_fallback(department)
     response = VoiceResponse()
-    if request.form.get("DialCallStatus", "") in DIAL_ANSWERED:
+    # Twilio says "completed" for an operator's leg that was answered but never put through
+    # (the whisper got no key): only a bridged one is a conversation.
+    if request.form.get("DialCallStatus", "") in DIAL_ANSWERED and request.form.get("DialBridged") != "false":
         talked = ascii_int(request.form.get("DialCallDuration"), max_digits=6) or 0
         log_call(call_log.dial_answered, talked)
         response.hangup()
