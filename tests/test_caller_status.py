@@ -84,6 +84,9 @@ def test_a_closed_complaint_is_told_without_the_offer_to_add_a_message(place_cal
     assert any("Factura a fost corectată." in line for line in caller.heard)
     assert CHOICES not in caller.heard and "Vă facem legătura cu Departamentul Tehnic." in caller.heard
     assert db.scalars(select(CallerMessage)).all() == [] and not any("/voice/message" in url for url, _, _ in log.requests)
+    # A rejected complaint's customer hears where to contest it, as its SMS told them.
+    contest = "Puteți contesta decizia la ANCOM sau la ANPC."
+    assert any(contest in line for line in caller.heard) == (status == TicketStatus.REJECTED)
 
 
 def test_a_complaint_past_its_deadline_is_told_so_with_an_apology(app, place_call, db, clock):
