@@ -265,3 +265,33 @@ def test_ivr_reconcile_fails_in_one_line(runner, cli_env):
 
     result = runner.invoke(main, ["reconcile", "--since", "last week"], env=cli_env)
     assert result.exit_code == 2 and "--since" in result.output
+
+
+def test_ivr_reconcile_leaves_a_call_still_in_the_journal_to_its_replay(runner, cli_env, twilio, upgraded_database, tmp_path):
+    """Another process (an `ivr worker` on the same instance folder) is replaying the journal
+    when cron runs `ivr reconcile`: the journaled call is not registered from Twilio's
+    recording with a guessed department and no keyed SMS number, but left to the replay."""
+    from ivr.recovery.journal import Journal, JournalEntry
+
+    yesterday = datetime.now(timezone.utc) - timedelta(days=1)
+    sid = twilio.add_call_recording(call_sid(1), LANDLINE, HOTLINE_NUMBER, yesterday)
+    keyed = "+40733123456"  # the landline caller keyed a mobile for the SMS
+    report = VoicemailReport(
+        call_sid=call_sid(1), department="technical", language="ro", caller=LANDLINE, sms_to=keyed,
+        recording_sid=sid, recording_url=f"https://api.twilio.com/2010-04-01/Accounts/{twilio.account_sid}/Recordings/{sid}",
+        recording_duration=30, recording_status="completed", source="record action",
+    )
+    journal = Journal(tmp_path / "instance")
+    journal.append(JournalEntry(yesterday, report))
+    since = (yesterday - timedelta(days=2)).date().isoformat()
+
+    with journal.replaying() as files:  # the other process's replay, under way
+        assert files
+        result = runner.invoke(main, ["reconcile", "--since", since], env=cli_env)
+
+    assert result.exit_code == 0, result.output
+    assert result.output.endswith(", 1 left to the journal's replay\n") and " 0 registered" in result.output
+    assert tickets(upgraded_database) == []
+    assert runner.invoke(main, ["worker", "--once"], env=cli_env).exit_code == 0
+    [ticket] = tickets(upgraded_database)
+    assert (ticket.department, ticket.sms_to) == ("technical", keyed)

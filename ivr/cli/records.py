@@ -49,6 +49,7 @@ def reconcile(since: str, called: tuple[str, ...], min_age: int) -> None:
         result = reconcile_with_twilio(
             app.extensions["ivr.db"], hotline, twilio, app.config["CLOCK"], start,
             called_numbers=numbers, min_age=timedelta(minutes=min_age),
+            journaled=app.extensions["ivr.intake"].journal.call_sids(),  # still there: another process replays it
         )
     except TwilioApiError as exc:
         click.echo(" ".join(str(exc).split()), err=True)
@@ -58,7 +59,8 @@ def reconcile(since: str, called: tuple[str, ...], min_age: int) -> None:
         click.echo(f"{t.number}  {t.registered_at.astimezone(tz):%Y-%m-%d %H:%M}  {t.call_sid}  "
                    f"from {t.caller or 'withheld'}  {t.department} (guessed)  {sms}")
     click.echo(f"{result.seen} recordings seen, {result.had_ticket} already had tickets, {len(result.registered)} registered, "
-               f"{result.not_voicemail} not hotline voicemails, {result.too_recent} left to the webhooks (under {min_age} min old)")
+               f"{result.not_voicemail} not hotline voicemails, {result.too_recent} left to the webhooks (under {min_age} min old)"
+               + (f", {result.journaled} left to the journal's replay" if result.journaled else ""))
 
 
 @main.command()  # its line in `ivr --help`: ivr.cli.LAZY_COMMANDS

@@ -88,6 +88,17 @@ class Journal:
                 continue
         return count
 
+    def call_sids(self) -> frozenset[str]:
+        """The calls whose reports wait to be replayed (in the journal or in files being replayed)."""
+        files = [self.path, *self._moved_files()] if self.path.exists() else list(self._moved_files())
+        sids = set()
+        for path in files:
+            try:
+                sids |= {entry.report.call_sid for entry in self.read(path) if isinstance(entry, JournalEntry)}
+            except FileNotFoundError:  # replayed and removed meanwhile: now in the database
+                continue
+        return frozenset(sids)
+
     @contextmanager
     def replaying(self) -> Iterator[list[Path] | None]:
         """The files to replay, oldest first, while this process is the only replayer;

@@ -53,6 +53,7 @@ class ReconcileResult:
     had_ticket: int = 0
     not_voicemail: int = 0   # another source, not completed, or not an inbound call to the hotline
     too_recent: int = 0      # left to the webhooks (younger than min_age)
+    journaled: int = 0       # left to the journal's replay, which knows the caller's choices
     registered: list[RecoveredTicket] = field(default_factory=list)
 
 
@@ -64,13 +65,17 @@ def reconcile(
     since: datetime,
     called_numbers: Collection[str] = (),
     min_age: timedelta = DEFAULT_MIN_AGE,
+    journaled: Collection[str] = (),
 ) -> ReconcileResult:
     """Register every voicemail recorded since ``since`` whose call has no ticket.
 
     ``called_numbers`` (E.164), when given, keeps only calls to those numbers: an account may
     host other applications that record with <Record>. Each ticket is registered at the time
     its recording was made, in its own transaction, so a failure halfway keeps what was done
-    and the next run resumes. Raises ``TwilioApiError`` when Twilio cannot be read.
+    and the next run resumes. A call in ``journaled`` (CallSids whose report waits in the journal,
+    say while another process replays it) is left to the replay: its report has the caller's
+    department and SMS number, which a reconciled ticket would only guess. Raises
+    ``TwilioApiError`` when Twilio cannot be read.
     """
     now = clock()
     result = ReconcileResult()
@@ -84,6 +89,8 @@ def reconcile(
             result.not_voicemail += 1
         elif recording.date_created > now - min_age:
             result.too_recent += 1
+        elif recording.call_sid in journaled:
+            result.journaled += 1
         elif _has_ticket(database, recording.call_sid):
             result.had_ticket += 1
         else:
