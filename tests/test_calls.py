@@ -194,3 +194,12 @@ def test_an_unexpected_error_is_an_apology_and_a_voicemail(app_config, clock):
     assert "Ne cerem scuze, a apărut o problemă tehnică." in ui.transcript
     assert len(log.recordings) == 1
     assert "Reclamația a fost înregistrată cu numărul R C, 2 0 2 6, 0 0 0 0 0 1." in ui.transcript
+
+
+def test_a_whisper_left_without_a_key_hangs_up_the_operators_leg(twilio_post):
+    """Twilio posts the whisper's <Gather> action only with a key; should it come empty, the
+    leg is not put through."""
+    leg = {"CallSid": "CA" + "7" * 32, "ParentCallSid": "CA" + "0" * 32, "To": "+40215894141"}
+    assert "<Hangup" in twilio_post(f"/voice/whisper-accepted/technical?parent={'CA' + '0' * 32}", **leg).get_data(as_text=True)
+    taken = twilio_post(f"/voice/whisper-accepted/technical?parent={'CA' + '0' * 32}", **leg, Digits="1")
+    assert taken.status_code == 200 and "<Hangup" not in taken.get_data(as_text=True)

@@ -109,10 +109,11 @@ def whisper(department: str):
 def whisper_accepted(department: str):
     """The operator's key: an empty answer puts the caller through."""
     parent, response = request.args.get("parent", ""), VoiceResponse()
-    if not request.form.get("Digits") or not is_call_sid(parent):
+    if not request.form.get("Digits"):
         response.hangup()
         return twiml_response(response)
-    _operator_answered(parent)
+    if is_call_sid(parent):  # ours, signed by Twilio's request: a person is put through regardless
+        _operator_answered(parent)
     return twiml_response(response)
 
 
