@@ -28,8 +28,8 @@ CHANGED_PROMPTS = {
     "pronet": {"prompts.ticket_registered", "prompts.ticket_pending", "prompts.ticket_pending_no_sms",
                "sms.ticket_registered"},
     "shipgratis": {"prompts.voicemail_instructions", "prompts.department_closed", "prompts.hours_never",
-                   "sms.ticket_rejected"},
-    "solar_vendor": {"prompts.voicemail_instructions", "sms.ticket_rejected"},
+                   "prompts.status_rejected", "sms.ticket_rejected"},
+    "solar_vendor": {"prompts.voicemail_instructions", "prompts.status_rejected", "sms.ticket_rejected"},
 }
 
 
