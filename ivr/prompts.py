@@ -89,6 +89,24 @@ PROMPTS: dict[str, frozenset[str]] = {
         "callback_not_answered": set(),
     }.items()
 }
+# What a prompt must say, whatever its wording: the registration number and the term the law
+# has the caller told, the key a menu offers. Such a prompt cannot be a recording either.
+MUST_SAY: dict[str, frozenset[str]] = {
+    key: frozenset(fields)
+    for key, fields in {
+        "menu_option": {"digit"},
+        "language_offer": {"digit"},
+        "incident_join_offer": {"digit"},
+        "ticket_registered": {"ticket", "deadline"},
+        "ticket_pending": {"deadline"},
+        "ticket_pending_no_sms": {"deadline"},
+        "status_open": {"ticket", "deadline"},
+        "status_overdue": {"ticket", "deadline"},
+        "status_resolved": {"ticket", "outcome"},
+        "status_rejected": {"ticket", "outcome"},
+        "callback_registered": {"ticket"},
+    }.items()
+}
 _TOP_KEYS = {"voice", "language", "days", "months", "prompts", "sms"}
 # Prompts and SMS texts that tell the caller the terms: they may also name any milestone that
 # every department has, such as {promised} ("astăzi până la ora 13:30").
@@ -174,13 +192,16 @@ def placeholders(template: str) -> set[str]:
     return {field for _, field, _, _ in string.Formatter().parse(template) if field is not None}
 
 
-def _check_template(where: str, template: Any, allowed: frozenset[str], hint: str = "") -> list[str]:
+def _check_template(
+    where: str, template: Any, allowed: frozenset[str], hint: str = "", must: frozenset[str] = frozenset(),
+) -> list[str]:
     if not isinstance(template, str) or not template.strip():
         return [f"{where}: must be a non-empty text"]
+    needed = ", ".join("{" + f + "}" for f in sorted(must))
     if template.startswith("http://"):
         return [f"{where}: a recording must be an https:// URL"]
     if template.startswith("https://"):
-        return []
+        return [f"{where}: must be a text that says {needed}, not a recording"] if must else []
     try:
         fields = placeholders(template)
     except ValueError as exc:
@@ -189,6 +210,9 @@ def _check_template(where: str, template: Any, allowed: frozenset[str], hint: st
     if unknown:
         names = ", ".join("{" + f + "}" for f in sorted(allowed)) or "none"
         return [f"{where}: unknown placeholder {', '.join('{' + f + '}' for f in unknown)} (allowed: {names}){hint}"]
+    missing = sorted(must - fields)
+    if missing:
+        return [f"{where}: must contain {', '.join('{' + f + '}' for f in missing)} (it must say {needed})"]
     return []
 
 
@@ -204,7 +228,8 @@ def _check_section(source: str, section: str, data: Any, required: dict[str, fro
     for key, allowed in required.items():
         if key in data:
             hint = "; a milestone named here must be one every department's deadline has" if key in WITH_MILESTONES else ""
-            problems += _check_template(f"{source}: {section}.{key}", data[key], allowed, hint)
+            must = MUST_SAY.get(key, frozenset()) if section == "prompts" else frozenset()
+            problems += _check_template(f"{source}: {section}.{key}", data[key], allowed, hint, must)
     return problems
 
 

@@ -109,6 +109,19 @@ def test_recording_must_be_https(config_dir):
     assert re.search(r"prompts/ro\.yaml: prompts\.greeting: a recording must be an https:// URL", problems(config_dir))
 
 
+def test_the_spoken_registration_must_say_the_number_and_the_term(config_dir):
+    """The law has the caller told the registration number and the term: a prompt that drops
+    either, or a recording in its place, is refused."""
+    prompts = config_dir / "prompts" / "ro.yaml"
+    edit(prompts, '"Reclamația a fost înregistrată cu numărul {ticket}. Termenul', '"Reclamația a fost înregistrată. Termenul')
+    edit(prompts, '"Pentru {department}, apăsați {digit}."', '"Pentru {department}, apăsați tasta."')
+    edit(prompts, 'callback_registered: "', 'callback_registered: "https://media.pronetit.ro/revenire.mp3" #')
+    found = problems(config_dir)
+    assert re.search(r"prompts/ro\.yaml: prompts\.ticket_registered: must contain \{ticket\} \(it must say \{deadline\}, \{ticket\}\)", found)
+    assert re.search(r"prompts\.menu_option: must contain \{digit\}", found)
+    assert re.search(r"prompts\.callback_registered: must be a text that says \{ticket\}, not a recording", found)
+
+
 def test_sms_template_that_cannot_fit_one_segment(config_dir):
     edit(config_dir / "prompts" / "ro.yaml", "Termen de solutionare: {deadline}.", "Termen de solutionare: {deadline}. " + "Va multumim pentru rabdare! " * 3)
     assert re.search(r"prompts/ro\.yaml: sms\.ticket_registered: \d+ characters .* more than one SMS \(160\)", problems(config_dir))
