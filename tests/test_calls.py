@@ -100,6 +100,7 @@ def test_three_misses_reach_the_fallback_department(place_call):
     caller, log = place_call(keys=["7", None, "say: vremea de maine"], dials=["completed"])
     assert caller.transcript.count("Nu am înțeles opțiunea dumneavoastră.") == 2
     assert "Vă transferăm la Departamentul Relații Clienți." in caller.heard
+    assert "Vă facem legătura cu Departamentul Relații Clienți." not in caller.heard  # told once, not twice
     assert log.dials == [["number:+40215894141"]]
 
 

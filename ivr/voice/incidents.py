@@ -43,14 +43,16 @@ def announce_outage(response: VoiceResponse, lang: str) -> bool:
     return _announce(response, lang, None, lambda n: n.departments.issuperset(departments))
 
 
-def route_with_notice(response: VoiceResponse, key: str, lang: str, told_all_closed: bool = False):
+def route_with_notice(
+    response: VoiceResponse, key: str, lang: str, told_all_closed: bool = False, announced: bool = False,
+):
     """After the department was chosen: the notice of an incident covering it (but not every
     department: that one was heard after the greeting), else the department's usual way."""
     departments = appctx.hotline().routing.departments
     if _announce(response, lang, key, lambda n: key in n.departments and not n.departments.issuperset(departments)):
         log_call(call_log.department_chosen, key, lang)
         return twiml_response(response)
-    return route(response, key, lang, told_all_closed)
+    return route(response, key, lang, told_all_closed, announced)
 
 
 def _announce(response: VoiceResponse, lang: str, department: str | None, concerns: Callable[[Notice], bool]) -> bool:

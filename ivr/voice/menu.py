@@ -202,7 +202,7 @@ def menu():
     if attempt >= routing.hotline.menu_attempts:
         fallback = routing.hotline.fallback
         speak(response, prompts.say("menu_fallback", department=department_name(fallback, lang)))
-        return route_with_notice(response, fallback, lang, told_all_closed)
+        return route_with_notice(response, fallback, lang, told_all_closed, announced=True)
     _say(response, lang, "menu_invalid")
     _append_menu_again(response, lang, attempt + 1, told_all_closed)
     return twiml_response(response)

@@ -23,9 +23,10 @@ log = logging.getLogger(__name__)
 DIAL_ANSWERED = {"completed", "answered"}
 
 
-def route(response: VoiceResponse, key: str, lang: str, told_all_closed: bool = False):
+def route(response: VoiceResponse, key: str, lang: str, told_all_closed: bool = False, announced: bool = False):
     """Dial the department's operators when it is staffed, else take a voicemail (saying it is
-    closed unless the caller heard before the menu that every department is)."""
+    closed unless the caller heard before the menu that every department is). ``announced``:
+    the caller was just told where they are put through (the menu's fallback)."""
     routing, prompts = appctx.hotline().routing, prompts_in(lang)
     dept, name = routing.departments[key], department_name(key, lang)
     log_call(call_log.department_chosen, key, lang)
@@ -41,7 +42,8 @@ def route(response: VoiceResponse, key: str, lang: str, told_all_closed: bool = 
     if not targets:
         speak(response, prompts.say("operators_unavailable", department=name))
         return offer_callback(response, key, lang) or take_voicemail(response, key, lang)
-    speak(response, prompts.say("connecting", department=name))
+    if not announced:
+        speak(response, prompts.say("connecting", department=name))
     log_call(call_log.offered, key)
     recording = {}
     if routing.hotline.record_operator_calls:
