@@ -84,7 +84,7 @@ PROMPTS: dict[str, frozenset[str]] = {
         "callback_offer_keyed": set(),
         "callback_number_request": set(),
         "callback_number_invalid": set(),
-        "callback_registered": {"ticket", "department"},
+        "callback_registered": {"ticket", "department", "deadline"},
         "callback_whisper": {"ticket", "department"},
         "callback_not_answered": set(),
     }.items()
@@ -104,13 +104,13 @@ MUST_SAY: dict[str, frozenset[str]] = {
         "status_overdue": {"ticket", "deadline"},
         "status_resolved": {"ticket", "outcome"},
         "status_rejected": {"ticket", "outcome"},
-        "callback_registered": {"ticket"},
+        "callback_registered": {"ticket", "deadline"},
     }.items()
 }
 _TOP_KEYS = {"voice", "language", "days", "months", "prompts", "sms"}
 # Prompts and SMS texts that tell the caller the terms: they may also name any milestone that
 # every department has, such as {promised} ("astăzi până la ora 13:30").
-WITH_MILESTONES = frozenset({"ticket_registered", "ticket_pending", "ticket_pending_no_sms"})
+WITH_MILESTONES = frozenset({"ticket_registered", "ticket_pending", "ticket_pending_no_sms", "callback_registered"})
 
 
 @dataclass(frozen=True)

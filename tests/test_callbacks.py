@@ -177,6 +177,8 @@ def test_chosen_at_the_callers_own_number_is_a_ticket_with_its_sms(post, db, clo
     assert ticket.source == "callback" and ticket.caller == CALLER and ticket.sms_to == CALLER
     assert ticket.number == "RC-2026-000001" and "R C, 2 0 2 6, 0 0 0 0 0 1" in said(root)
     assert "Departamentul Tehnic vă va suna înapoi" in said(root) and root.find("Hangup") is not None
+    # The term is told as for a voicemail (technical: 3 working days from the next day).
+    assert ticket.deadline_on.isoformat() == "2026-11-20" and "Termenul de soluționare este 20 noiembrie 2026." in said(root)
     assert (callback.number, callback.hotline_number) == (CALLER, HOTLINE)
     assert callback.requested_at == clock.now and callback.due_at == clock.now + timedelta(hours=2)
     assert [m.to for m in ticket.messages] == [CALLER] and ticket.number in ticket.messages[0].body

@@ -119,7 +119,7 @@ def test_the_spoken_registration_must_say_the_number_and_the_term(config_dir):
     found = problems(config_dir)
     assert re.search(r"prompts/ro\.yaml: prompts\.ticket_registered: must contain \{ticket\} \(it must say \{deadline\}, \{ticket\}\)", found)
     assert re.search(r"prompts\.menu_option: must contain \{digit\}", found)
-    assert re.search(r"prompts\.callback_registered: must be a text that says \{ticket\}, not a recording", found)
+    assert re.search(r"prompts\.callback_registered: must be a text that says \{deadline\}, \{ticket\}, not a recording", found)
 
 
 def test_sms_template_that_cannot_fit_one_segment(config_dir):

@@ -17,13 +17,14 @@ from twilio.twiml.voice_response import Gather, VoiceResponse
 from .. import appctx
 from ..callbacks import CallbackRequest, request_callback
 from ..calls import log as call_log
+from ..deadlines import Deadline
 from ..phone import Caller, caller_from, personal_number
 from ..twiml import speak, twiml_response
 from .blueprint import bp
 from .call_state import (
     call_caller, call_lang, department_name, department_or_fallback, in_webhook_time, int_arg, log_call, prompts_in, textable,
 )
-from .voicemail import take_voicemail
+from .voicemail import spoken_deadline, spoken_milestones, take_voicemail
 
 AT_THIS_NUMBER, AT_ANOTHER_NUMBER = "1", "2"
 
@@ -86,17 +87,20 @@ def _register(response: VoiceResponse, key: str, lang: str, number: str):
     )
     database = appctx.database()
 
-    def register() -> str:
+    def register() -> tuple[str, Deadline, dict[str, Deadline]]:
         with database.session() as session, session.begin():
-            return request_callback(session, hotline, wanted, now).number
+            ticket = request_callback(session, hotline, wanted, now)
+            final = next(m.deadline for m in ticket.milestones if m.final)
+            return ticket.number, final, {m.name: m.deadline for m in ticket.milestones}
 
     # Late or failed, it raises: the error handler apologises and takes a voicemail, which a late
     # commit's ticket then receives (one ticket per call).
-    ticket_number = in_webhook_time(register)
+    ticket_number, deadline, milestones = in_webhook_time(register)
     log_call(call_log.voicemail_left)  # the call left a complaint without an operator, as a voicemail does
     prompts = prompts_in(lang)
     speak(response, prompts.say("callback_registered", ticket=prompts.spelled(ticket_number),
-                                department=department_name(key, lang)))
+                                department=department_name(key, lang), deadline=spoken_deadline(prompts, deadline),
+                                **spoken_milestones(prompts, milestones)))
     speak(response, prompts.say("goodbye", company=hotline.routing.hotline.company))
     response.hangup()
     return twiml_response(response)

@@ -31,7 +31,7 @@ from ..twiml import speak, twiml_response
 from .blueprint import bp
 from .call_state import call_caller, call_lang, caller_textable, department_name, in_webhook_time, log_call, prompts_in
 from .operators import route
-from .voicemail import _spoken_deadline, _spoken_milestones, take_voicemail
+from .voicemail import spoken_deadline, spoken_milestones, take_voicemail
 
 JOIN_KEY = "1"
 
@@ -127,8 +127,8 @@ def _join(response: VoiceResponse, incident: int, key: str | None, lang: str):
     log_call(call_log.voicemail_left)
     speak(response, prompts.say("incident_joined" if sms else "incident_joined_no_sms"))
     speak(response, prompts.say(
-        "ticket_registered", ticket=prompts.spelled(joined.number), deadline=_spoken_deadline(prompts, joined.deadline),
-        department=department_name(joined.department, lang), **_spoken_milestones(prompts, joined.milestones),
+        "ticket_registered", ticket=prompts.spelled(joined.number), deadline=spoken_deadline(prompts, joined.deadline),
+        department=department_name(joined.department, lang), **spoken_milestones(prompts, joined.milestones),
     ))
     speak(response, prompts.say("goodbye", company=hotline.routing.hotline.company))
     response.hangup()

@@ -161,14 +161,14 @@ def recorded(department: str):
     if isinstance(outcome, Registered) and outcome.number:
         speak(response, prompts.say(
             "ticket_registered", ticket=prompts.spelled(outcome.number),
-            deadline=_spoken_deadline(prompts, outcome.deadline), department=name,
-            **_spoken_milestones(prompts, outcome.milestones),
+            deadline=spoken_deadline(prompts, outcome.deadline), department=name,
+            **spoken_milestones(prompts, outcome.milestones),
         ))
     elif isinstance(outcome, Journaled):
         # The number comes from the database; the caller gets it by SMS once it is back.
         key = "ticket_pending" if report.sms_to else "ticket_pending_no_sms"
-        speak(response, prompts.say(key, deadline=_spoken_deadline(prompts, outcome.deadline), department=name,
-                                    **_spoken_milestones(prompts, outcome.milestones)))
+        speak(response, prompts.say(key, deadline=spoken_deadline(prompts, outcome.deadline), department=name,
+                                    **spoken_milestones(prompts, outcome.milestones)))
     else:  # not kept anywhere, or an empty recording: never say "registered"
         speak(response, prompts.say("ticket_not_registered"))
     speak(response, prompts.say("goodbye", company=hotline.routing.hotline.company))
@@ -176,14 +176,14 @@ def recorded(department: str):
     return twiml_response(response)
 
 
-def _spoken_deadline(prompts: PromptSet, deadline) -> str:
+def spoken_deadline(prompts: PromptSet, deadline) -> str:
     tz = appctx.hotline().routing.timezone
     return prompts.spoken_deadline(deadline, tz, appctx.now().astimezone(tz).date())
 
 
-def _spoken_milestones(prompts: PromptSet, milestones: dict) -> dict[str, str]:
+def spoken_milestones(prompts: PromptSet, milestones: dict) -> dict[str, str]:
     """Every milestone in words, for a prompt that names one ({promised})."""
-    return {name: _spoken_deadline(prompts, deadline) for name, deadline in milestones.items()}
+    return {name: spoken_deadline(prompts, deadline) for name, deadline in milestones.items()}
 
 
 @bp.post("/recording-status/<department>")
