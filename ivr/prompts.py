@@ -8,7 +8,7 @@ prompts, each a template with named placeholders ({company}, {department},
 from __future__ import annotations
 
 import string
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 from pathlib import Path
@@ -16,6 +16,7 @@ from typing import Any
 
 from .deadlines import Deadline
 from .errors import ConfigError
+from .inputs import spoken_words
 from .schedule import DAYS, WeeklyHours, format_minutes
 from .yaml_files import read_yaml
 
@@ -107,7 +108,7 @@ MUST_SAY: dict[str, frozenset[str]] = {
         "callback_registered": {"ticket", "deadline"},
     }.items()
 }
-_TOP_KEYS = {"voice", "language", "days", "months", "prompts", "sms"}
+_TOP_KEYS = {"voice", "language", "days", "months", "digits", "prompts", "sms"}
 # Prompts and SMS texts that tell the caller the terms: they may also name any milestone that
 # every department has, such as {promised} ("astăzi până la ora 13:30").
 WITH_MILESTONES = frozenset({"ticket_registered", "ticket_pending", "ticket_pending_no_sms", "callback_registered"})
@@ -138,6 +139,8 @@ class PromptSet:
     months: tuple[str, ...]
     prompts: dict[str, str]
     sms: dict[str, str]
+    # A word a caller may say at the menu for a key ("doi" for 2), lower case, without diacritics.
+    digit_words: dict[str, int] = field(default_factory=dict)
 
     def say(self, key: str, **values: Any) -> Utterance:
         template = self.prompts[key]
@@ -251,6 +254,8 @@ def parse_prompts(
     months = data.get("months")
     if not isinstance(months, list) or len(months) != 12:
         problems.append(f"{source}: months: needs the 12 names of the months, January first")
+    digit_words, digit_problems = _digit_words(source, data.get("digits"))
+    problems += digit_problems
     problems += _check_section(source, "prompts", data.get("prompts"), _with_milestones(PROMPTS, milestones))
     if sms_templates:
         problems += _check_section(source, "sms", data.get("sms"), _with_milestones(sms_templates, milestones))
@@ -265,7 +270,26 @@ def parse_prompts(
         months=tuple(str(m) for m in data["months"]),
         prompts={k: str(v) for k, v in data["prompts"].items()},
         sms={k: str(v) for k, v in (data.get("sms") or {}).items()},
+        digit_words=digit_words,
     )
+
+
+def _digit_words(source: str, digits: Any) -> tuple[dict[str, int], list[str]]:
+    """``digits:`` (optional): for each key 0-9, the words a caller may say for it, one or a
+    list ("doi" or [doi, două]); numerals ("2") are understood without it."""
+    if digits is None:
+        return {}, []
+    if not isinstance(digits, list) or len(digits) != 10:
+        return {}, [f"{source}: digits: needs the words for each key 0 to 9, 0 first (a word, or a list of them)"]
+    words, problems = {}, []
+    for digit, said in enumerate(digits):
+        for text in said if isinstance(said, list) else [said]:
+            spoken = spoken_words(str(text)) if isinstance(text, (str, int)) else []
+            if len(spoken) != 1:
+                problems.append(f"{source}: digits[{digit}]: {text!r} is not one word")
+            elif words.setdefault(spoken[0], digit) != digit:
+                problems.append(f"{source}: digits[{digit}]: {text!r} is also the word for {words[spoken[0]]}")
+    return words, problems
 
 
 def load_prompts(

@@ -122,6 +122,14 @@ def test_the_spoken_registration_must_say_the_number_and_the_term(config_dir):
     assert re.search(r"prompts\.callback_registered: must be a text that says \{deadline\}, \{ticket\}, not a recording", found)
 
 
+def test_the_words_for_the_menu_keys(config_dir):
+    prompts = config_dir / "prompts" / "ro.yaml"
+    edit(prompts, "[zero, [unu, una], [doi, două],", "[zero, [unu, una], [doi, două, una],")
+    assert re.search(r"prompts/ro\.yaml: digits\[2\]: 'una' is also the word for 1", problems(config_dir))
+    edit(prompts, "digits: [zero, ", "digits: [")
+    assert re.search(r"prompts/ro\.yaml: digits: needs the words for each key 0 to 9", problems(config_dir))
+
+
 def test_sms_template_that_cannot_fit_one_segment(config_dir):
     edit(config_dir / "prompts" / "ro.yaml", "Termen de solutionare: {deadline}.", "Termen de solutionare: {deadline}. " + "Va multumim pentru rabdare! " * 3)
     assert re.search(r"prompts/ro\.yaml: sms\.ticket_registered: \d+ characters .* more than one SMS \(160\)", problems(config_dir))

@@ -99,6 +99,27 @@ def test_a_keyword_inside_another_word_chooses_nothing(twilio_post):
     assert doc.find("Dial") is None and doc.find("Gather").get("action").startswith("/voice/menu?lang=ro&attempt=2")
 
 
+@pytest.mark.parametrize("lang, speech, department", [
+    ("ro", "doi", "payments"), ("ro", "Două.", "payments"), ("ro", "tasta 2", "payments"), ("ro", "unu", "technical"),
+    ("ro", "apăs trei", "customer_relations"), ("en", "two", "payments"), ("en", "3", "customer_relations"),
+])
+def test_a_key_said_rather_than_pressed_chooses_its_department(twilio_post, lang, speech, department):
+    doc = twiml(twilio_post(f"/voice/menu?lang={lang}&attempt=1", SpeechResult=speech))
+    assert doc.find("Dial").get("action") == f"/voice/dial-status/{department}?lang={lang}"
+
+
+@pytest.mark.parametrize("speech", ["am două probleme și nu știu", "unu sau doi", "12"])
+def test_a_number_in_a_longer_or_unclear_answer_chooses_nothing(twilio_post, speech):
+    """In a sentence a number word is part of the complaint, and two keys said are no choice."""
+    doc = twiml(twilio_post("/voice/menu?lang=ro&attempt=1", SpeechResult=speech))
+    assert doc.find("Dial") is None and doc.find("Gather").get("action").startswith("/voice/menu?lang=ro&attempt=2")
+
+
+def test_a_language_key_said_switches_language(twilio_post):
+    doc = twiml(twilio_post("/voice/menu?lang=ro&attempt=1&offers=l", caller="anonymous", SpeechResult="nouă"))
+    assert doc.find("Gather").get("action") == "/voice/menu?lang=en&attempt=1&offers=l"
+
+
 def test_english_speech(twilio_post):
     doc = twiml(twilio_post("/voice/menu?lang=en&attempt=1", SpeechResult="I have a problem with my bill"))
     assert doc.find("Dial").get("action") == "/voice/dial-status/payments?lang=en"

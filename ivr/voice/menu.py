@@ -175,29 +175,45 @@ def _spoken_department(speech: str, lang: str) -> str | None:
     return None
 
 
+# A spoken key is a short answer ("doi", "tasta doi", "apăs 2"): in a longer one, a number
+# word is more likely part of the complaint ("am două facturi") than a choice.
+_MOST_WORDS_FOR_A_KEY = 3
+
+
+def _spoken_digit(speech: str, lang: str) -> int | None:
+    """The key a caller said rather than pressed: one numeral or one of prompts' ``digits`` words."""
+    heard = spoken_words(speech)
+    if not heard or len(heard) > _MOST_WORDS_FOR_A_KEY:
+        return None
+    words = prompts_in(lang).digit_words
+    said = {int(w) if w.isdecimal() and len(w) == 1 else words.get(w) for w in heard} - {None}
+    return said.pop() if len(said) == 1 else None
+
+
 @bp.post("/menu")
 def menu():
     routing = appctx.hotline().routing
     lang, attempt = call_lang(), int_arg("attempt", 1)
     told_all_closed = request.args.get("closed") == "1"
-    digits = request.form.get("Digits", "")
+    speech = request.form.get("SpeechResult", "")[:500]
     response = VoiceResponse()
-    digit = ascii_int(digits, max_digits=1)
+    spoken = _spoken_department(speech, lang)
+    if spoken:
+        return route_with_notice(response, spoken, lang, told_all_closed)
+    digit = ascii_int(request.form.get("Digits", ""), max_digits=1)
+    digit = _spoken_digit(speech, lang) if digit is None else digit
     if digit is not None:
         chosen = routing.department_for_digit(digit)
         if chosen:
             return route_with_notice(response, chosen, lang, told_all_closed)
         if digit == status.STATUS_KEY and status.status_key_free():
             return status.ask_ticket_number(response, lang)
-        switch_to = next((l for l, d in routing.language_keys.items() if str(d) == digits), None)
+        switch_to = next((l for l, d in routing.language_keys.items() if d == digit), None)
         if switch_to and switch_to != lang:
             if told_all_closed:  # heard in a language the caller asked to leave
                 _say(response, switch_to, "all_closed")
             _append_menu_again(response, switch_to, attempt, told_all_closed)  # switching language is not a miss
             return twiml_response(response)
-    spoken = _spoken_department(request.form.get("SpeechResult", "")[:500], lang)
-    if spoken:
-        return route_with_notice(response, spoken, lang, told_all_closed)
     prompts = prompts_in(lang)
     if attempt >= routing.hotline.menu_attempts:
         fallback = routing.hotline.fallback
