@@ -78,9 +78,8 @@ class Journal:
 
     def pending(self) -> int:
         """How many reports wait to be replayed (lines of the journal and of files being replayed)."""
-        files = [self.path, *self._moved_files()] if self.path.exists() else list(self._moved_files())
         count = 0
-        for path in files:
+        for path in self._waiting_files():
             try:
                 with open(path, "rb") as fh:
                     count += sum(1 for line in fh if line.strip())
@@ -90,14 +89,17 @@ class Journal:
 
     def call_sids(self) -> frozenset[str]:
         """The calls whose reports wait to be replayed (in the journal or in files being replayed)."""
-        files = [self.path, *self._moved_files()] if self.path.exists() else list(self._moved_files())
         sids = set()
-        for path in files:
+        for path in self._waiting_files():
             try:
                 sids |= {entry.report.call_sid for entry in self.read(path) if isinstance(entry, JournalEntry)}
             except FileNotFoundError:  # replayed and removed meanwhile: now in the database
                 continue
         return frozenset(sids)
+
+    def _waiting_files(self) -> list[Path]:
+        """The journal and the files being replayed: every report not yet a ticket."""
+        return [self.path, *self._moved_files()] if self.path.exists() else list(self._moved_files())
 
     @contextmanager
     def replaying(self) -> Iterator[list[Path] | None]:

@@ -154,6 +154,12 @@ def voicemail_registration(
     return Registration(ticket.id, ticket.number, deadline, {m.name: m.deadline for m in ticket.milestones})
 
 
+def terms_told(ticket: Ticket) -> tuple[Deadline, dict[str, Deadline]]:
+    """A new ticket's legal term and every milestone by name, as its caller is told them."""
+    final = next(m.deadline for m in ticket.milestones if m.final)
+    return final, {m.name: m.deadline for m in ticket.milestones}
+
+
 def format_number(prefix: str, year: int, sequence: int) -> str:
     return f"{prefix}-{year}-{sequence:06d}"
 

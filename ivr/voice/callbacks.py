@@ -19,6 +19,7 @@ from ..callbacks import CallbackRequest, request_callback
 from ..calls import log as call_log
 from ..deadlines import Deadline
 from ..phone import Caller, caller_from, personal_number
+from ..tickets.registration import terms_told
 from ..twiml import speak, twiml_response
 from .blueprint import bp
 from .call_state import (
@@ -90,8 +91,7 @@ def _register(response: VoiceResponse, key: str, lang: str, number: str):
     def register() -> tuple[str, Deadline, dict[str, Deadline]]:
         with database.session() as session, session.begin():
             ticket = request_callback(session, hotline, wanted, now)
-            final = next(m.deadline for m in ticket.milestones if m.final)
-            return ticket.number, final, {m.name: m.deadline for m in ticket.milestones}
+            return ticket.number, *terms_told(ticket)
 
     # Late or failed, it raises: the error handler apologises and takes a voicemail, which a late
     # commit's ticket then receives (one ticket per call).

@@ -27,6 +27,7 @@ from ..calls import log as call_log
 from ..calls.incidents import Notice
 from ..deadlines import Deadline
 from ..prompts import Utterance
+from ..tickets.registration import terms_told
 from ..twiml import speak, twiml_response
 from .blueprint import bp
 from .call_state import call_caller, call_lang, caller_textable, department_name, in_webhook_time, log_call, prompts_in
@@ -110,8 +111,7 @@ def _join(response: VoiceResponse, incident: int, key: str | None, lang: str):
             )
             if ticket is None:
                 return None
-            final = next(m.deadline for m in ticket.milestones if m.final)
-            return _Joined(ticket.number, ticket.department, final, {m.name: m.deadline for m in ticket.milestones})
+            return _Joined(ticket.number, ticket.department, *terms_told(ticket))
 
     # Late or failed, it raises: the error handler apologises and takes a voicemail.
     joined = in_webhook_time(register)
